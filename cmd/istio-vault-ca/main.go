@@ -1,0 +1,226 @@
+// Command istio-vault-ca rewrites Istio manifests so that istiod loads its
+// plugged-in CA from Vault, through the Vault Agent Injector, instead of from
+// the cacerts Secret. It is a Helm post-renderer (stdin to stdout), a KRM
+// function (a ResourceList on stdin) and a drift check, over one core.
+//
+// Exit codes: 0 success, 1 drift, 2 bad input, config or usage. On any error
+// nothing is written to stdout.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"github.com/istio-vault-ca/istio-vault-ca/fn"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
+)
+
+const (
+	exitOK      = 0
+	exitDrift   = 1
+	exitBadUsed = 2
+)
+
+const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of a Kubernetes Secret.
+
+Usage:
+  istio-vault-ca [--config FILE] [--verbose] < manifests.yaml > out.yaml
+      Helm post-renderer: a multi-document stream in, the same stream out.
+      A ResourceList on stdin runs as a KRM function (functionConfig: VaultCA).
+  istio-vault-ca check [--config FILE] FILE...
+      Exit 0 if the files already carry the config, 1 with a unified diff if not.
+  istio-vault-ca config --defaults
+      Print every default, documented.
+  istio-vault-ca config [--config FILE]
+      Print the effective config (defaults applied, {{ .Cluster }} expanded).
+
+The config is --config FILE, else $ISTIO_VAULT_CA_CONFIG, else ./vaultca.yaml.
+Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: testable, and the single place that
+// decides exit codes.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		case "config":
+			return runConfig(args[1:], stdout, stderr)
+		case "help", "-h", "--help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+	}
+	return runRender(args, stdin, stdout, stderr)
+}
+
+type common struct {
+	configFile string
+	verbose    bool
+}
+
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	c := &common{}
+	fs.StringVar(&c.configFile, "config", "", "VaultCA config file (default $"+envConfig+", then ./"+defaultConfigFile+")")
+	fs.BoolVar(&c.verbose, "verbose", false, "say on stderr which config was used and what changed")
+	return fs, c
+}
+
+func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, c := newFlags("istio-vault-ca", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitBadUsed
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
+		return exitBadUsed
+	}
+	in, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
+		return exitBadUsed
+	}
+	if isResourceList(in) {
+		return runFunction(in, stdout, stderr)
+	}
+	t, code := loadTransformer(c, stderr)
+	if t == nil {
+		return code
+	}
+	out, err := t.Stream(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return exitBadUsed
+	}
+	if _, err := stdout.Write(out); err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
+		return exitBadUsed
+	}
+	return exitOK
+}
+
+// runFunction runs the KRM function. Its output is a ResourceList even on
+// failure (the results are the error report), as kpt and kustomize expect.
+func runFunction(in []byte, stdout, stderr io.Writer) int {
+	var out bytes.Buffer
+	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: &out, KeepReaderAnnotations: true}
+	err := fn.Run(rw)
+	stdout.Write(out.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return exitBadUsed
+	}
+	return exitOK
+}
+
+func loadTransformer(c *common, stderr io.Writer) (*transform.Transformer, int) {
+	cfg, code := loadConfig(c, stderr)
+	if cfg == nil {
+		return nil, code
+	}
+	t, err := transform.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return nil, exitBadUsed
+	}
+	return t, exitOK
+}
+
+func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
+	file, how, err := resolveConfig(c.configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return nil, exitBadUsed
+	}
+	if c.verbose {
+		fmt.Fprintf(stderr, "istio-vault-ca: config %s (%s)\n", file, how)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: reading config: %v\n", err)
+		return nil, exitBadUsed
+	}
+	cfg, err := config.Load(data, file)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
+		return nil, exitBadUsed
+	}
+	return cfg, exitOK
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs, c := newFlags("check", stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitBadUsed
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
+		return exitBadUsed
+	}
+	t, code := loadTransformer(c, stderr)
+	if t == nil {
+		return code
+	}
+	var report bytes.Buffer
+	drifted := false
+	for _, file := range fs.Args() {
+		d, err := drift.File(t, file)
+		if err != nil {
+			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)
+			return exitBadUsed
+		}
+		if d != "" {
+			drifted = true
+			report.WriteString(d)
+		} else if c.verbose {
+			fmt.Fprintf(stderr, "istio-vault-ca: %s: converged\n", file)
+		}
+	}
+	if drifted {
+		stdout.Write(report.Bytes())
+		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the diff above shows how)")
+		return exitDrift
+	}
+	return exitOK
+}
+
+func runConfig(args []string, stdout, stderr io.Writer) int {
+	fs, c := newFlags("config", stderr)
+	defaults := fs.Bool("defaults", false, "print every default, documented")
+	if err := fs.Parse(args); err != nil {
+		return exitBadUsed
+	}
+	if *defaults {
+		stdout.Write(config.DefaultsYAML)
+		return exitOK
+	}
+	cfg, code := loadConfig(c, stderr)
+	if cfg == nil {
+		return code
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return exitBadUsed
+	}
+	stdout.Write(out)
+	return exitOK
+}
+
+var errNoConfig = errors.New("no config: pass --config FILE, set $" + envConfig + ", or put " + defaultConfigFile + " in the current directory")

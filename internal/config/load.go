@@ -1,0 +1,99 @@
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// DefaultsYAML documents every default; Default applies the same values.
+//
+//go:embed defaults.yaml
+var DefaultsYAML []byte
+
+// Load parses, defaults, expands and validates a VaultCA. file names the
+// source in error messages. Every error is a FieldError or Errors.
+func Load(data []byte, file string) (*VaultCA, error) {
+	root, err := parseOne(data, file)
+	if err != nil {
+		return nil, err
+	}
+	if errs := unknownFields(root, reflect.TypeOf(VaultCA{}), ""); len(errs) > 0 {
+		return nil, located(errs, file, root)
+	}
+	var cfg VaultCA
+	if err := sigsyaml.Unmarshal(data, &cfg); err != nil {
+		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot decode: %s", cleanDecodeError(err))}
+	}
+	cfg.Default()
+	errs := cfg.expand()
+	errs = append(errs, cfg.Validate()...)
+	return &cfg, located(errs, file, root).orNil()
+}
+
+// parseOne returns the mapping node of the only document in data.
+func parseOne(data []byte, file string) (*yaml.Node, error) {
+	docs, err := kioParse(data)
+	if err != nil {
+		return nil, &FieldError{File: file, Msg: fmt.Sprintf("is not valid YAML: %v", err)}
+	}
+	if len(docs) != 1 {
+		return nil, &FieldError{File: file, Msg: fmt.Sprintf("must hold exactly one VaultCA document, found %d", len(docs))}
+	}
+	n := docs[0].YNode()
+	if n.Kind != yaml.MappingNode {
+		return nil, &FieldError{File: file, Line: n.Line, Msg: "must be a mapping (a VaultCA resource)"}
+	}
+	return n, nil
+}
+
+func kioParse(data []byte) ([]*yaml.RNode, error) {
+	var out []*yaml.RNode
+	d := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var n yaml.Node
+		if err := d.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		rn := yaml.NewRNode(&n)
+		if rn.IsNilOrEmpty() {
+			continue
+		}
+		out = append(out, rn)
+	}
+}
+
+// located fills in the file and, where the check did not know it, the line.
+func located(errs Errors, file string, root *yaml.Node) Errors {
+	for _, e := range errs {
+		e.File = file
+		if e.Line == 0 && e.Field != "" {
+			e.Line = lineOf(root, e.Field)
+		}
+	}
+	return errs
+}
+
+// cleanDecodeError drops the decoder's layering ("error unmarshaling JSON:
+// while decoding JSON: json: ...") and keeps the part a user can act on.
+func cleanDecodeError(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "json: "); i >= 0 {
+		msg = msg[i+len("json: "):]
+	}
+	return msg
+}
+
+// YAML is the effective config, as `istio-vault-ca config` prints it.
+func (c *VaultCA) YAML() ([]byte, error) {
+	return sigsyaml.Marshal(c)
+}

@@ -1,0 +1,116 @@
+// Package config holds the VaultCA resource: the one declarative file every
+// front end reads. It owns defaulting, validation and the error messages that
+// name the offending field; nothing here knows about manifests.
+package config
+
+// APIVersion and Kind identify a VaultCA resource (a KRM functionConfig too).
+const (
+	APIVersion = "istio-vault-ca.dev/v1alpha1"
+	Kind       = "VaultCA"
+)
+
+// VaultCA is the whole configuration of the tool.
+type VaultCA struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata is the part of ObjectMeta a config file needs.
+type Metadata struct {
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// FileLayout names the set of files istiod finds in ROOT_CA_DIR.
+type FileLayout string
+
+const (
+	// LayoutIstio is istiod's own format: ca-key.pem, ca-cert.pem, cert-chain.pem, root-cert.pem.
+	LayoutIstio FileLayout = "istio"
+	// LayoutKubernetesTLS is the kubernetes.io/tls format istiod also accepts: tls.key, tls.crt, ca.crt.
+	LayoutKubernetesTLS FileLayout = "kubernetes-tls"
+)
+
+// Spec is what the user configures.
+type Spec struct {
+	// Cluster is substituted for {{ .Cluster }} in paths, role and auth path.
+	Cluster string `json:"cluster,omitempty"`
+	Vault   Vault  `json:"vault"`
+	// SecretVolumePath is where the injector mounts the rendered files; ROOT_CA_DIR points here.
+	SecretVolumePath string `json:"secretVolumePath,omitempty"`
+	// FileLayout selects the file names istiod reads.
+	FileLayout FileLayout `json:"fileLayout,omitempty"`
+	// Rotation keeps the agent running as a sidecar so new material in Vault is re-rendered.
+	Rotation bool   `json:"rotation,omitempty"`
+	Agent    Agent  `json:"agent"`
+	Source   Source `json:"source"`
+}
+
+// Vault is how the agent reaches and authenticates to Vault.
+type Vault struct {
+	Role          string `json:"role,omitempty"`
+	AuthPath      string `json:"authPath,omitempty"`
+	Namespace     string `json:"namespace,omitempty"`
+	Address       string `json:"address,omitempty"`
+	CACert        string `json:"caCert,omitempty"`
+	TLSSkipVerify bool   `json:"tlsSkipVerify,omitempty"`
+}
+
+// Agent tunes the injected Vault Agent containers.
+type Agent struct {
+	// RunAsUser and RunAsGroup must be istiod's, or istiod cannot read a key
+	// the agent wrote with KeyPerms.
+	RunAsUser  *int64 `json:"runAsUser,omitempty"`
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
+	KeyPerms   string `json:"keyPerms,omitempty"`
+}
+
+// Source says where the CA material lives in Vault: exactly one of KV or PKI.
+type Source struct {
+	KV  *KV  `json:"kv,omitempty"`
+	PKI *PKI `json:"pki,omitempty"`
+}
+
+// KV reads all files from fields of one KV secret.
+type KV struct {
+	KVSecret
+	Fields Fields `json:"fields"`
+}
+
+// KVSecret addresses one secret in a KV engine.
+type KVSecret struct {
+	// Version is the KV engine version, 1 or 2.
+	Version int `json:"version,omitempty"`
+	// Mount is the engine's mount path; by default the first segment of Path.
+	Mount string `json:"mount,omitempty"`
+	// Path is the secret's logical path as `vault kv get` takes it (no data/ segment).
+	Path string `json:"path"`
+}
+
+// Fields are the KV field names of each part of the CA bundle.
+type Fields struct {
+	CAKey     string `json:"caKey,omitempty"`
+	CACert    string `json:"caCert,omitempty"`
+	CertChain string `json:"certChain,omitempty"`
+	RootCert  string `json:"rootCert,omitempty"`
+}
+
+// PKI reads certificates from PKI mounts and the key, which the PKI engine
+// never returns again, from a KV secret.
+type PKI struct {
+	// Mount is the intermediate CA's PKI mount: <mount>/cert/ca and <mount>/cert/ca_chain.
+	Mount string `json:"mount"`
+	// RootMount is the root CA's PKI mount: <rootMount>/cert/ca.
+	RootMount string `json:"rootMount"`
+	Key       PKIKey `json:"key"`
+}
+
+// PKIKey is the KV secret and field that hold the intermediate's private key.
+type PKIKey struct {
+	KVSecret
+	Field string `json:"field,omitempty"`
+}

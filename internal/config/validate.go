@@ -1,0 +1,149 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Validate reports every problem of a defaulted, expanded config.
+func (c *VaultCA) Validate() Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.APIVersion != APIVersion {
+		add("apiVersion", "must be %q, got %q", APIVersion, c.APIVersion)
+	}
+	if c.Kind != Kind {
+		add("kind", "must be %q, got %q", Kind, c.Kind)
+	}
+	s := &c.Spec
+	if s.Vault.Role == "" {
+		add("spec.vault.role", "must be set: the Vault Kubernetes-auth role bound to istiod's service account")
+	}
+	if !strings.HasPrefix(s.Vault.AuthPath, "auth/") {
+		add("spec.vault.authPath", "must start with auth/ (e.g. auth/kubernetes), got %q", s.Vault.AuthPath)
+	}
+	if a := s.Vault.Address; a != "" {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", a)
+		}
+	}
+	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
+		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)
+	}
+	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+		add("spec.secretVolumePath", "must be a clean absolute directory other than /, got %q", p)
+	}
+	if s.FileLayout != LayoutIstio && s.FileLayout != LayoutKubernetesTLS {
+		add("spec.fileLayout", "must be %q or %q, got %q", LayoutIstio, LayoutKubernetesTLS, s.FileLayout)
+	}
+	if u := s.Agent.RunAsUser; u != nil && *u < 0 {
+		add("spec.agent.runAsUser", "must not be negative")
+	}
+	if g := s.Agent.RunAsGroup; g != nil && *g < 0 {
+		add("spec.agent.runAsGroup", "must not be negative")
+	}
+	if !keyPerms.MatchString(s.Agent.KeyPerms) {
+		add("spec.agent.keyPerms", "must be an octal mode with no bits for others, such as 0400 or 0440, got %q", s.Agent.KeyPerms)
+	}
+	switch {
+	case s.Source.KV != nil && s.Source.PKI != nil:
+		add("spec.source", "sets both `kv` and `pki`: choose one layout")
+	case s.Source.KV != nil:
+		kv := s.Source.KV
+		validateKVSecret(add, "spec.source.kv", kv.KVSecret)
+		if s.FileLayout == LayoutKubernetesTLS && kv.Fields.CertChain != "" {
+			add("spec.source.kv.fields.certChain", "is not used with fileLayout %q (istiod builds the chain from tls.crt and ca.crt): remove it", LayoutKubernetesTLS)
+		}
+	case s.Source.PKI != nil:
+		pki := s.Source.PKI
+		if pki.Mount == "" {
+			add("spec.source.pki.mount", "must be set: the intermediate CA's PKI mount")
+		}
+		if pki.RootMount == "" {
+			add("spec.source.pki.rootMount", "must be set: the root CA's PKI mount")
+		}
+		validateKVSecret(add, "spec.source.pki.key", pki.Key.KVSecret)
+	default:
+		add("spec.source", "must set one layout: `kv` or `pki`")
+	}
+	errs = append(errs, c.injectionErrors()...)
+	sortErrors(errs)
+	return errs
+}
+
+var keyPerms = regexp.MustCompile(`^0?[0-7][0-7]0$`)
+
+func validateKVSecret(add func(string, string, ...any), field string, kv KVSecret) {
+	if kv.Version != 1 && kv.Version != 2 {
+		add(field+".version", "must be 1 or 2, got %d", kv.Version)
+	}
+	if kv.Path == "" {
+		add(field+".path", "must be set: the secret's path as `vault kv get` takes it")
+		return
+	}
+	if kv.Mount != "" && !strings.HasPrefix(kv.Path, strings.TrimSuffix(kv.Mount, "/")+"/") {
+		add(field+".mount", "%q must be a prefix of path %q", kv.Mount, kv.Path)
+	}
+	if kv.Version == 2 && kv.Mount == "" && strings.Contains(kv.Path, "/data/") {
+		add(field+".path", "%q looks like a KV v2 API path: write the logical path without data/ (it is added), or set mount", kv.Path)
+	}
+}
+
+// injectionErrors refuses any value that ends up inside a Vault agent
+// template and could end the string or action it is placed in, and any
+// key material pasted into the config.
+func (c *VaultCA) injectionErrors() Errors {
+	var errs Errors
+	for field, v := range c.agentTemplateValues() {
+		if msg := unsafeValue(v); msg != "" {
+			errs = append(errs, &FieldError{Field: field, Msg: msg})
+		}
+	}
+	return errs
+}
+
+// agentTemplateValues is every value placed into an agent template or a Vault path.
+func (c *VaultCA) agentTemplateValues() map[string]string {
+	m := map[string]string{}
+	for field, v := range c.templated() {
+		m[field] = *v
+	}
+	if kv := c.Spec.Source.KV; kv != nil {
+		m["spec.source.kv.fields.caKey"] = kv.Fields.CAKey
+		m["spec.source.kv.fields.caCert"] = kv.Fields.CACert
+		m["spec.source.kv.fields.certChain"] = kv.Fields.CertChain
+		m["spec.source.kv.fields.rootCert"] = kv.Fields.RootCert
+	}
+	if pki := c.Spec.Source.PKI; pki != nil {
+		m["spec.source.pki.key.field"] = pki.Key.Field
+	}
+	return m
+}
+
+func unsafeValue(v string) string {
+	switch {
+	case strings.Contains(v, "-----BEGIN"):
+		return "holds PEM material: key material never goes into the config, store it in Vault"
+	case strings.Contains(v, "{{") || strings.Contains(v, "}}"):
+		return fmt.Sprintf("contains a template delimiter after expansion (%q): refused, it would inject into the agent template", v)
+	case strings.ContainsAny(v, "\"`\\'"):
+		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of the agent template string", v)
+	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		return fmt.Sprintf("contains a newline or control character (%q): refused, it would inject into the agent template", v)
+	case strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//"):
+		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
+	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
+		return fmt.Sprintf("must not contain .. segments (%q)", v)
+	}
+	return ""
+}
+
+func sortErrors(errs Errors) {
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+}

@@ -1,0 +1,195 @@
+package targets
+
+import (
+	"path"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// IsIstiod reports whether a resource is an istiod Deployment: a Deployment
+// whose pod template carries the label the istiod charts set (app: istiod),
+// for the default install and for every revision (istiod-<rev>) alike.
+// Names are not trusted: users rename releases.
+func IsIstiod(rn *yaml.RNode) bool {
+	if rn.GetKind() != "Deployment" || !strings.HasPrefix(rn.GetApiVersion(), "apps/") {
+		return false
+	}
+	labels, err := rn.Pipe(yaml.Lookup("spec", "template", "metadata", "labels", "app"))
+	return err == nil && labels != nil && yaml.GetValue(labels) == "istiod"
+}
+
+// ApplyPodTemplate writes a plan into the pod template of a workload: the
+// annotations on the template (the injector never reads the Deployment's own
+// metadata), the environment of the plan's container, after checking that the
+// secret volume will not collide with a mount the container already has.
+// It reports whether anything changed.
+func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
+	tmpl, err := rn.Pipe(yaml.Lookup("spec", "template"))
+	if err != nil || tmpl == nil || tmpl.YNode().Kind != yaml.MappingNode {
+		return false, errorAt(rn, "spec.template", "is missing or not a mapping: cannot inject a pod template that is not there")
+	}
+	c, err := findContainer(tmpl, p.Container)
+	if err != nil {
+		return false, err
+	}
+	cpath := "spec.template.spec.containers[" + p.Container + "]"
+	if err := checkMounts(c, cpath, p.VolumePath); err != nil {
+		return false, err
+	}
+	if err := checkRunAsUser(tmpl, c, cpath, p); err != nil {
+		return false, err
+	}
+	changed, err := setAnnotations(tmpl, p.Annotations)
+	if err != nil {
+		return false, err
+	}
+	envChanged, err := setEnv(c, cpath, p.Env)
+	return changed || envChanged, err
+}
+
+func findContainer(tmpl *yaml.RNode, name string) (*yaml.RNode, error) {
+	cs, err := tmpl.Pipe(yaml.Lookup("spec", "containers"))
+	if err != nil || cs == nil || cs.YNode().Kind != yaml.SequenceNode {
+		return nil, errorAt(tmpl, "spec.template.spec.containers", "is missing or not a list")
+	}
+	for _, c := range cs.Content() {
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		rc := yaml.NewRNode(c)
+		if n := rc.Field("name"); n != nil && yaml.GetValue(n.Value) == name {
+			return rc, nil
+		}
+	}
+	return nil, errorAt(cs, "spec.template.spec.containers",
+		"has no container named %q: this looks like istiod (label app: istiod) but is not one the tool can configure; remove the label or add the container", name)
+}
+
+// checkMounts refuses a secret volume path that equals, contains or sits
+// inside an existing mount: the injector would add a second mount there and
+// the pod would be rejected, or worse, the existing files would hide ours.
+func checkMounts(c *yaml.RNode, cpath, volPath string) error {
+	mounts, err := c.Pipe(yaml.Lookup("volumeMounts"))
+	if err != nil || mounts == nil {
+		return nil
+	}
+	for _, m := range mounts.Content() {
+		rm := yaml.NewRNode(m)
+		mp := rm.Field("mountPath")
+		if mp == nil {
+			continue
+		}
+		existing := path.Clean(yaml.GetValue(mp.Value))
+		if overlaps(existing, volPath) {
+			name := ""
+			if n := rm.Field("name"); n != nil {
+				name = yaml.GetValue(n.Value)
+			}
+			return errorAt(mp.Value, cpath+".volumeMounts",
+				"mount %q is at %s, which overlaps spec.secretVolumePath %s: choose another spec.secretVolumePath (default /vault/secrets)", name, existing, volPath)
+		}
+	}
+	return nil
+}
+
+func overlaps(a, b string) bool {
+	return a == b || strings.HasPrefix(a, strings.TrimSuffix(b, "/")+"/") || strings.HasPrefix(b, strings.TrimSuffix(a, "/")+"/")
+}
+
+// checkRunAsUser refuses a workload that declares a uid other than the one
+// the agent will write the files as: the key would be unreadable to it. The
+// container's own setting wins over the pod's, as in Kubernetes.
+func checkRunAsUser(tmpl, c *yaml.RNode, cpath string, p *wiring.Plan) error {
+	uid, at := lookup(c, "securityContext", "runAsUser"), cpath+".securityContext.runAsUser"
+	if uid == nil {
+		uid, at = lookup(tmpl, "spec", "securityContext", "runAsUser"), "spec.template.spec.securityContext.runAsUser"
+	}
+	if uid == nil {
+		return nil
+	}
+	got, want := yaml.GetValue(uid), annotation(p, "agent-run-as-user")
+	if _, err := strconv.ParseInt(got, 10, 64); err == nil && got != want {
+		return errorAt(uid, at, "is %s but the agent writes the files as uid %s: set spec.agent.runAsUser: %s so the workload can read its key", got, want, got)
+	}
+	return nil
+}
+
+// lookup returns the node at a path of mapping keys, or nil.
+func lookup(n *yaml.RNode, path ...string) *yaml.RNode {
+	r, err := n.Pipe(yaml.Lookup(path...))
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+func annotation(p *wiring.Plan, name string) string {
+	for _, a := range p.Annotations {
+		if a.Name == wiring.Prefix+name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func setAnnotations(tmpl *yaml.RNode, pairs []wiring.Pair) (bool, error) {
+	anns, err := tmpl.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"))
+	if err != nil {
+		return false, errorAt(tmpl, "spec.template.metadata.annotations", "is not a mapping: %v", err)
+	}
+	if anns.YNode().Kind != yaml.MappingNode {
+		return false, errorAt(anns, "spec.template.metadata.annotations", "is not a mapping")
+	}
+	changed := false
+	for _, a := range pairs {
+		changed = setString(anns, a.Name, a.Value) || changed
+	}
+	return changed, nil
+}
+
+// setEnv sets each variable on the container, updating the first entry of
+// that name, dropping any later duplicate and any valueFrom, never adding a
+// second one.
+func setEnv(c *yaml.RNode, cpath string, vars []wiring.Pair) (bool, error) {
+	env, err := c.Pipe(yaml.LookupCreate(yaml.SequenceNode, "env"))
+	if err != nil || env.YNode().Kind != yaml.SequenceNode {
+		return false, errorAt(c, cpath+".env", "is not a list")
+	}
+	changed := false
+	for _, v := range vars {
+		var keep []*yaml.Node
+		found := false
+		for _, e := range env.Content() {
+			re := yaml.NewRNode(e)
+			n := re.Field("name")
+			if e.Kind != yaml.MappingNode || n == nil || yaml.GetValue(n.Value) != v.Name {
+				keep = append(keep, e)
+				continue
+			}
+			if found {
+				changed = true // a duplicate: Kubernetes would use the last one
+				continue
+			}
+			found = true
+			if re.Field("valueFrom") != nil {
+				_ = re.PipeE(yaml.Clear("valueFrom"))
+				changed = true
+			}
+			changed = setString(re, "value", v.Value) || changed
+			keep = append(keep, e)
+		}
+		if !found {
+			entry := yaml.NewMapRNode(nil)
+			setString(entry, "name", v.Name)
+			setString(entry, "value", v.Value)
+			keep = append(keep, entry.YNode())
+			changed = true
+		}
+		env.YNode().Content = keep
+	}
+	return changed, nil
+}

@@ -1,0 +1,54 @@
+// Package targets writes a wiring.Plan into the resources that carry it. Each
+// kind knows only where the settings go; what they are is wiring's job.
+package targets
+
+import (
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Error is a problem with one field of one resource. The stream layer adds
+// which document it was.
+type Error struct {
+	Line int    // 1-based line within the document, 0 if unknown
+	Path string // field path, e.g. spec.template.spec.containers[discovery].env
+	Msg  string // what is wrong and what to do
+}
+
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("`%s`: %s", e.Path, e.Msg)
+}
+
+func errorAt(n *yaml.RNode, path, format string, args ...any) *Error {
+	line := 0
+	if n != nil && n.YNode() != nil {
+		line = n.YNode().Line
+	}
+	return &Error{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// setString sets key to a string value in a mapping, creating nothing else.
+// It reports whether the mapping changed: a key already holding the same
+// string is left as it is, so a second run changes nothing.
+func setString(m *yaml.RNode, key, value string) bool {
+	if f := m.Field(key); f != nil {
+		v := f.Value.YNode()
+		if v.Kind == yaml.ScalarNode && v.Value == value && (v.Tag == yaml.NodeTagString || v.Tag == "" && v.Style != 0) {
+			return false
+		}
+	}
+	n := yaml.NewStringRNode(value)
+	if len(value) > 0 && value[len(value)-1] == '\n' {
+		// Agent templates: a literal block reads like the template file.
+		n.YNode().Style = yaml.LiteralStyle
+	}
+	// Fields that yaml would otherwise read as another type get quoted.
+	if err := m.PipeE(yaml.SetField(key, n)); err != nil {
+		panic(err) // SetField on a mapping cannot fail
+	}
+	return true
+}

@@ -1,0 +1,162 @@
+// Package transform is the core every front end shares: it applies a plan to
+// the resources that are targets and leaves everything else alone.
+// Data flows one way: bytes -> documents -> (targets only) nodes -> bytes.
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/targets"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// Transformer applies one config to resources.
+type Transformer struct {
+	istiod *wiring.Plan
+}
+
+// New derives the plans of a loaded config once, for every document to share.
+func New(cfg *config.VaultCA) (*Transformer, error) {
+	p, err := wiring.ForIstiod(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Transformer{istiod: p}, nil
+}
+
+// Node applies the config to one resource in place and reports whether it
+// changed. Resources that are not targets are never touched.
+func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
+	if targets.IsIstiod(rn) {
+		return targets.ApplyPodTemplate(rn, t.istiod)
+	}
+	return false, nil
+}
+
+// candidateKinds are the words a document must contain to possibly be a
+// target. Checking bytes first keeps the parser away from the large CRDs and
+// ConfigMaps that make up most of an Istio install.
+var candidateKinds = [][]byte{[]byte("Deployment")}
+
+func isCandidate(body []byte) bool {
+	for _, k := range candidateKinds {
+		if bytes.Contains(body, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// DocError locates a problem in a stream: which document, what it is, where.
+type DocError struct {
+	Index     int    // 0-based document index in the stream
+	Kind      string // the resource's kind, if it could be read
+	Namespace string
+	Name      string
+	Line      int // 1-based line in the stream
+	Err       error
+}
+
+func (e *DocError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "document %d", e.Index)
+	if e.Kind != "" || e.Name != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Kind)
+		if e.Name != "" {
+			b.WriteString(" ")
+			if e.Namespace != "" {
+				b.WriteString(e.Namespace + "/")
+			}
+			b.WriteString(e.Name)
+		}
+		b.WriteString(")")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ", line %d", e.Line)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *DocError) Unwrap() error { return e.Err }
+
+// Stream transforms a multi-document YAML stream. Documents that are not
+// changed come out as the exact bytes that went in; a changed document is
+// re-serialised in the sequence indentation it was written in.
+func (t *Transformer) Stream(in []byte) ([]byte, error) {
+	docs := stream.Split(in)
+	for i := range docs {
+		d := &docs[i]
+		if !isCandidate(d.Body) {
+			continue
+		}
+		out, err := t.doc(d)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			if !stream.IsBareMarker(d.Marker) {
+				d.Marker = []byte("---\n")
+			}
+			d.Body = out
+		}
+	}
+	return stream.Join(docs), nil
+}
+
+// doc returns the new body of a document, or nil when it is unchanged.
+func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
+	src := d.Source()
+	rn, err := yaml.Parse(string(src))
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil // comments only
+		}
+		return nil, &DocError{Index: d.Index, Line: d.Line + yamlErrorLine(err) - 1,
+			Err: fmt.Errorf("is not valid YAML: %v; fix the input (the tool reads what helm or kustomize rendered)", err)}
+	}
+	if rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	changed, err := t.Node(rn)
+	if err != nil {
+		de := &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line, Err: err}
+		var te *targets.Error
+		if errors.As(err, &te) && te.Line > 0 {
+			de.Line = d.Line + te.Line - 1
+		}
+		return nil, de
+	}
+	if !changed {
+		return nil, nil
+	}
+	out, err := yaml.MarshalWithOptions(rn.Document(), &yaml.EncoderOptions{
+		SeqIndent: seqIndent(src),
+	})
+	if err != nil {
+		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
+	}
+	return out, nil
+}
+
+// yamlErrorLine extracts "line N" from a parser error, 1 if there is none.
+func yamlErrorLine(err error) int {
+	var n int
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		if _, e := fmt.Sscanf(msg[i:], "line %d", &n); e == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
+}

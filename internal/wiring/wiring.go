@@ -1,0 +1,211 @@
+// Package wiring is the one rule set: from a VaultCA config it derives what
+// every target must carry — the injector annotations, the environment of the
+// CA container, the volume path — and the Vault paths those annotations read.
+// Targets (Deployment, IstioOperator, ...) only decide where to write a Plan;
+// the policy is built from the same Files, so the two cannot drift.
+package wiring
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/templates"
+)
+
+// Annotation prefix of the Vault Agent Injector.
+const Prefix = "vault.hashicorp.com/"
+
+// IstiodContainer is the istiod container that loads the CA.
+const IstiodContainer = "discovery"
+
+// Env names set on the CA container.
+const (
+	EnvRootCADir  = "ROOT_CA_DIR"
+	EnvAutoReload = "AUTO_RELOAD_PLUGIN_CERTS"
+)
+
+// Part is the role a file plays in the CA bundle.
+type Part string
+
+const (
+	PartKey   Part = "key"
+	PartCert  Part = "cert"
+	PartChain Part = "chain"
+	PartRoot  Part = "root"
+)
+
+// File is one file the agent renders into the secret volume.
+type File struct {
+	Name     string // file name in the volume, e.g. ca-key.pem
+	Part     Part
+	APIPath  string // the Vault API path the template reads
+	Template string // the agent template
+	Perms    string // file mode; empty for the agent's default
+}
+
+// Pair is one annotation or environment variable, kept in a fixed order so
+// output is stable and diffable.
+type Pair struct{ Name, Value string }
+
+// Plan is everything a target writes for one config.
+type Plan struct {
+	Files       []File
+	Annotations []Pair
+	Env         []Pair
+	// VolumePath is where the injector mounts the files in the container.
+	VolumePath string
+	// Container is the container that reads the files.
+	Container string
+}
+
+// fileNames maps each part to its file name in a layout; a part a layout
+// does not have is absent.
+var fileNames = map[config.FileLayout][]struct {
+	Part Part
+	Name string
+}{
+	config.LayoutIstio:         {{PartKey, "ca-key.pem"}, {PartCert, "ca-cert.pem"}, {PartChain, "cert-chain.pem"}, {PartRoot, "root-cert.pem"}},
+	config.LayoutKubernetesTLS: {{PartKey, "tls.key"}, {PartCert, "tls.crt"}, {PartRoot, "ca.crt"}},
+}
+
+// ForIstiod builds the plan for istiod from a loaded (validated) config.
+func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
+	s := cfg.Spec
+	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer}
+	for _, f := range fileNames[s.FileLayout] {
+		file, err := fileFor(s, f.Part)
+		if err != nil {
+			return nil, err
+		}
+		file.Name = f.Name
+		if f.Part == PartKey {
+			file.Perms = s.Agent.KeyPerms
+		}
+		p.Files = append(p.Files, file)
+	}
+	p.Annotations = annotations(s, p)
+	p.Env = []Pair{{EnvRootCADir, s.SecretVolumePath}}
+	if s.Rotation {
+		p.Env = append(p.Env, Pair{EnvAutoReload, "true"})
+	}
+	return p, nil
+}
+
+// fileFor returns the Vault path and agent template of one part.
+func fileFor(s config.Spec, part Part) (File, error) {
+	f := File{Part: part}
+	var name string
+	var d templates.Data
+	switch {
+	case s.Source.KV != nil:
+		kv := s.Source.KV
+		name = templates.KV
+		d = templates.Data{APIPath: KVAPIPath(kv.KVSecret), Version: kv.Version, Field: kvField(kv.Fields, part)}
+	case part == PartKey:
+		key := s.Source.PKI.Key
+		name = templates.KV
+		d = templates.Data{APIPath: KVAPIPath(key.KVSecret), Version: key.Version, Field: key.Field}
+	default:
+		name = templates.PKI
+		d = templates.Data{APIPath: pkiAPIPath(s.Source.PKI, part)}
+	}
+	tmpl, err := templates.Render(name, d)
+	if err != nil {
+		return f, err
+	}
+	f.APIPath, f.Template = d.APIPath, tmpl
+	return f, nil
+}
+
+func kvField(fs config.Fields, part Part) string {
+	switch part {
+	case PartKey:
+		return fs.CAKey
+	case PartCert:
+		return fs.CACert
+	case PartChain:
+		return fs.CertChain
+	}
+	return fs.RootCert
+}
+
+func pkiAPIPath(pki *config.PKI, part Part) string {
+	switch part {
+	case PartChain:
+		return pki.Mount + "/cert/ca_chain"
+	case PartRoot:
+		return pki.RootMount + "/cert/ca"
+	}
+	return pki.Mount + "/cert/ca"
+}
+
+// KVAPIPath is the API path of a KV secret: KV v2 puts data/ after the mount,
+// which users should not have to know or write.
+func KVAPIPath(kv config.KVSecret) string {
+	if kv.Version != 2 {
+		return kv.Path
+	}
+	mount := strings.TrimSuffix(kv.Mount, "/")
+	if mount == "" {
+		mount, _, _ = strings.Cut(kv.Path, "/")
+	}
+	return mount + "/data/" + strings.TrimPrefix(strings.TrimPrefix(kv.Path, mount), "/")
+}
+
+func annotations(s config.Spec, p *Plan) []Pair {
+	a := []Pair{
+		{Prefix + "agent-inject", "true"},
+		// The files must exist before istiod starts: with an empty
+		// ROOT_CA_DIR istiod silently becomes a self-signed CA.
+		{Prefix + "agent-init-first", "true"},
+		{Prefix + "agent-pre-populate-only", strconv.FormatBool(!s.Rotation)},
+		{Prefix + "agent-inject-containers", p.Container},
+		{Prefix + "role", s.Vault.Role},
+		{Prefix + "auth-path", s.Vault.AuthPath},
+	}
+	if s.Vault.Namespace != "" {
+		a = append(a, Pair{Prefix + "namespace", s.Vault.Namespace})
+	}
+	if s.Vault.Address != "" {
+		a = append(a, Pair{Prefix + "service", s.Vault.Address})
+	}
+	if s.Vault.CACert != "" {
+		a = append(a, Pair{Prefix + "ca-cert", s.Vault.CACert})
+	}
+	if s.Vault.TLSSkipVerify {
+		a = append(a, Pair{Prefix + "tls-skip-verify", "true"})
+	}
+	a = append(a,
+		Pair{Prefix + "secret-volume-path", p.VolumePath},
+		// The agent writes the files as this user; it must be istiod's,
+		// or istiod cannot read a key that is not world-readable.
+		Pair{Prefix + "agent-run-as-user", strconv.FormatInt(*s.Agent.RunAsUser, 10)},
+		Pair{Prefix + "agent-run-as-group", strconv.FormatInt(*s.Agent.RunAsGroup, 10)},
+	)
+	for _, f := range p.Files {
+		a = append(a,
+			Pair{Prefix + "agent-inject-secret-" + f.Name, f.APIPath},
+			Pair{Prefix + "agent-inject-template-" + f.Name, f.Template},
+			Pair{Prefix + "error-on-missing-key-" + f.Name, "true"},
+		)
+		if f.Perms != "" {
+			a = append(a, Pair{Prefix + "agent-inject-perms-" + f.Name, f.Perms})
+		}
+	}
+	return a
+}
+
+// APIPaths is every Vault path the plan reads, each once, in file order:
+// the input of the policy.
+func (p *Plan) APIPaths() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range p.Files {
+		if !seen[f.APIPath] {
+			seen[f.APIPath] = true
+			out = append(out, f.APIPath)
+		}
+	}
+	return out
+}

@@ -1,0 +1,56 @@
+// Package templates holds the Vault Agent template generators, one file per
+// secret layout, rendered with sprig. They are data, not code: a user reading
+// kv.tmpl sees exactly what the agent will be asked to render.
+package templates
+
+import (
+	"embed"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+)
+
+//go:embed *.tmpl
+var files embed.FS
+
+// Names of the layouts, one template file each.
+const (
+	KV  = "kv.tmpl"
+	PKI = "pki.tmpl"
+)
+
+// Data is what a layout template is rendered with.
+type Data struct {
+	// APIPath is the exact Vault API path read (KV v2 already has data/).
+	APIPath string
+	// Field is the KV field read (KV layout only).
+	Field string
+	// Version is the KV engine version (KV layout only).
+	Version int
+}
+
+var (
+	parseOnce sync.Once
+	parsed    *template.Template
+	parseErr  error
+)
+
+// Render produces the agent template for one file. Parsing happens on first
+// use, not at start-up: a run that changes nothing never pays for it.
+func Render(name string, d Data) (string, error) {
+	parseOnce.Do(func() {
+		parsed, parseErr = template.New("").Delims("[[", "]]").
+			Funcs(sprig.HermeticTxtFuncMap()).Option("missingkey=error").
+			ParseFS(files, "*.tmpl")
+	})
+	if parseErr != nil {
+		return "", parseErr
+	}
+	var b strings.Builder
+	if err := parsed.ExecuteTemplate(&b, name, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
