@@ -1,0 +1,154 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+)
+
+const testConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: t}
+spec:
+  vault: {role: istiod}
+  source:
+    kv: {version: 2, path: secret/istiod}
+`
+
+const istiod = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod}
+spec:
+  template:
+    metadata:
+      labels: {app: istiod}
+    spec:
+      containers:
+      - name: discovery
+`
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigResolutionOrder(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	flagFile := writeFile(t, dir, "flag.yaml", testConfig)
+	envFile := writeFile(t, dir, "env.yaml", strings.Replace(testConfig, "secret/istiod", "env/istiod", 1))
+	writeFile(t, dir, "vaultca.yaml", strings.Replace(testConfig, "secret/istiod", "cwd/istiod", 1))
+
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		wantPath  string
+		wantHow   string
+	}{
+		{"flag wins", envFile, []string{"--config", flagFile, "--verbose"}, "secret/data/istiod", "(--config)"},
+		{"then the environment", envFile, []string{"--verbose"}, "env/data/istiod", "($ISTIO_VAULT_CA_CONFIG)"},
+		{"then ./vaultca.yaml", "", []string{"--verbose"}, "cwd/data/istiod", "(./vaultca.yaml)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(envConfig, tc.env)
+			code, out, stderr := runCmd(tc.args, []byte(istiod))
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if !strings.Contains(string(out), "agent-inject-secret-ca-key.pem: "+tc.wantPath) {
+				t.Errorf("wrong config used:\n%s", out)
+			}
+			if !strings.Contains(stderr, tc.wantHow) {
+				t.Errorf("--verbose does not say %s: %q", tc.wantHow, stderr)
+			}
+		})
+	}
+}
+
+func TestNoConfigIsUsageError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(envConfig, "")
+	code, out, stderr := runCmd(nil, []byte(istiod))
+	if code != exitBadUsed || len(out) != 0 || !strings.Contains(stderr, "no config: pass --config FILE") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+func TestKRMFunctionOnStdin(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(envConfig, "")
+	list := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " +
+		strings.ReplaceAll(strings.TrimSpace(istiod), "\n", "\n  ") +
+		"\nfunctionConfig:\n  " + strings.ReplaceAll(strings.TrimSpace(testConfig), "\n", "\n  ") + "\n"
+	code, out, stderr := runCmd(nil, []byte(list))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(string(out), "kind: ResourceList") || !strings.Contains(string(out), "ROOT_CA_DIR") {
+		t.Errorf("not run as a KRM function:\n%s", out)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	manifest := writeFile(t, dir, "istiod.yaml", istiod)
+
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != exitDrift {
+		t.Fatalf("drifted file: exit %d, want %d; %s", code, exitDrift, stderr)
+	}
+	if !strings.Contains(string(out), "--- a/"+manifest) || !strings.Contains(string(out), "+        - name: ROOT_CA_DIR") {
+		t.Errorf("no unified diff:\n%s", out)
+	}
+	if b, _ := os.ReadFile(manifest); string(b) != istiod {
+		t.Error("check wrote the file")
+	}
+
+	// Converge it the way a user would: render and commit the output.
+	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
+	writeFile(t, dir, "istiod.yaml", string(rendered))
+	code, out, stderr = runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != exitOK || len(out) != 0 {
+		t.Errorf("converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	code, out, _ = runCmd([]string{"check", "--config", cfg, filepath.Join(dir, "missing.yaml")}, nil)
+	if code != exitBadUsed || len(out) != 0 {
+		t.Errorf("missing file: exit %d, stdout %q", code, out)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	code, out, _ := runCmd([]string{"config", "--defaults"}, nil)
+	if code != exitOK || string(out) != string(config.DefaultsYAML) {
+		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+}
+
+func TestConfigShowsEffectiveConfig(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "c.yaml", strings.Replace(testConfig, "spec:\n", "spec:\n  cluster: east\n", 1))
+	code, out, stderr := runCmd([]string{"config", "--config", cfg}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"authPath: auth/kubernetes", "secretVolumePath: /vault/secrets", "caKey: ca_key", "runAsUser: 1337"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("effective config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestUnexpectedArgument(t *testing.T) {
+	code, out, stderr := runCmd([]string{"istiod.yaml"}, nil)
+	if code != exitBadUsed || len(out) != 0 || !strings.Contains(stderr, "read from stdin") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

@@ -1,0 +1,60 @@
+package stream
+
+import (
+	"strings"
+	"testing"
+
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+)
+
+func TestSplit(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in     string
+		bodies []string // Body of each document
+		lines  []int    // Line of each document
+	}{
+		"empty":                {in: "", bodies: nil},
+		"one without marker":   {in: "a: 1\n", bodies: []string{"a: 1\n"}, lines: []int{1}},
+		"leading marker":       {in: "---\na: 1\n", bodies: []string{"a: 1\n"}, lines: []int{2}},
+		"two":                  {in: "a: 1\n---\nb: 2\n", bodies: []string{"a: 1\n", "b: 2\n"}, lines: []int{1, 3}},
+		"empty documents":      {in: "---\n---\n---\na: 1", bodies: []string{"", "", "a: 1"}, lines: []int{2, 3, 4}},
+		"marker with content":  {in: "--- {a: 1}\n--- !!map\nb: 2\n", bodies: []string{"", "b: 2\n"}, lines: []int{2, 3}},
+		"marker with comment":  {in: "--- # one\na: 1\n", bodies: []string{"a: 1\n"}, lines: []int{2}},
+		"crlf":                 {in: "a: 1\r\n---\r\nb: 2\r\n", bodies: []string{"a: 1\r\n", "b: 2\r\n"}, lines: []int{1, 3}},
+		"dashes in a scalar":   {in: "a: |\n  ---\n  x\n", bodies: []string{"a: |\n  ---\n  x\n"}, lines: []int{1}},
+		"not a marker":         {in: "----\n---x\n", bodies: []string{"----\n---x\n"}, lines: []int{1}},
+		"no trailing newline":  {in: "---\na: 1", bodies: []string{"a: 1"}, lines: []int{2}},
+		"comment before first": {in: "# c\n---\na: 1\n", bodies: []string{"# c\n", "a: 1\n"}, lines: []int{1, 3}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			docs := Split([]byte(tc.in))
+			if got := string(Join(docs)); got != tc.in {
+				t.Fatalf("Join(Split(in)) = %q, want %q", got, tc.in)
+			}
+			var bodies []string
+			for i, d := range docs {
+				bodies = append(bodies, string(d.Body))
+				if d.Index != i {
+					t.Errorf("doc %d has Index %d", i, d.Index)
+				}
+				if tc.lines != nil && d.Line != tc.lines[i] {
+					t.Errorf("doc %d starts at line %d, want %d", i, d.Line, tc.lines[i])
+				}
+			}
+			if strings.Join(bodies, "|") != strings.Join(tc.bodies, "|") || len(bodies) != len(tc.bodies) {
+				t.Errorf("bodies %q, want %q", bodies, tc.bodies)
+			}
+		})
+	}
+}
+
+func TestSourceKeepsInlineMarkerContent(t *testing.T) {
+	docs := Split([]byte("--- {a: 1}\n"))
+	if got := string(docs[0].Source()); got != "--- {a: 1}\n" {
+		t.Errorf("Source = %q", got)
+	}
+	docs = Split([]byte("--- # c\nb: 1\n"))
+	if got := string(docs[0].Source()); got != "b: 1\n" {
+		t.Errorf("Source = %q", got)
+	}
+}

@@ -1,0 +1,136 @@
+package transform
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+)
+
+// corpusDir holds upstream Istio charts rendered with helm template. It is
+// not part of the repository: the test skips when it is absent.
+const corpusDir = "../../../shared/corpus/istio-charts"
+
+const corpusConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: corpus}
+spec:
+  cluster: cluster1
+  vault: {role: istiod, authPath: "auth/kubernetes-{{ .Cluster }}"}
+  source:
+    kv: {version: 2, path: "secret/{{ .Cluster }}/istiod"}
+`
+
+// TestCorpus runs every rendered chart through the tool and checks, for each
+// document, that it is either byte-identical to its input or is the one
+// istiod Deployment the file is expected to hold; that the output parses; and
+// that a second run changes nothing.
+func TestCorpus(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*", "*.yaml"))
+	if len(files) == 0 {
+		t.Skipf("no corpus at %s (it lives in ../shared, beside the repository)", corpusDir)
+	}
+	cfg, err := config.Load([]byte(corpusConfig), "corpus-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		name := strings.TrimPrefix(file, corpusDir+"/")
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := tr.Stream(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inDocs, outDocs := stream.Split(in), stream.Split(out)
+			if len(inDocs) != len(outDocs) {
+				t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
+			}
+			var changed []string
+			for i := range inDocs {
+				if bytes.Equal(inDocs[i].Raw(), outDocs[i].Raw()) {
+					continue
+				}
+				var obj struct {
+					Kind     string
+					Metadata struct{ Name string }
+					Spec     struct {
+						Template struct {
+							Metadata struct{ Annotations map[string]string }
+							Spec     struct {
+								Containers []struct {
+									Name string
+									Env  []struct{ Name, Value string }
+								}
+							}
+						}
+					}
+				}
+				if err := sigsyaml.Unmarshal(outDocs[i].Body, &obj); err != nil {
+					t.Fatalf("changed document %d does not parse: %v", i, err)
+				}
+				changed = append(changed, obj.Kind+"/"+obj.Metadata.Name)
+				if got := obj.Spec.Template.Metadata.Annotations["vault.hashicorp.com/agent-inject-secret-ca-key.pem"]; got != "secret/data/cluster1/istiod" {
+					t.Errorf("%s: ca-key.pem reads %q", obj.Metadata.Name, got)
+				}
+				rootCADirs := 0
+				for _, c := range obj.Spec.Template.Spec.Containers {
+					for _, e := range c.Env {
+						if e.Name == "ROOT_CA_DIR" {
+							rootCADirs++
+							if c.Name != "discovery" || e.Value != "/vault/secrets" {
+								t.Errorf("ROOT_CA_DIR=%q on container %q", e.Value, c.Name)
+							}
+						}
+					}
+				}
+				if rootCADirs != 1 {
+					t.Errorf("%d ROOT_CA_DIR variables, want 1", rootCADirs)
+				}
+			}
+			if want := expectedIstiod(name); strings.Join(changed, ",") != want {
+				t.Errorf("changed %v, want %q", changed, want)
+			}
+			for i, d := range outDocs {
+				var v any
+				if err := sigsyaml.Unmarshal(d.Body, &v); err != nil {
+					t.Errorf("output document %d does not parse: %v", i, err)
+				}
+			}
+			again, err := tr.Stream(out)
+			if err != nil || !bytes.Equal(again, out) {
+				t.Errorf("second run changed the output (err %v)", err)
+			}
+		})
+	}
+}
+
+// expectedIstiod names the one Deployment each chart file should have
+// changed, from what the file is, not from what the tool detects.
+func expectedIstiod(file string) string {
+	base := filepath.Base(file)
+	switch {
+	case base == "istiod-remote.yaml": // profile=remote: no istiod runs here
+		return ""
+	case base == "istiod-revision-canary.yaml":
+		return "Deployment/istiod-canary"
+	case strings.HasPrefix(base, "istiod"):
+		return "Deployment/istiod"
+	}
+	return "" // gateways, ztunnel, base CRDs
+}
