@@ -20,6 +20,7 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/fn"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
 
@@ -37,6 +38,10 @@ Usage:
       A ResourceList on stdin runs as a KRM function (functionConfig: VaultCA).
   istio-vault-ca check [--config FILE] FILE...
       Exit 0 if the files already carry the config, 1 with a unified diff if not.
+  istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands]
+      Print the Vault policy that allows exactly what the agent reads (hcl, the
+      default: pipe into "vault policy write NAME -"), the Kubernetes-auth role
+      body (role), or vault CLI commands writing both (commands).
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca config [--config FILE]
@@ -59,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runCheck(args[1:], stdout, stderr)
 		case "config":
 			return runConfig(args[1:], stdout, stderr)
+		case "policy":
+			return runPolicy(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return exitOK
@@ -220,6 +227,40 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		return exitBadUsed
 	}
 	stdout.Write(out)
+	return exitOK
+}
+
+func runPolicy(args []string, stdout, stderr io.Writer) int {
+	fs, c := newFlags("policy", stderr)
+	output := fs.String("output", "hcl", "hcl, json, role or commands")
+	if err := fs.Parse(args); err != nil {
+		return exitBadUsed
+	}
+	cfg, code := loadConfig(c, stderr)
+	if cfg == nil {
+		return code
+	}
+	t, err := transform.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return exitBadUsed
+	}
+	p := policy.For(cfg, t.Plans()...)
+	var out string
+	switch *output {
+	case "hcl":
+		out = p.HCL()
+	case "json":
+		out = p.JSON()
+	case "role":
+		out = p.RoleJSON()
+	case "commands":
+		out = p.Commands()
+	default:
+		fmt.Fprintf(stderr, "istio-vault-ca policy: --output must be hcl, json, role or commands, got %q\n", *output)
+		return exitBadUsed
+	}
+	fmt.Fprint(stdout, out)
 	return exitOK
 }
 

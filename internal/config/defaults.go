@@ -11,6 +11,8 @@ const (
 	DefaultKVVersion             = 1
 	DefaultPKIKeyKVVersion       = 2
 	DefaultPKIKeyField           = "ca-key.pem"
+	DefaultPolicy                = "istiod-ca"
+	DefaultIstiodNamespace       = "istio-system"
 )
 
 // DefaultFields are the KV field names a layout reads when none are given.
@@ -26,6 +28,15 @@ func (c *VaultCA) Default() {
 	s := &c.Spec
 	if s.Vault.AuthPath == "" {
 		s.Vault.AuthPath = DefaultAuthPath
+	}
+	if s.Vault.Policy == "" {
+		s.Vault.Policy = DefaultPolicy
+	}
+	if s.Istiod.Namespace == "" {
+		s.Istiod.Namespace = DefaultIstiodNamespace
+	}
+	if len(s.Istiod.Revisions) == 0 {
+		s.Istiod.Revisions = []string{DefaultRevision}
 	}
 	if s.SecretVolumePath == "" {
 		s.SecretVolumePath = DefaultSecretVolumePath

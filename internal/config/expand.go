@@ -21,6 +21,7 @@ func (c *VaultCA) templated() map[string]*string {
 		"spec.vault.role":      &s.Vault.Role,
 		"spec.vault.authPath":  &s.Vault.AuthPath,
 		"spec.vault.namespace": &s.Vault.Namespace,
+		"spec.vault.policy":    &s.Vault.Policy,
 	}
 	if kv := s.Source.KV; kv != nil {
 		m["spec.source.kv.mount"] = &kv.Mount

@@ -48,6 +48,30 @@ type Spec struct {
 	Rotation bool   `json:"rotation,omitempty"`
 	Agent    Agent  `json:"agent"`
 	Source   Source `json:"source"`
+	Istiod   Istiod `json:"istiod"`
+}
+
+// Istiod says which istiod service accounts the Vault role binds: istiod
+// runs as "istiod" for the default revision and "istiod-<rev>" otherwise.
+type Istiod struct {
+	Namespace string   `json:"namespace,omitempty"`
+	Revisions []string `json:"revisions,omitempty"`
+}
+
+// DefaultRevision is the revision whose service account has no suffix.
+const DefaultRevision = "default"
+
+// ServiceAccounts are the names istiod runs as, one per revision.
+func (i Istiod) ServiceAccounts() []string {
+	var out []string
+	for _, r := range i.Revisions {
+		if r == DefaultRevision || r == "" {
+			out = append(out, "istiod")
+		} else {
+			out = append(out, "istiod-"+r)
+		}
+	}
+	return out
 }
 
 // Vault is how the agent reaches and authenticates to Vault.
@@ -58,6 +82,8 @@ type Vault struct {
 	Address       string `json:"address,omitempty"`
 	CACert        string `json:"caCert,omitempty"`
 	TLSSkipVerify bool   `json:"tlsSkipVerify,omitempty"`
+	// Policy is the name of the Vault policy `istio-vault-ca policy` writes.
+	Policy string `json:"policy,omitempty"`
 }
 
 // Agent tunes the injected Vault Agent containers.
@@ -67,6 +93,9 @@ type Agent struct {
 	RunAsUser  *int64 `json:"runAsUser,omitempty"`
 	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
 	KeyPerms   string `json:"keyPerms,omitempty"`
+	// StaticSecretRenderInterval is how often a rotating agent re-reads KV
+	// secrets (the injector's default is 5m).
+	StaticSecretRenderInterval string `json:"staticSecretRenderInterval,omitempty"`
 }
 
 // Source says where the CA material lives in Vault: exactly one of KV or PKI.

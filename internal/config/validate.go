@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem of a defaulted, expanded config.
@@ -51,6 +52,21 @@ func (c *VaultCA) Validate() Errors {
 	if !keyPerms.MatchString(s.Agent.KeyPerms) {
 		add("spec.agent.keyPerms", "must be an octal mode with no bits for others, such as 0400 or 0440, got %q", s.Agent.KeyPerms)
 	}
+	if d := s.Agent.StaticSecretRenderInterval; d != "" {
+		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+			add("spec.agent.staticSecretRenderInterval", "must be a positive duration such as 30s or 5m, got %q", d)
+		} else if !s.Rotation {
+			add("spec.agent.staticSecretRenderInterval", "applies only with spec.rotation: true (an init-only agent renders once)")
+		}
+	}
+	if !dnsLabel.MatchString(s.Istiod.Namespace) {
+		add("spec.istiod.namespace", "must be a Kubernetes namespace name, got %q", s.Istiod.Namespace)
+	}
+	for i, r := range s.Istiod.Revisions {
+		if !dnsLabel.MatchString(r) {
+			add(fmt.Sprintf("spec.istiod.revisions[%d]", i), "must be a revision name such as canary or 1-30, got %q", r)
+		}
+	}
 	switch {
 	case s.Source.KV != nil && s.Source.PKI != nil:
 		add("spec.source", "sets both `kv` and `pki`: choose one layout")
@@ -77,7 +93,10 @@ func (c *VaultCA) Validate() Errors {
 	return errs
 }
 
-var keyPerms = regexp.MustCompile(`^0?[0-7][0-7]0$`)
+var (
+	keyPerms = regexp.MustCompile(`^0?[0-7][0-7]0$`)
+	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
 
 func validateKVSecret(add func(string, string, ...any), field string, kv KVSecret) {
 	if kv.Version != 1 && kv.Version != 2 {

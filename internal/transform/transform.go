@@ -32,6 +32,12 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 	return &Transformer{istiod: p}, nil
 }
 
+// Plans are every plan the transformer writes: the policy is built from
+// these, so it grants exactly what the annotations read.
+func (t *Transformer) Plans() []*wiring.Plan {
+	return []*wiring.Plan{t.istiod}
+}
+
 // Node applies the config to one resource in place and reports whether it
 // changed. Resources that are not targets are never touched.
 func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {

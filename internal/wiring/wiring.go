@@ -173,6 +173,9 @@ func annotations(s config.Spec, p *Plan) []Pair {
 	if s.Vault.CACert != "" {
 		a = append(a, Pair{Prefix + "ca-cert", s.Vault.CACert})
 	}
+	if d := s.Agent.StaticSecretRenderInterval; d != "" {
+		a = append(a, Pair{Prefix + "template-static-secret-render-interval", d})
+	}
 	if s.Vault.TLSSkipVerify {
 		a = append(a, Pair{Prefix + "tls-skip-verify", "true"})
 	}
