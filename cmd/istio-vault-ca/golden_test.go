@@ -35,8 +35,8 @@ func TestGolden(t *testing.T) {
 			code, stdout, stderr := runCmd(args, in)
 
 			if patterns, err := os.ReadFile(filepath.Join(dir, "errors.txt")); err == nil {
-				if code != exitBadUsed {
-					t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitBadUsed, stderr)
+				if code != exitBadInput {
+					t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitBadInput, stderr)
 				}
 				if len(stdout) != 0 {
 					t.Errorf("stdout must be empty on error, got %d bytes", len(stdout))

@@ -24,10 +24,11 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
 
+// Exit codes, the same for every subcommand.
 const (
-	exitOK      = 0
-	exitDrift   = 1
-	exitBadUsed = 2
+	exitOK       = 0 // success; converged; every check passed
+	exitFailed   = 1 // drift (check) or a failed verification (verify)
+	exitBadInput = 2 // bad input, config or usage: nothing was written to stdout
 )
 
 const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of a Kubernetes Secret.
@@ -42,6 +43,12 @@ Usage:
       Print the Vault policy that allows exactly what the agent reads (hcl, the
       default: pipe into "vault policy write NAME -"), the Kubernetes-auth role
       body (role), or vault CLI commands writing both (commands).
+  istio-vault-ca verify [--config FILE] [--jwt FILE] [--warn-days N]
+      Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
+      VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
+      fields present, PEM of the right type, key matches cert, chain to root,
+      days to expiry. --jwt logs in with istiod's service-account token first.
+      Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca config [--config FILE]
@@ -66,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runConfig(args[1:], stdout, stderr)
 		case "policy":
 			return runPolicy(args[1:], stdout, stderr)
+		case "verify":
+			return runVerify(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return exitOK
@@ -92,16 +101,16 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
 func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadUsed
+		return exitBadInput
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
-		return exitBadUsed
+		return exitBadInput
 	}
 	in, err := io.ReadAll(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	if isResourceList(in) {
 		return runFunction(in, stdout, stderr)
@@ -113,11 +122,11 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out, err := t.Stream(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	if _, err := stdout.Write(out); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	return exitOK
 }
@@ -131,7 +140,7 @@ func runFunction(in []byte, stdout, stderr io.Writer) int {
 	stdout.Write(out.Bytes())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	return exitOK
 }
@@ -144,7 +153,7 @@ func loadTransformer(c *common, stderr io.Writer) (*transform.Transformer, int) 
 	t, err := transform.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, exitBadUsed
+		return nil, exitBadInput
 	}
 	return t, exitOK
 }
@@ -153,7 +162,7 @@ func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
 	file, how, err := resolveConfig(c.configFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, exitBadUsed
+		return nil, exitBadInput
 	}
 	if c.verbose {
 		fmt.Fprintf(stderr, "istio-vault-ca: config %s (%s)\n", file, how)
@@ -161,12 +170,12 @@ func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading config: %v\n", err)
-		return nil, exitBadUsed
+		return nil, exitBadInput
 	}
 	cfg, err := config.Load(data, file)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
-		return nil, exitBadUsed
+		return nil, exitBadInput
 	}
 	return cfg, exitOK
 }
@@ -174,11 +183,11 @@ func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("check", stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadUsed
+		return exitBadInput
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
-		return exitBadUsed
+		return exitBadInput
 	}
 	t, code := loadTransformer(c, stderr)
 	if t == nil {
@@ -190,7 +199,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		d, err := drift.File(t, file)
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)
-			return exitBadUsed
+			return exitBadInput
 		}
 		if d != "" {
 			drifted = true
@@ -202,7 +211,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if drifted {
 		stdout.Write(report.Bytes())
 		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the diff above shows how)")
-		return exitDrift
+		return exitFailed
 	}
 	return exitOK
 }
@@ -211,7 +220,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("config", stderr)
 	defaults := fs.Bool("defaults", false, "print every default, documented")
 	if err := fs.Parse(args); err != nil {
-		return exitBadUsed
+		return exitBadInput
 	}
 	if *defaults {
 		stdout.Write(config.DefaultsYAML)
@@ -224,7 +233,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 	out, err := cfg.YAML()
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	stdout.Write(out)
 	return exitOK
@@ -234,7 +243,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("policy", stderr)
 	output := fs.String("output", "hcl", "hcl, json, role or commands")
 	if err := fs.Parse(args); err != nil {
-		return exitBadUsed
+		return exitBadInput
 	}
 	cfg, code := loadConfig(c, stderr)
 	if cfg == nil {
@@ -243,7 +252,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	t, err := transform.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadUsed
+		return exitBadInput
 	}
 	p := policy.For(cfg, t.Plans()...)
 	var out string
@@ -258,7 +267,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		out = p.Commands()
 	default:
 		fmt.Fprintf(stderr, "istio-vault-ca policy: --output must be hcl, json, role or commands, got %q\n", *output)
-		return exitBadUsed
+		return exitBadInput
 	}
 	fmt.Fprint(stdout, out)
 	return exitOK

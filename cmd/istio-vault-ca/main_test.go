@@ -76,7 +76,7 @@ func TestNoConfigIsUsageError(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv(envConfig, "")
 	code, out, stderr := runCmd(nil, []byte(istiod))
-	if code != exitBadUsed || len(out) != 0 || !strings.Contains(stderr, "no config: pass --config FILE") {
+	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "no config: pass --config FILE") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
@@ -102,8 +102,8 @@ func TestCheck(t *testing.T) {
 	manifest := writeFile(t, dir, "istiod.yaml", istiod)
 
 	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
-	if code != exitDrift {
-		t.Fatalf("drifted file: exit %d, want %d; %s", code, exitDrift, stderr)
+	if code != exitFailed {
+		t.Fatalf("drifted file: exit %d, want %d; %s", code, exitFailed, stderr)
 	}
 	if !strings.Contains(string(out), "--- a/"+manifest) || !strings.Contains(string(out), "+        - name: ROOT_CA_DIR") {
 		t.Errorf("no unified diff:\n%s", out)
@@ -121,7 +121,7 @@ func TestCheck(t *testing.T) {
 	}
 
 	code, out, _ = runCmd([]string{"check", "--config", cfg, filepath.Join(dir, "missing.yaml")}, nil)
-	if code != exitBadUsed || len(out) != 0 {
+	if code != exitBadInput || len(out) != 0 {
 		t.Errorf("missing file: exit %d, stdout %q", code, out)
 	}
 }
@@ -148,7 +148,7 @@ func TestConfigShowsEffectiveConfig(t *testing.T) {
 
 func TestUnexpectedArgument(t *testing.T) {
 	code, out, stderr := runCmd([]string{"istiod.yaml"}, nil)
-	if code != exitBadUsed || len(out) != 0 || !strings.Contains(stderr, "read from stdin") {
+	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "read from stdin") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

@@ -37,9 +37,12 @@ const (
 
 // File is one file the agent renders into the secret volume.
 type File struct {
-	Name     string // file name in the volume, e.g. ca-key.pem
-	Part     Part
-	APIPath  string // the Vault API path the template reads
+	Name    string // file name in the volume, e.g. ca-key.pem
+	Part    Part
+	APIPath string // the Vault API path the template reads
+	// Keys lead from the response's data to the PEM the template reads:
+	// [field] for KV v1, ["data", field] for KV v2, ["certificate"] for PKI.
+	Keys     []string
 	Template string // the agent template
 	Perms    string // file mode; empty for the agent's default
 }
@@ -115,6 +118,14 @@ func fileFor(s config.Spec, part Part) (File, error) {
 		return f, err
 	}
 	f.APIPath, f.Template = d.APIPath, tmpl
+	switch {
+	case name == templates.PKI:
+		f.Keys = []string{"certificate"}
+	case d.Version == 2:
+		f.Keys = []string{"data", d.Field}
+	default:
+		f.Keys = []string{d.Field}
+	}
 	return f, nil
 }
 
