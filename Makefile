@@ -3,7 +3,13 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/istio-vault-ca
 
-.PHONY: build demo test vet unit update clean
+CACHE := $(CURDIR)/.cache
+VAULT := $(CACHE)/bin/vault
+
+FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad
+FUZZTIME ?= 5s
+
+.PHONY: build demo test vet unit fuzz e2e vault update clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/istio-vault-ca
@@ -17,19 +23,40 @@ demo: build
 		&& echo "== second run: no change (idempotent)"
 	@$(BIN) check --config examples/demo/vaultca.yaml bin/demo-out.yaml && echo "== check: converged"
 
-# Every test: vet, unit, golden, corpus (skipped when ../shared/corpus is absent).
-test: vet unit
+# Every test: vet, unit, golden, corpus (skipped when ../shared/corpus is absent),
+# and the end-to-end chain against a real Vault.
+test: vet unit fuzz e2e
+
+# Each fuzz target for FUZZTIME (5s in make test; `make fuzz FUZZTIME=10m` for longer).
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		$(GO) test $${t%%:*} -run=NONE -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) >/dev/null || exit 1; \
+	done
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 ./...
+
+# The real Vault binary (server and agent), built once from the Vault Go module
+# in e2e/vaultbin and cached outside git. The first build takes minutes.
+vault: $(VAULT)
+$(VAULT): e2e/vaultbin/go.mod e2e/vaultbin/main.go
+	mkdir -p $(CACHE)/bin
+	cd e2e/vaultbin && $(GO) build -trimpath -o $(VAULT) .
+
+# The whole chain with real components: Vault server and agent, the Vault Agent
+# Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
+e2e: $(VAULT)
+	cd e2e && VAULT_BIN=$(VAULT) $(GO) test -count=1 -timeout 30m ./...
 
 # Rewrite golden files; review the diff before committing.
 update:
 	$(GO) test ./... -update
 
 clean:
-	rm -rf bin
+	rm -rf bin $(CACHE)

@@ -1,0 +1,24 @@
+package stream
+
+import (
+	"bytes"
+	"testing"
+)
+
+// Splitting never loses or reorders a byte.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "a: |\n  ---\n---x\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		docs := Split(in)
+		if got := Join(docs); !bytes.Equal(got, in) {
+			t.Fatalf("Join(Split(%q)) = %q", in, got)
+		}
+		for i, d := range docs {
+			if d.Index != i || (len(d.Marker) > 0 && !isMarker(d.Marker)) {
+				t.Fatalf("doc %d: index %d, marker %q", i, d.Index, d.Marker)
+			}
+		}
+	})
+}

@@ -1,0 +1,59 @@
+package transform
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+)
+
+// Whatever comes in, the transformer either fails (and the front end writes
+// nothing) or returns a stream with as many documents, every untouched one
+// byte-identical, every changed one parseable, and a second run a no-op.
+func FuzzStream(f *testing.F) {
+	inputs, _ := filepath.Glob("../../testdata/golden/*/input.yaml")
+	inputs = append(inputs, "../../testdata/inputs/istiod-canary.yaml")
+	for _, p := range inputs {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("kind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery, env: null}]}}}\n"))
+	f.Add([]byte("kind: Deployment\napiVersion: apps/v1\nspec:\n  template: &t\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\n  x: *t\n"))
+	cfg, err := config.Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: r}\n  source: {kv: {version: 2, path: secret/istiod}}\n"), "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := tr.Stream(in)
+		if err != nil {
+			return
+		}
+		inDocs, outDocs := stream.Split(in), stream.Split(out)
+		if len(inDocs) != len(outDocs) {
+			t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
+		}
+		for i := range inDocs {
+			if bytes.Equal(inDocs[i].Raw(), outDocs[i].Raw()) {
+				continue
+			}
+			var v any
+			if err := sigsyaml.Unmarshal(outDocs[i].Body, &v); err != nil {
+				t.Fatalf("changed document %d does not parse: %v\n%s", i, err, outDocs[i].Body)
+			}
+		}
+		again, err := tr.Stream(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent (err %v):\n%s\n---- second run:\n%s", err, out, again)
+		}
+	})
+}
