@@ -31,7 +31,7 @@ test: vet unit fuzz e2e
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
-		$(GO) test $${t%%:*} -run=NONE -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) >/dev/null || exit 1; \
+		out=$$($(GO) test $${t%%:*} -run=NONE -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
 vet:
