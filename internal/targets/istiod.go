@@ -118,6 +118,22 @@ func checkRunAsUser(tmpl, c *yaml.RNode, cpath string, p *wiring.Plan) error {
 	return nil
 }
 
+// lookupCreate is yaml.LookupCreate that also replaces an explicit null
+// (what a chart renders for `env:` with nothing under it) with an empty node.
+func lookupCreate(n *yaml.RNode, kind yaml.Kind, path ...string) (*yaml.RNode, error) {
+	parent, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, path[:len(path)-1]...))
+	if err != nil {
+		return nil, err
+	}
+	key := path[len(path)-1]
+	if f := parent.Field(key); f != nil && yaml.IsYNodeTaggedNull(f.Value.YNode()) {
+		if err := parent.PipeE(yaml.Clear(key)); err != nil {
+			return nil, err
+		}
+	}
+	return parent.Pipe(yaml.LookupCreate(kind, key))
+}
+
 // lookup returns the node at a path of mapping keys, or nil.
 func lookup(n *yaml.RNode, path ...string) *yaml.RNode {
 	r, err := n.Pipe(yaml.Lookup(path...))
@@ -137,7 +153,7 @@ func annotation(p *wiring.Plan, name string) string {
 }
 
 func setAnnotations(tmpl *yaml.RNode, pairs []wiring.Pair) (bool, error) {
-	anns, err := tmpl.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"))
+	anns, err := lookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
 	if err != nil {
 		return false, errorAt(tmpl, "spec.template.metadata.annotations", "is not a mapping: %v", err)
 	}
@@ -155,7 +171,7 @@ func setAnnotations(tmpl *yaml.RNode, pairs []wiring.Pair) (bool, error) {
 // that name, dropping any later duplicate and any valueFrom, never adding a
 // second one.
 func setEnv(c *yaml.RNode, cpath string, vars []wiring.Pair) (bool, error) {
-	env, err := c.Pipe(yaml.LookupCreate(yaml.SequenceNode, "env"))
+	env, err := lookupCreate(c, yaml.SequenceNode, "env")
 	if err != nil || env.YNode().Kind != yaml.SequenceNode {
 		return false, errorAt(c, cpath+".env", "is not a list")
 	}
