@@ -7,6 +7,8 @@ import (
 	"testing"
 	"text/template"
 
+	"github.com/Masterminds/sprig/v3"
+
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 )
@@ -35,7 +37,7 @@ func load(t *testing.T, spec string) *Plan {
 type secretData map[string]map[string]any
 
 // render executes an agent template with the semantics the agent uses for
-// error_on_missing_key (missingkey=error) and the two functions ours call.
+// error_on_missing_key (missingkey=error) and the functions ours call.
 func render(t *testing.T, tmpl string, data secretData) (string, error) {
 	t.Helper()
 	funcs := template.FuncMap{
@@ -47,6 +49,8 @@ func render(t *testing.T, tmpl string, data secretData) (string, error) {
 			return map[string]any{"Data": d}, nil
 		},
 		"trimSpace": strings.TrimSpace,
+		// The agent exposes sprig's hermetic functions with a sprig_ prefix.
+		"sprig_fail": sprig.HermeticTxtFuncMap()["fail"],
 	}
 	tp, err := template.New("agent").Funcs(funcs).Option("missingkey=error").Parse(tmpl)
 	if err != nil {
@@ -136,8 +140,8 @@ func TestTemplatesRenderWellFormedPEM(t *testing.T) {
 // files at all, silently self-sign.
 func TestTemplatesFailOnMissingField(t *testing.T) {
 	for name, spec := range map[string]string{
-		"identifier field (.Data.x)": "  vault: {role: r}\n  source: {kv: {version: 1, path: kv/istiod}}\n",
-		"dotted field (index)":       "  vault: {role: r}\n  source: {kv: {version: 2, path: kv/istiod, fields: {caKey: ca-key.pem}}}\n",
+		"kv1":                  "  vault: {role: r}\n  source: {kv: {version: 1, path: kv/istiod}}\n",
+		"kv2 with dotted name": "  vault: {role: r}\n  source: {kv: {version: 2, path: kv/istiod, fields: {caKey: ca-key.pem}}}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := load(t, spec)
@@ -145,6 +149,10 @@ func TestTemplatesFailOnMissingField(t *testing.T) {
 			out, err := render(t, key.Template, secretData{key.APIPath: {"data": map[string]any{}}})
 			if err == nil {
 				t.Fatalf("rendered %q from a secret without the field", out)
+			}
+			field := key.Keys[len(key.Keys)-1]
+			if !strings.Contains(err.Error(), "field "+field+" is missing or empty in "+key.APIPath) {
+				t.Errorf("the error does not name the field and path: %v", err)
 			}
 		})
 	}
