@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// istiodManifests is the istio-discovery chart rendered by helm template.
+const istiodManifests = "../testdata/inputs/istiod.yaml"
+
+var istiodSA = serviceAccount{Namespace: "istio-system", Name: "istiod", UID: "6f0b4d1e-istiod"}
+
+// env is one Vault, one fake API server and the istiod identity they share.
+type env struct {
+	vault *vaultServer
+	k8s   *apiServer
+	jwt   string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{vault: startVault(t), k8s: startAPIServer(t)}
+	e.jwt = e.k8s.token(t, istiodSA)
+	return e
+}
+
+// layout is one way of keeping the CA in Vault.
+type layout struct {
+	name   string
+	config string                            // the VaultCA, as a user writes it
+	seed   func(t *testing.T, v *api.Client) // writes the CA material
+}
+
+// setup is what a user does by hand once: write the material, enable
+// Kubernetes auth, and apply the policy and role the tool prints.
+func (e *env) setup(t *testing.T, l layout) (cfgFile, authPath string) {
+	t.Helper()
+	cfgFile = filepath.Join(t.TempDir(), "vaultca.yaml")
+	must(t, os.WriteFile(cfgFile, []byte(l.config), 0o644))
+	l.seed(t, e.vault.client)
+
+	effective, stderr, code := tool(t, nil, nil, "config", "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("config: %s", stderr)
+	}
+	var cfg struct {
+		Spec struct {
+			Vault struct{ AuthPath, Policy string }
+		}
+	}
+	must(t, yaml.Unmarshal([]byte(effective), &cfg))
+	authPath = cfg.Spec.Vault.AuthPath
+	mount := strings.TrimPrefix(authPath, "auth/")
+	must(t, e.vault.client.Sys().EnableAuthWithOptions(mount, &api.EnableAuthOptions{Type: "kubernetes"}))
+	_, err := e.vault.client.Logical().Write(authPath+"/config", map[string]any{
+		"kubernetes_host":      e.k8s.url,
+		"disable_local_ca_jwt": true,
+	})
+	must(t, err)
+
+	hcl, stderr, code := tool(t, nil, nil, "policy", "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("policy: %s", stderr)
+	}
+	must(t, e.vault.client.Sys().PutPolicy(cfg.Spec.Vault.Policy, hcl))
+	e.writeRole(t, cfgFile)
+	return cfgFile, authPath
+}
+
+// writeRole applies `istio-vault-ca policy --output role`.
+func (e *env) writeRole(t *testing.T, cfgFile string) {
+	t.Helper()
+	cmds, _, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "commands")
+	if code != 0 {
+		t.Fatal("policy --output commands failed")
+	}
+	rolePath := regexp.MustCompile(`(?m)^vault write (\S+) \\$`).FindStringSubmatch(cmds)
+	if rolePath == nil {
+		t.Fatalf("no role in:\n%s", cmds)
+	}
+	roleJSON, _, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "role")
+	if code != 0 {
+		t.Fatal("policy --output role failed")
+	}
+	var body map[string]any
+	must(t, json.Unmarshal([]byte(roleJSON), &body))
+	_, err := e.vault.client.Logical().Write(rolePath[1], body)
+	must(t, err)
+}
+
+// injectedPod runs the tool on the istiod chart and turns the istiod
+// Deployment into the pod the injector mutates it into.
+func (e *env) injectedPod(t *testing.T, cfgFile string) *corev1.Pod {
+	t.Helper()
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
+	}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		if strings.Contains(doc, "\nkind: Deployment\n") && strings.Contains(doc, "\n  name: istiod\n") {
+			return inject(t, podFor(t, []byte(doc)), e.vault.addr)
+		}
+	}
+	t.Fatal("no istiod Deployment in the output")
+	return nil
+}
+
+func (e *env) verify(t *testing.T, cfgFile string) (string, int) {
+	t.Helper()
+	jwtFile := filepath.Join(t.TempDir(), "jwt")
+	must(t, os.WriteFile(jwtFile, []byte(e.jwt), 0o600))
+	out, stderr, code := tool(t, nil, []string{"VAULT_ADDR=" + e.vault.addr, "VAULT_TOKEN="},
+		"verify", "--config", cfgFile, "--jwt", jwtFile)
+	return out + stderr, code
+}
+
+func kvPut(t *testing.T, v *api.Client, version int, mount, path string, data map[string]any) {
+	t.Helper()
+	var err error
+	if version == 2 {
+		_, err = v.KVv2(mount).Put(t.Context(), path, data)
+	} else {
+		err = v.KVv1(mount).Put(t.Context(), path, data)
+	}
+	must(t, err)
+}
+
+func enableKV(t *testing.T, v *api.Client, mount string, version int) {
+	t.Helper()
+	opts := map[string]string{"version": "1"}
+	if version == 2 {
+		opts["version"] = "2"
+	}
+	err := v.Sys().Mount(mount, &api.MountInput{Type: "kv", Options: opts})
+	if err != nil && !strings.Contains(err.Error(), "path is already in use") {
+		t.Fatal(err)
+	}
+}
+
+func layouts() []layout {
+	return []layout{
+		{
+			name: "kv1-seed000",
+			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: cluster1}
+spec:
+  cluster: cluster1
+  vault: {role: istiod, authPath: "auth/kubernetes-{{ .Cluster }}", policy: "istiod-certs-{{ .Cluster }}"}
+  source:
+    kv: {version: 1, path: "kubernetes-{{ .Cluster }}-secrets/istiod-service/certs"}
+`,
+			seed: func(t *testing.T, v *api.Client) {
+				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA cluster1", 2)
+				enableKV(t, v, "kubernetes-cluster1-secrets", 1)
+				// As seed 000's `vault kv put ca_key=@ca-key.pem ...`: values end in a newline.
+				kvPut(t, v, 1, "kubernetes-cluster1-secrets", "istiod-service/certs", map[string]any{
+					"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM,
+				})
+			},
+		},
+		{
+			name: "kv2",
+			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: cluster2}
+spec:
+  cluster: cluster2
+  vault: {role: istiod, authPath: "auth/kubernetes-{{ .Cluster }}", policy: istiod-kv2}
+  source:
+    kv:
+      version: 2
+      path: "secret/istio/{{ .Cluster }}/cacerts"
+      fields: {caKey: ca-key.pem, caCert: ca-cert.pem, certChain: cert-chain.pem, rootCert: root-cert.pem}
+`,
+			seed: func(t *testing.T, v *api.Client) {
+				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA cluster2", 3)
+				kvPut(t, v, 2, "secret", "istio/cluster2/cacerts", map[string]any{
+					"ca-key.pem": strings.TrimSpace(ca.keyPEM), "ca-cert.pem": ca.certPEM,
+					"cert-chain.pem": ca.chainPEM, "root-cert.pem": strings.TrimSpace(ca.rootPEM),
+				})
+			},
+		},
+		{
+			name: "pki-seed001",
+			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: tsb}
+spec:
+  vault: {role: istiod, authPath: auth/kubernetes-pki, policy: istioca}
+  secretVolumePath: /etc/cacerts-vault
+  source:
+    pki: {mount: istioca, rootMount: pki, key: {path: secret/istioca}}
+`,
+			seed: seedPKI,
+		},
+		{
+			name: "kubernetes-tls",
+			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: tls}
+spec:
+  vault: {role: istiod, authPath: auth/kubernetes-tls, policy: istiod-tls}
+  fileLayout: kubernetes-tls
+  source:
+    kv: {version: 2, path: secret/istio/tls}
+`,
+			seed: func(t *testing.T, v *api.Client) {
+				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA tls", 4)
+				kvPut(t, v, 2, "secret", "istio/tls", map[string]any{"tls.key": ca.keyPEM, "tls.crt": ca.certPEM, "ca.crt": ca.rootPEM})
+			},
+		},
+	}
+}
+
+// seedPKI does what seed 001 does: a root in the pki mount, an intermediate
+// generated with an exported key in istioca, signed by the root and set back,
+// and the key copied into KV v2 (the PKI engine never returns it again).
+func seedPKI(t *testing.T, v *api.Client) {
+	t.Helper()
+	for _, m := range []string{"pki", "istioca"} {
+		must(t, v.Sys().Mount(m, &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
+	}
+	_, err := v.Logical().Write("pki/root/generate/internal", map[string]any{"common_name": "tetrate.io", "ttl": "8760h"})
+	must(t, err)
+	gen, err := v.Logical().Write("istioca/intermediate/generate/exported", map[string]any{"common_name": "tetrate.io Intermediate Authority", "ttl": "43800h"})
+	must(t, err)
+	signed, err := v.Logical().Write("pki/root/sign-intermediate", map[string]any{"csr": gen.Data["csr"], "format": "pem_bundle", "ttl": "43800h"})
+	must(t, err)
+	_, err = v.Logical().Write("istioca/intermediate/set-signed", map[string]any{"certificate": signed.Data["certificate"]})
+	must(t, err)
+	kvPut(t, v, 2, "secret", "istioca", map[string]any{"ca-key.pem": gen.Data["private_key"]})
+}
+
+// TestChain is the whole path for every secret layout: the tool's output,
+// the injector's mutation, a real vault agent, and istiod's CA loader.
+func TestChain(t *testing.T) {
+	e := newEnv(t)
+	for _, l := range layouts() {
+		t.Run(l.name, func(t *testing.T) {
+			cfgFile, _ := e.setup(t, l)
+			if out, code := e.verify(t, cfgFile); code != 0 {
+				t.Fatalf("verify: exit %d\n%s", code, out)
+			}
+
+			pod := e.injectedPod(t, cfgFile)
+			initC := checkInjectedPod(t, pod, false)
+			volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
+			agent := startAgent(t, initC, volumePath, e.jwt, 60*time.Second)
+			if err := agent.wait(); err != nil {
+				t.Fatalf("vault-agent-init failed: %v", err)
+			}
+			checkFiles(t, agent, pod)
+			istiodSigns(t, agent.dir)
+		})
+	}
+}
+
+// checkInjectedPod asserts what the injector made of the tool's annotations
+// and returns the init container.
+func checkInjectedPod(t *testing.T, pod *corev1.Pod, rotation bool) *corev1.Container {
+	t.Helper()
+	if len(pod.Spec.InitContainers) == 0 || pod.Spec.InitContainers[0].Name != "vault-agent-init" {
+		t.Fatalf("vault-agent-init is not the first init container: %v", pod.Spec.InitContainers)
+	}
+	initC := &pod.Spec.InitContainers[0]
+	if sc := initC.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 1337 || *sc.RunAsGroup != 1337 {
+		t.Errorf("agent does not run as istiod's uid/gid 1337: %+v", initC.SecurityContext)
+	}
+	if sidecar := findContainer(pod.Spec.Containers, "vault-agent"); (sidecar != nil) != rotation {
+		t.Errorf("vault-agent sidecar present=%v, want %v", sidecar != nil, rotation)
+	}
+	volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
+	discovery := findContainer(pod.Spec.Containers, "discovery")
+	mounted := false
+	for _, m := range discovery.VolumeMounts {
+		if m.MountPath == volumePath {
+			mounted = true
+		}
+	}
+	rootCADir := ""
+	for _, ev := range discovery.Env {
+		if ev.Name == "ROOT_CA_DIR" {
+			rootCADir = ev.Value
+		}
+	}
+	if !mounted || rootCADir != volumePath {
+		t.Errorf("discovery: secret volume mounted at %s=%v, ROOT_CA_DIR=%q", volumePath, mounted, rootCADir)
+	}
+	return initC
+}
+
+// checkFiles asserts every file is well-formed PEM and the key is readable
+// by istiod's uid and by no one else.
+func checkFiles(t *testing.T, agent *agentRun, pod *corev1.Pod) {
+	t.Helper()
+	for name := range pod.Annotations {
+		file, ok := strings.CutPrefix(name, "vault.hashicorp.com/agent-inject-secret-")
+		if !ok {
+			continue
+		}
+		body := agent.read(t, file)
+		if !strings.HasSuffix(body, "-----\n") || strings.HasSuffix(body, "\n\n") || strings.Contains(body, "----------") || strings.Contains(body, "<no value>") {
+			t.Errorf("%s is not well-formed PEM with one trailing newline: %q", file, body)
+		}
+		perms := pod.Annotations["vault.hashicorp.com/agent-inject-perms-"+file]
+		if perms == "" {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(agent.dir, file))
+		must(t, err)
+		if got := st.Mode().Perm(); got != 0o400 {
+			t.Errorf("%s has mode %o, want 0400", file, got)
+		}
+		if agent.uid < 0 {
+			t.Logf("not root: cannot run the agent as uid 1337 to prove who can read %s", file)
+			continue
+		}
+		if err := agent.readAs(1337, 1337, file); err != nil {
+			t.Errorf("istiod (uid 1337) cannot read %s: %v", file, err)
+		}
+		if err := agent.readAs(100, 1000, file); err == nil {
+			t.Errorf("uid 100 (another container's agent) can read %s", file)
+		}
+	}
+}

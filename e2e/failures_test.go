@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// failCase breaks one thing a user can get wrong. The chain must fail, and
+// both `verify` and the agent's log must name the cause.
+type failCase struct {
+	name      string
+	kvFields  string                                  // spec.source.kv.fields, if not the defaults
+	kvVersion int                                     // the config's KV version (the mount is v2)
+	omit      string                                  // a field not written to Vault
+	breakIt   func(t *testing.T, e *env, path string) // after the user's setup
+	verify    string                                  // regexp the verify report must match
+	agentLog  string                                  // regexp the agent log must match
+}
+
+func TestChainFailures(t *testing.T) {
+	e := newEnv(t)
+	for _, fc := range []failCase{
+		{
+			name: "wrong-role",
+			breakIt: func(t *testing.T, e *env, _ string) {
+				// The role exists but binds another service account.
+				_, err := e.vault.client.Logical().Write("auth/k8s-wrong-role/role/istiod", map[string]any{
+					"bound_service_account_names": "istiod-other", "bound_service_account_namespaces": "istio-system",
+					"token_policies": "fail-wrong-role",
+				})
+				must(t, err)
+			},
+			verify:   `FAIL  login auth/k8s-wrong-role role istiod: permission denied`,
+			agentLog: `(?s)error authenticating.*Code: 403.*service account name not authorized`,
+		},
+		{
+			name: "policy-missing-path",
+			breakIt: func(t *testing.T, e *env, _ string) {
+				must(t, e.vault.client.Sys().PutPolicy("fail-policy-missing-path", `path "secret/data/somewhere-else" { capabilities = ["read"] }`))
+			},
+			verify:   `permission denied: the token's policy does not grant read on secret/data/fail/policy-missing-path`,
+			agentLog: `(?s)vault.read\(secret/data/fail/policy-missing-path\).*Code: 403.*permission denied`,
+		},
+		{
+			// Seed 000 templates root_cert but never stores it.
+			name:     "missing-field",
+			omit:     "root_cert",
+			verify:   `FAIL  root-cert.pem <- secret/data/fail/missing-field#data.root_cert: has no field "data.root_cert" \(fields present: ca_cert, ca_key, cert_chain\)`,
+			agentLog: `istio-vault-ca: field root_cert is missing or empty in secret/data/fail/missing-field`,
+		},
+		{
+			// A field name that is not a Go identifier is read with index;
+			// a missing one must fail the render too, not write "<no value>".
+			name:     "missing-dotted-field",
+			kvFields: "rootCert: root-cert.pem",
+			verify:   `has no field "data.root-cert.pem" \(fields present: ca_cert, ca_key, cert_chain, root_cert\)`,
+			agentLog: `istio-vault-ca: field root-cert.pem is missing or empty in secret/data/fail/missing-dotted-field`,
+		},
+		{
+			name:      "kv-version-mismatch",
+			kvVersion: 1,
+			verify:    `no secret at secret/fail/kv-version-mismatch: mount secret/ is KV version 2 but the config says version 1; set version: 2`,
+			// The agent finds the mount is KV v2 and reads data/, which the
+			// policy written for a v1 path does not grant.
+			agentLog: `(?s)vault.read\(secret/fail/kv-version-mismatch\).*GET \S+/v1/secret/data/fail/kv-version-mismatch.*permission denied`,
+		},
+	} {
+		t.Run(fc.name, func(t *testing.T) {
+			if fc.kvVersion == 0 {
+				fc.kvVersion = 2
+			}
+			path := "fail/" + fc.name
+			l := layout{
+				name: fc.name,
+				config: fmt.Sprintf(`apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: %[1]s}
+spec:
+  vault: {role: istiod, authPath: auth/k8s-%[1]s, policy: fail-%[1]s}
+  source:
+    kv:
+      version: %[2]d
+      path: secret/%[3]s
+      fields: {%[4]s}
+`, fc.name, fc.kvVersion, path, fc.kvFields),
+				seed: func(t *testing.T, v *api.Client) {
+					ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA "+fc.name, 10)
+					data := map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM}
+					delete(data, fc.omit)
+					kvPut(t, v, 2, "secret", path, data)
+				},
+			}
+			cfgFile, _ := e.setup(t, l)
+			if fc.breakIt != nil {
+				fc.breakIt(t, e, path)
+			}
+
+			out, code := e.verify(t, cfgFile)
+			if code != 1 || !regexp.MustCompile(fc.verify).MatchString(out) {
+				t.Errorf("verify: exit %d (want 1), output does not match %q:\n%s", code, fc.verify, out)
+			}
+
+			pod := e.injectedPod(t, cfgFile)
+			initC := checkInjectedPod(t, pod, false)
+			agent := startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 15*time.Second)
+			if err := agent.wait(); err == nil {
+				t.Fatalf("vault-agent-init succeeded; istiod would have started:\n%s", agent.log.String())
+			}
+			if !regexp.MustCompile(fc.agentLog).MatchString(agent.log.String()) {
+				t.Errorf("agent log does not name the cause (%q):\n%s", fc.agentLog, agent.log.String())
+			}
+			// The init container failed, so the pod never starts istiod; had it
+			// started, it would not have found a complete bundle.
+			if _, complete := istiodBundle(agent.dir); complete {
+				t.Errorf("a complete bundle was rendered despite the failure")
+			}
+		})
+	}
+}
+
+// The injector runs its agent as uid 100 unless told otherwise; istiod runs
+// as 1337. With a key that is not world-readable, that agent writes a key
+// istiod cannot read: this is why the tool sets agent-run-as-user.
+func TestAgentAsInjectorDefaultUserLocksIstiodOut(t *testing.T) {
+	e := newEnv(t)
+	l := layout{
+		name: "uid100",
+		config: `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: uid100}
+spec:
+  vault: {role: istiod, policy: uid100}
+  agent: {runAsUser: 100, runAsGroup: 1000}
+  source:
+    kv: {version: 2, path: secret/uid100}
+`,
+		seed: func(t *testing.T, v *api.Client) {
+			ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA uid100", 11)
+			kvPut(t, v, 2, "secret", "uid100", map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM})
+		},
+	}
+	cfgFile, _ := e.setup(t, l)
+	pod := e.injectedPod(t, cfgFile)
+	initC := &pod.Spec.InitContainers[0]
+	agent := startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	if err := agent.wait(); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	if agent.uid < 0 {
+		t.Skip("not root: cannot switch uid to show who can read the key")
+	}
+	err := agent.readAs(1337, 1337, "ca-key.pem")
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "permission denied") {
+		t.Errorf("istiod (uid 1337) read a key written by uid 100 with mode 0400: %v", err)
+	}
+}
