@@ -3,8 +3,10 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/istio-vault-ca
 
-CACHE := $(CURDIR)/.cache
-VAULT := $(CACHE)/bin/vault
+# Built tools live outside the clone, so a fresh clone (CI) reuses them; the
+# vault binary's name carries a hash of the module file that pins its version.
+CACHE ?= $(HOME)/.cache/istio-vault-ca
+VAULT := $(CACHE)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.go | sha256sum | cut -c1-12)
 
 FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad
 FUZZTIME ?= 5s
@@ -45,9 +47,9 @@ unit:
 # The real Vault binary (server and agent), built once from the Vault Go module
 # in e2e/vaultbin and cached outside git. The first build takes minutes.
 vault: $(VAULT)
-$(VAULT): e2e/vaultbin/go.mod e2e/vaultbin/main.go
-	mkdir -p $(CACHE)/bin
-	cd e2e/vaultbin && $(GO) build -trimpath -o $(VAULT) .
+$(VAULT):
+	mkdir -p $(CACHE)
+	cd e2e/vaultbin && $(GO) build -trimpath -o $(VAULT).tmp . && mv $(VAULT).tmp $(VAULT)
 
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
@@ -59,4 +61,4 @@ update:
 	$(GO) test ./... -update
 
 clean:
-	rm -rf bin $(CACHE)
+	rm -rf bin
