@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,42 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building istio-vault-ca: %v\n%s", err, out)
 		os.Exit(2)
 	}
+	// The agent runs as the pod's uid, which cannot reach a binary under
+	// root's home: give it one in a directory every user can enter.
+	if src := os.Getenv("VAULT_BIN"); src != "" {
+		must := func(err error) {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+		}
+		must(os.Chmod(dir, 0o755))
+		dst := filepath.Join(dir, "vault")
+		if err := os.Link(src, dst); err != nil {
+			must(copyFile(src, dst))
+		}
+		must(os.Setenv("VAULT_BIN", dst))
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // tool runs istio-vault-ca and returns stdout, stderr and the exit code.
