@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,50 +57,84 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// rootToken is distinctive so a test can prove it is never printed.
+const rootToken = "e2e-root-token-never-printed"
+
 type vaultServer struct {
 	addr   string
 	client *api.Client // root token
+	caCert string      // with TLS: the CA file that signed the listener's cert
 }
 
-// startVault runs `vault server -dev` on loopback for the test.
-func startVault(t *testing.T) *vaultServer {
+// startVault runs `vault server -dev` on loopback for the test; extra flags
+// such as -dev-tls are passed on.
+func startVault(t *testing.T, extra ...string) *vaultServer {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, vaultBinary(t), "server", "-dev",
-		"-dev-root-token-id=root", "-dev-listen-address="+addr, "-dev-no-store-token")
+	args := append([]string{"server", "-dev",
+		"-dev-root-token-id=" + rootToken, "-dev-listen-address=" + addr, "-dev-no-store-token"}, extra...)
+	cmd := exec.CommandContext(ctx, vaultBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "VAULT_DISABLE_MLOCK=true")
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("vault server log:\n%s", log.String())
 		}
 	})
 	cfg := api.DefaultConfig()
 	cfg.Address = "http://" + addr
+	v := &vaultServer{}
+	for _, f := range extra {
+		if dir, ok := strings.CutPrefix(f, "-dev-tls-cert-dir="); ok {
+			cfg.Address = "https://" + addr
+			v.caCert = filepath.Join(dir, "vault-ca.pem")
+			waitForFile(t, v.caCert)
+			must(t, cfg.ConfigureTLS(&api.TLSConfig{CACert: v.caCert}))
+		}
+	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.SetToken("root")
+	client.SetToken(rootToken)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		h, err := client.Sys().Health()
 		if err == nil && h.Initialized && !h.Sealed {
 			break
 		}
+		select {
+		case <-exited:
+			t.Fatalf("vault server exited:\n%s", log.String())
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("vault did not come up: %v\n%s", err, log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return &vaultServer{addr: cfg.Address, client: client}
+	v.addr, v.client = cfg.Address, client
+	return v
+}
+
+func waitForFile(t *testing.T, p string) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", p)
 }
 
 func must(t testing.TB, err error) {
