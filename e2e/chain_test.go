@@ -165,9 +165,7 @@ spec:
 				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA cluster1", 2)
 				enableKV(t, v, "kubernetes-cluster1-secrets", 1)
 				// As seed 000's `vault kv put ca_key=@ca-key.pem ...`: values end in a newline.
-				kvPut(t, v, 1, "kubernetes-cluster1-secrets", "istiod-service/certs", map[string]any{
-					"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM,
-				})
+				kvPut(t, v, 1, "kubernetes-cluster1-secrets", "istiod-service/certs", ca.fields())
 			},
 		},
 		{

@@ -90,7 +90,7 @@ spec:
 `, fc.name, fc.kvVersion, path, fc.kvFields),
 				seed: func(t *testing.T, v *api.Client) {
 					ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA "+fc.name, 10)
-					data := map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM}
+					data := ca.fields()
 					delete(data, fc.omit)
 					kvPut(t, v, 2, "secret", path, data)
 				},
@@ -141,7 +141,7 @@ spec:
 `,
 		seed: func(t *testing.T, v *api.Client) {
 			ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA uid100", 11)
-			kvPut(t, v, 2, "secret", "uid100", map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM})
+			kvPut(t, v, 2, "secret", "uid100", ca.fields())
 		},
 	}
 	cfgFile, _ := e.setup(t, l)

@@ -71,3 +71,8 @@ func newCA(t testing.TB, root *x509.Certificate, rootKey crypto.Signer, rootPEM,
 	b.chainPEM = b.certPEM + b.rootPEM // intermediate first, root last, as istiod wants
 	return b, root, rootKey, rootPEM
 }
+
+// fields is the bundle under the default KV field names (seed 000's).
+func (b caBundle) fields() map[string]any {
+	return map[string]any{"ca_key": b.keyPEM, "ca_cert": b.certPEM, "cert_chain": b.chainPEM, "root_cert": b.rootPEM}
+}

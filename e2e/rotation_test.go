@@ -13,7 +13,7 @@ func TestRotation(t *testing.T) {
 	e := newEnv(t)
 	first, root, rootKey, rootPEM := newCA(t, nil, nil, "", "Intermediate CA v1", 20)
 	put := func(t *testing.T, v *api.Client, ca caBundle) {
-		kvPut(t, v, 2, "secret", "rotating", map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM})
+		kvPut(t, v, 2, "secret", "rotating", ca.fields())
 	}
 	l := layout{
 		name: "rotation",

@@ -42,7 +42,7 @@ func verifyWith(t *testing.T, addr string, env ...string) (string, int) {
 func TestVerifyVaultStates(t *testing.T) {
 	good := func(t *testing.T, v *api.Client) {
 		ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA verify", 30)
-		kvPut(t, v, 2, "secret", "verify", map[string]any{"ca_key": ca.keyPEM, "ca_cert": ca.certPEM, "cert_chain": ca.chainPEM, "root_cert": ca.rootPEM})
+		kvPut(t, v, 2, "secret", "verify", ca.fields())
 	}
 
 	t.Run("healthy", func(t *testing.T) {

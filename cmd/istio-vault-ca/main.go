@@ -115,7 +115,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if isResourceList(in) {
 		return runFunction(in, stdout, stderr)
 	}
-	t, code := loadTransformer(c, stderr)
+	_, t, code := loadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -145,17 +145,19 @@ func runFunction(in []byte, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func loadTransformer(c *common, stderr io.Writer) (*transform.Transformer, int) {
+// loadTransformer loads the config and derives its plans; on failure it has
+// reported why and returns the exit code.
+func loadTransformer(c *common, stderr io.Writer) (*config.VaultCA, *transform.Transformer, int) {
 	cfg, code := loadConfig(c, stderr)
 	if cfg == nil {
-		return nil, code
+		return nil, nil, code
 	}
 	t, err := transform.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, exitBadInput
+		return nil, nil, exitBadInput
 	}
-	return t, exitOK
+	return cfg, t, exitOK
 }
 
 func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
@@ -189,7 +191,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
 		return exitBadInput
 	}
-	t, code := loadTransformer(c, stderr)
+	_, t, code := loadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -245,14 +247,9 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitBadInput
 	}
-	cfg, code := loadConfig(c, stderr)
-	if cfg == nil {
+	cfg, t, code := loadTransformer(c, stderr)
+	if t == nil {
 		return code
-	}
-	t, err := transform.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
 	}
 	p := policy.For(cfg, t.Plans()...)
 	var out string

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/verify"
 )
 
@@ -23,14 +22,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitBadInput
 	}
-	cfg, code := loadConfig(c, stderr)
-	if cfg == nil {
+	cfg, t, code := loadTransformer(c, stderr)
+	if t == nil {
 		return code
-	}
-	t, err := transform.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
 	}
 	vc := api.DefaultConfig()
 	if vc.Error != nil {
