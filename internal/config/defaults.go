@@ -32,8 +32,8 @@ func (c *VaultCA) Default() {
 	if s.Vault.Policy == "" {
 		s.Vault.Policy = DefaultPolicy
 	}
-	if s.Istiod.Namespace == "" {
-		s.Istiod.Namespace = DefaultIstiodNamespace
+	if len(s.Istiod.Namespaces) == 0 {
+		s.Istiod.Namespaces = []string{DefaultIstiodNamespace}
 	}
 	if len(s.Istiod.Revisions) == 0 {
 		s.Istiod.Revisions = []string{DefaultRevision}

@@ -54,8 +54,8 @@ type Spec struct {
 // Istiod says which istiod service accounts the Vault role binds: istiod
 // runs as "istiod" for the default revision and "istiod-<rev>" otherwise.
 type Istiod struct {
-	Namespace string   `json:"namespace,omitempty"`
-	Revisions []string `json:"revisions,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+	Revisions  []string `json:"revisions,omitempty"`
 }
 
 // DefaultRevision is the revision whose service account has no suffix.

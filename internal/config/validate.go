@@ -59,8 +59,10 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.agent.staticSecretRenderInterval", "applies only with spec.rotation: true (an init-only agent renders once)")
 		}
 	}
-	if !dnsLabel.MatchString(s.Istiod.Namespace) {
-		add("spec.istiod.namespace", "must be a Kubernetes namespace name, got %q", s.Istiod.Namespace)
+	for i, ns := range s.Istiod.Namespaces {
+		if !dnsLabel.MatchString(ns) {
+			add(fmt.Sprintf("spec.istiod.namespaces[%d]", i), "must be a Kubernetes namespace name, got %q", ns)
+		}
 	}
 	for i, r := range s.Istiod.Revisions {
 		if !dnsLabel.MatchString(r) {

@@ -50,7 +50,7 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Policy {
 		Role: Role{
 			Name:                          s.Vault.Role,
 			BoundServiceAccountNames:      s.Istiod.ServiceAccounts(),
-			BoundServiceAccountNamespaces: []string{s.Istiod.Namespace},
+			BoundServiceAccountNamespaces: s.Istiod.Namespaces,
 			TokenPolicies:                 []string{s.Vault.Policy},
 		},
 	}

@@ -1,7 +1,9 @@
 package targets
 
 import (
+	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,6 +43,9 @@ func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 		return false, err
 	}
 	if err := checkRunAsUser(tmpl, c, cpath, p); err != nil {
+		return false, err
+	}
+	if err := checkIdentity(rn, tmpl, p); err != nil {
 		return false, err
 	}
 	changed, err := setAnnotations(tmpl, p.Annotations)
@@ -141,6 +146,27 @@ func lookup(n *yaml.RNode, path ...string) *yaml.RNode {
 		return nil
 	}
 	return r
+}
+
+// checkIdentity refuses a workload whose service account or namespace the
+// Vault role does not bind: its agent would be denied and the pod would hang
+// in Init. Revisioned istiod runs as istiod-<rev>.
+func checkIdentity(rn, tmpl *yaml.RNode, p *wiring.Plan) error {
+	sa := lookup(tmpl, "spec", "serviceAccountName")
+	if sa != nil && !slices.Contains(p.ServiceAccounts, yaml.GetValue(sa)) {
+		name := yaml.GetValue(sa)
+		hint := "add it to spec.istiod.revisions"
+		if rev, ok := strings.CutPrefix(name, "istiod-"); ok {
+			hint = fmt.Sprintf("add %q to spec.istiod.revisions", rev)
+		}
+		return errorAt(sa, "spec.template.spec.serviceAccountName",
+			"is %q but the Vault role binds only %s: %s (and re-apply the role from istio-vault-ca policy)", name, strings.Join(p.ServiceAccounts, ", "), hint)
+	}
+	if ns := rn.GetNamespace(); ns != "" && !slices.Contains(p.Namespaces, ns) {
+		return errorAt(lookup(rn, "metadata", "namespace"), "metadata.namespace",
+			"is %q but the Vault role binds only namespaces %s: add it to spec.istiod.namespaces", ns, strings.Join(p.Namespaces, ", "))
+	}
+	return nil
 }
 
 func annotation(p *wiring.Plan, name string) string {

@@ -25,6 +25,7 @@ metadata: {name: corpus}
 spec:
   cluster: cluster1
   vault: {role: istiod, authPath: "auth/kubernetes-{{ .Cluster }}"}
+  istiod: {revisions: [default, canary]}
   source:
     kv: {version: 2, path: "secret/{{ .Cluster }}/istiod"}
 `

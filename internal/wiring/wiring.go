@@ -60,6 +60,11 @@ type Plan struct {
 	VolumePath string
 	// Container is the container that reads the files.
 	Container string
+	// ServiceAccounts and Namespaces are the identities the Vault role
+	// binds: a workload running as another is refused, since its agent
+	// could not log in and the pod would hang in Init.
+	ServiceAccounts []string
+	Namespaces      []string
 }
 
 // fileNames maps each part to its file name in a layout; a part a layout
@@ -75,7 +80,8 @@ var fileNames = map[config.FileLayout][]struct {
 // ForIstiod builds the plan for istiod from a loaded (validated) config.
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
-	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer}
+	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer,
+		ServiceAccounts: s.Istiod.ServiceAccounts(), Namespaces: s.Istiod.Namespaces}
 	for _, f := range fileNames[s.FileLayout] {
 		file, err := fileFor(s, f.Part)
 		if err != nil {
