@@ -5,6 +5,7 @@ package fn
 
 import (
 	"errors"
+	"strconv"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -82,20 +83,10 @@ func itemResult(item *yaml.RNode, err error) *framework.Result {
 		r.Field = &framework.Field{Path: te.Path}
 	}
 	if p, i, e := kioutil.GetFileAnnotations(item); e == nil && p != "" {
-		r.File = &framework.File{Path: p, Index: atoi(i)}
+		index, _ := strconv.Atoi(i)
+		r.File = &framework.File{Path: p, Index: index}
 	}
 	return r
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // Run executes the function over a ResourceList.

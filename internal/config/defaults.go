@@ -38,6 +38,9 @@ func (c *VaultCA) Default() {
 	if len(s.Istiod.Revisions) == 0 {
 		s.Istiod.Revisions = []string{DefaultRevision}
 	}
+	if s.OnConflict == "" {
+		s.OnConflict = ConflictError
+	}
 	if s.SecretVolumePath == "" {
 		s.SecretVolumePath = DefaultSecretVolumePath
 	}

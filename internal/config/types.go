@@ -49,20 +49,34 @@ type Spec struct {
 	Agent    Agent  `json:"agent"`
 	Source   Source `json:"source"`
 	Istiod   Istiod `json:"istiod"`
+	// OnConflict decides what happens when an installer input (IstioOperator,
+	// ControlPlane) already sets one of the values with another value.
+	OnConflict OnConflict `json:"onConflict,omitempty"`
 }
+
+// OnConflict is error (the default) or override.
+type OnConflict string
+
+const (
+	ConflictError    OnConflict = "error"
+	ConflictOverride OnConflict = "override"
+)
 
 // Istiod says which istiod service accounts the Vault role binds: istiod
 // runs as "istiod" for the default revision and "istiod-<rev>" otherwise.
 type Istiod struct {
 	Namespaces []string `json:"namespaces,omitempty"`
 	Revisions  []string `json:"revisions,omitempty"`
+	// ServiceAccounts are further names istiod runs as, e.g. TSB's
+	// istiod-service-account.
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
 }
 
 // DefaultRevision is the revision whose service account has no suffix.
 const DefaultRevision = "default"
 
-// ServiceAccounts are the names istiod runs as, one per revision.
-func (i Istiod) ServiceAccounts() []string {
+// BoundServiceAccounts are the names istiod runs as: one per revision, then the extra ones.
+func (i Istiod) BoundServiceAccounts() []string {
 	var out []string
 	for _, r := range i.Revisions {
 		if r == DefaultRevision || r == "" {
@@ -71,7 +85,7 @@ func (i Istiod) ServiceAccounts() []string {
 			out = append(out, "istiod-"+r)
 		}
 	}
-	return out
+	return append(out, i.ServiceAccounts...)
 }
 
 // Vault is how the agent reaches and authenticates to Vault.

@@ -40,6 +40,14 @@ func (c *VaultCA) Validate() Errors {
 	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
 		add("spec.secretVolumePath", "must be a clean absolute directory other than /, got %q", p)
 	}
+	if s.OnConflict != ConflictError && s.OnConflict != ConflictOverride {
+		add("spec.onConflict", "must be %q or %q, got %q", ConflictError, ConflictOverride, s.OnConflict)
+	}
+	for i, sa := range s.Istiod.ServiceAccounts {
+		if !dnsLabel.MatchString(sa) {
+			add(fmt.Sprintf("spec.istiod.serviceAccounts[%d]", i), "must be a service account name, got %q", sa)
+		}
+	}
 	if s.FileLayout != LayoutIstio && s.FileLayout != LayoutKubernetesTLS {
 		add("spec.fileLayout", "must be %q or %q, got %q", LayoutIstio, LayoutKubernetesTLS, s.FileLayout)
 	}

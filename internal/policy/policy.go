@@ -49,7 +49,7 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Policy {
 		Name: s.Vault.Policy, Paths: paths, AuthPath: s.Vault.AuthPath, Config: cfg.Metadata.Name,
 		Role: Role{
 			Name:                          s.Vault.Role,
-			BoundServiceAccountNames:      s.Istiod.ServiceAccounts(),
+			BoundServiceAccountNames:      s.Istiod.BoundServiceAccounts(),
 			BoundServiceAccountNamespaces: s.Istiod.Namespaces,
 			TokenPolicies:                 []string{s.Vault.Policy},
 		},

@@ -41,8 +41,13 @@ func (t *Transformer) Plans() []*wiring.Plan {
 // Node applies the config to one resource in place and reports whether it
 // changed. Resources that are not targets are never touched.
 func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
-	if targets.IsIstiod(rn) {
+	switch {
+	case targets.IsIstiod(rn):
 		return targets.ApplyPodTemplate(rn, t.istiod)
+	case targets.IsIstioOperator(rn):
+		return targets.ApplyIstioOperator(rn, t.istiod)
+	case targets.IsControlPlane(rn):
+		return targets.ApplyControlPlane(rn, t.istiod)
 	}
 	return false, nil
 }
@@ -50,7 +55,7 @@ func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
 // candidateKinds are the words a document must contain to possibly be a
 // target. Checking bytes first keeps the parser away from the large CRDs and
 // ConfigMaps that make up most of an Istio install.
-var candidateKinds = [][]byte{[]byte("Deployment")}
+var candidateKinds = [][]byte{[]byte("Deployment"), []byte("IstioOperator"), []byte("ControlPlane")}
 
 func isCandidate(body []byte) bool {
 	for _, k := range candidateKinds {

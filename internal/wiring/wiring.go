@@ -65,6 +65,9 @@ type Plan struct {
 	// could not log in and the pod would hang in Init.
 	ServiceAccounts []string
 	Namespaces      []string
+	// Override replaces conflicting values in installer inputs instead of
+	// refusing them.
+	Override bool
 }
 
 // fileNames maps each part to its file name in a layout; a part a layout
@@ -81,7 +84,8 @@ var fileNames = map[config.FileLayout][]struct {
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
 	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer,
-		ServiceAccounts: s.Istiod.ServiceAccounts(), Namespaces: s.Istiod.Namespaces}
+		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
+		Override: s.OnConflict == config.ConflictOverride}
 	for _, f := range fileNames[s.FileLayout] {
 		file, err := fileFor(s, f.Part)
 		if err != nil {

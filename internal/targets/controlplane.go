@@ -1,0 +1,103 @@
+package targets
+
+import (
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// IsControlPlane reports whether a resource is a Tetrate TSB ControlPlane.
+func IsControlPlane(rn *yaml.RNode) bool {
+	return rn.GetKind() == "ControlPlane" && strings.HasPrefix(rn.GetApiVersion(), "install.tetrate.io/")
+}
+
+const (
+	kubeSpecPath   = "spec.components.istio.kubeSpec"
+	pilotEnvPatch  = "spec.components.pilot.k8s.env"
+	pilotAnnsPatch = "spec.components.pilot.k8s.podAnnotations"
+)
+
+// ApplyControlPlane writes a plan where TSB reads istiod settings: the
+// istio component's kubeSpec.deployment env and podAnnotations (seed 001).
+// TSB applies kubeSpec.overlays on the IstioOperator it generates after
+// that, and an overlay patch that sets the pilot's whole env list or
+// podAnnotations map (seed 002) would drop ours: such patches get the plan's
+// entries too.
+func ApplyControlPlane(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
+	if err := checkChartMounts(rn, p.VolumePath); err != nil {
+		return false, err
+	}
+	dep, err := lookupCreate(rn, yaml.MappingNode, "spec", "components", "istio", "kubeSpec", "deployment")
+	if err != nil || dep.YNode().Kind != yaml.MappingNode {
+		return false, errorAt(rn, kubeSpecPath+".deployment", "is not a mapping")
+	}
+	anns, err := lookupCreate(dep, yaml.MappingNode, "podAnnotations")
+	if err != nil || anns.YNode().Kind != yaml.MappingNode {
+		return false, errorAt(dep, kubeSpecPath+".deployment.podAnnotations", "is not a mapping")
+	}
+	changed, err := setOwnedAnnotations(anns, kubeSpecPath+".deployment.podAnnotations", p.Annotations, p.Override, nil)
+	if err != nil {
+		return false, err
+	}
+	c, err := setOwnedEnv(dep, kubeSpecPath+".deployment", p.Env, p.Override, nil, "")
+	if err != nil {
+		return false, err
+	}
+	changed = changed || c
+	c, err = applyOverlayPatches(rn, p)
+	return changed || c, err
+}
+
+// applyOverlayPatches adds the plan to every IstioOperator overlay patch
+// that replaces the pilot's env list or podAnnotations map.
+func applyOverlayPatches(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
+	overlays := lookup(rn, "spec", "components", "istio", "kubeSpec", "overlays")
+	if overlays == nil || overlays.YNode().Kind != yaml.SequenceNode {
+		return false, nil
+	}
+	changed := false
+	for i, o := range overlays.Content() {
+		ov := yaml.NewRNode(o)
+		if kind, _ := stringValue(lookup(ov, "kind")); kind != "IstioOperator" {
+			continue
+		}
+		patches := lookup(ov, "patches")
+		if patches == nil || patches.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, pt := range patches.Content() {
+			patch := yaml.NewRNode(pt)
+			path, _ := stringValue(lookup(patch, "path"))
+			at := kubeSpecPath + ".overlays[" + strconv.Itoa(i) + "].patches[" + strconv.Itoa(j) + "]"
+			var c bool
+			var err error
+			switch path {
+			case pilotEnvPatch:
+				// The patch's value is the env list; setOwnedEnv works on a
+				// parent holding "env", so give it one around the value.
+				holder := yaml.NewMapRNode(nil)
+				if v := patch.Field("value"); v != nil {
+					_ = holder.PipeE(yaml.SetField("env", v.Value))
+				}
+				c, err = setOwnedEnv(holder, at+".value", p.Env, p.Override, nil, "")
+				if err == nil && c {
+					_ = patch.PipeE(yaml.SetField("value", lookup(holder, "env")))
+				}
+			case pilotAnnsPatch:
+				value, e := lookupCreate(patch, yaml.MappingNode, "value")
+				if e != nil || value.YNode().Kind != yaml.MappingNode {
+					return false, errorAt(patch, at+".value", "is not a mapping of annotations")
+				}
+				c, err = setOwnedAnnotations(value, at+".value", p.Annotations, p.Override, nil)
+			}
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
+		}
+	}
+	return changed, nil
+}

@@ -1,0 +1,139 @@
+package targets
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// Installer inputs (IstioOperator, ControlPlane) are the user's source of
+// truth: a value they already set differently is their decision, so it is an
+// error naming both places unless the config says override. The helpers
+// here are shared by both kinds; only the paths differ.
+
+func conflictError(n *yaml.RNode, path, got, want string) error {
+	return errorAt(n, path, "is %q but istio-vault-ca needs %q: remove it, or set spec.onConflict: override", got, want)
+}
+
+// stringValue returns a scalar's value and whether it is a string scalar.
+func stringValue(n *yaml.RNode) (string, bool) {
+	if n == nil || n.YNode().Kind != yaml.ScalarNode {
+		return "", false
+	}
+	return n.YNode().Value, true
+}
+
+// reconcileMapEntry handles a key that a map the tool does not write to
+// (such as values.pilot.podAnnotations) may already hold. It reports
+// whether the key is taken care of there.
+func reconcileMapEntry(m *yaml.RNode, mpath, key, want string, override bool) (handled, changed bool, err error) {
+	if m == nil || m.YNode().Kind != yaml.MappingNode {
+		return false, false, nil
+	}
+	f := m.Field(key)
+	if f == nil {
+		return false, false, nil
+	}
+	got, _ := stringValue(f.Value)
+	if got == want {
+		return true, false, nil // already there: never write it twice
+	}
+	if !override {
+		return false, false, conflictError(f.Value, mpath+"."+key, got, want)
+	}
+	return true, setString(m, key, want), nil
+}
+
+// setOwnedAnnotations writes the plan's annotations into target (a
+// podAnnotations map), first reconciling each with the maps in others, which
+// take the value if they already hold the key.
+func setOwnedAnnotations(target *yaml.RNode, tpath string, pairs []wiring.Pair, override bool, others map[string]*yaml.RNode) (bool, error) {
+	changed := false
+	for _, a := range pairs {
+		handled := false
+		for opath, other := range others {
+			h, c, err := reconcileMapEntry(other, opath, a.Name, a.Value, override)
+			if err != nil {
+				return false, err
+			}
+			handled, changed = handled || h, changed || c
+		}
+		if handled {
+			continue
+		}
+		if f := target.Field(a.Name); f != nil && !override {
+			if got, _ := stringValue(f.Value); got != a.Value {
+				return false, conflictError(f.Value, tpath+"."+a.Name, got, a.Value)
+			}
+		}
+		changed = setString(target, a.Name, a.Value) || changed
+	}
+	return changed, nil
+}
+
+// setOwnedEnv writes the plan's variables into an env list, refusing an
+// existing different entry (or one from valueFrom) unless override.
+func setOwnedEnv(parent *yaml.RNode, ppath string, vars []wiring.Pair, override bool, valuesEnv *yaml.RNode, vpath string) (bool, error) {
+	changed := false
+	var rest []wiring.Pair
+	for _, v := range vars {
+		handled, c, err := reconcileMapEntry(valuesEnv, vpath, v.Name, v.Value, override)
+		if err != nil {
+			return false, err
+		}
+		changed = changed || c
+		if !handled {
+			rest = append(rest, v)
+		}
+	}
+	if !override {
+		if env := lookup(parent, "env"); env != nil && env.YNode().Kind == yaml.SequenceNode {
+			for _, e := range env.Content() {
+				re := yaml.NewRNode(e)
+				name, _ := stringValue(lookup(re, "name"))
+				for _, v := range rest {
+					if name != v.Name {
+						continue
+					}
+					got, ok := stringValue(lookup(re, "value"))
+					if !ok || got != v.Value || re.Field("valueFrom") != nil {
+						if re.Field("valueFrom") != nil {
+							got = "valueFrom"
+						}
+						return false, conflictError(re, fmt.Sprintf("%s.env[%s]", ppath, v.Name), got, v.Value)
+					}
+				}
+			}
+		}
+	}
+	if len(rest) == 0 {
+		return changed, nil
+	}
+	c, err := setEnv(parent, ppath, rest)
+	return changed || c, err
+}
+
+// chartMounts are the paths the istiod chart always mounts into discovery;
+// an installer input does not show them, so the secret volume is checked
+// against this list instead.
+var chartMounts = []string{"/etc/cacerts", "/var/run/secrets/tokens", "/var/run/secrets/istio-dns", "/var/run/secrets/remote", "/var/run/secrets/istiod/tls", "/var/run/secrets/istiod/ca"}
+
+func checkChartMounts(n *yaml.RNode, volPath string) error {
+	for _, m := range chartMounts {
+		if overlaps(m, volPath) {
+			return errorAt(n, "spec", "the istiod chart mounts %s, which overlaps spec.secretVolumePath %s: choose another spec.secretVolumePath (default /vault/secrets)", m, volPath)
+		}
+	}
+	return nil
+}
+
+func boolValue(n *yaml.RNode) (value, set bool) {
+	s, ok := stringValue(n)
+	if !ok || s == "" {
+		return false, false
+	}
+	return strings.EqualFold(s, "true"), true
+}
