@@ -123,20 +123,31 @@ func checkRunAsUser(tmpl, c *yaml.RNode, cpath string, p *wiring.Plan) error {
 	return nil
 }
 
-// lookupCreate is yaml.LookupCreate that also replaces an explicit null
-// (what a chart renders for `env:` with nothing under it) with an empty node.
+// lookupCreate is yaml.LookupCreate that also replaces an explicit null on
+// the way (what a chart renders for `env:` with nothing under it, or an
+// IstioOperator's bare `spec:`) with an empty node of the needed kind.
 func lookupCreate(n *yaml.RNode, kind yaml.Kind, path ...string) (*yaml.RNode, error) {
-	parent, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, path[:len(path)-1]...))
-	if err != nil {
-		return nil, err
-	}
-	key := path[len(path)-1]
-	if f := parent.Field(key); f != nil && yaml.IsYNodeTaggedNull(f.Value.YNode()) {
-		if err := parent.PipeE(yaml.Clear(key)); err != nil {
+	cur := n
+	for i, key := range path {
+		k := yaml.MappingNode
+		if i == len(path)-1 {
+			k = kind
+		}
+		if f := cur.Field(key); f != nil && yaml.IsYNodeTaggedNull(f.Value.YNode()) {
+			if err := cur.PipeE(yaml.Clear(key)); err != nil {
+				return nil, err
+			}
+		}
+		next, err := cur.Pipe(yaml.LookupCreate(k, key))
+		if err != nil {
 			return nil, err
 		}
+		if next == nil || (i < len(path)-1 && next.YNode().Kind != yaml.MappingNode) {
+			return nil, fmt.Errorf("%s is not a mapping", strings.Join(path[:i+1], "."))
+		}
+		cur = next
 	}
-	return parent.Pipe(yaml.LookupCreate(kind, key))
+	return cur, nil
 }
 
 // lookup returns the node at a path of mapping keys, or nil.

@@ -24,6 +24,8 @@ func FuzzStream(f *testing.F) {
 		}
 	}
 	f.Add([]byte("kind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery, env: null}]}}}\n"))
+	f.Add([]byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n"))
+	f.Add([]byte("apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\nspec: {components: {istio: {kubeSpec: {overlays: [{kind: IstioOperator, patches: [{path: spec.components.pilot.k8s.env}]}]}}}}\n"))
 	f.Add([]byte("kind: Deployment\napiVersion: apps/v1\nspec:\n  template: &t\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\n  x: *t\n"))
 	cfg, err := config.Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: r}\n  source: {kv: {version: 2, path: secret/istiod}}\n"), "fuzz")
 	if err != nil {
