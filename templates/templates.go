@@ -19,6 +19,10 @@ var files embed.FS
 const (
 	KV  = "kv.tmpl"
 	PKI = "pki.tmpl"
+	// PKICert issues a leaf and writes certificate, chain and key to one file.
+	PKICert = "pki-cert.tmpl"
+	// PEMFromFile cuts the certificates or the key out of such a file.
+	PEMFromFile = "pem-from-file.tmpl"
 )
 
 // Data is what a layout template is rendered with.
@@ -29,6 +33,11 @@ type Data struct {
 	Field string
 	// Version is the KV engine version (KV layout only).
 	Version int
+	// Params are the key=value arguments of a PKI issue request.
+	Params []string
+	// Path and Keep select a part of a bundle file (PEMFromFile).
+	Path string
+	Keep string
 }
 
 var (

@@ -243,7 +243,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("policy", stderr)
-	output := fs.String("output", "hcl", "hcl, json, role or commands")
+	output := fs.String("output", "hcl", "hcl, json, role (the Kubernetes-auth roles by path) or commands")
 	if err := fs.Parse(args); err != nil {
 		return exitBadInput
 	}
@@ -259,7 +259,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	case "json":
 		out = p.JSON()
 	case "role":
-		out = p.RoleJSON()
+		out = p.RolesJSON()
 	case "commands":
 		out = p.Commands()
 	default:

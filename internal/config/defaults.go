@@ -1,5 +1,7 @@
 package config
 
+import "slices"
+
 // The defaults below are documented, with the same values, in defaults.yaml.
 const (
 	DefaultAuthPath         = "auth/kubernetes"
@@ -7,13 +9,19 @@ const (
 	DefaultKeyPerms         = "0400"
 	// IstiodUID is the uid and gid istiod's image runs as. The agent must
 	// write the files as this user, or istiod cannot read a 0400 key.
-	IstiodUID              int64 = 1337
-	DefaultKVVersion             = 1
-	DefaultPKIKeyKVVersion       = 2
-	DefaultPKIKeyField           = "ca-key.pem"
-	DefaultPolicy                = "istiod-ca"
-	DefaultIstiodNamespace       = "istio-system"
+	IstiodUID               int64 = 1337
+	DefaultKVVersion              = 1
+	DefaultPKIKeyKVVersion        = 2
+	DefaultPKIKeyField            = "ca-key.pem"
+	DefaultPolicy                 = "istiod-ca"
+	DefaultIstiodNamespace        = "istio-system"
+	DefaultGatewayContainer       = "istio-proxy"
+	DefaultCertField              = "tls.crt"
+	DefaultKeyField               = "tls.key"
 )
+
+// DefaultGatewayNamespaces are where Istio's install guides put gateways.
+var DefaultGatewayNamespaces = []string{"istio-ingress", "istio-egress"}
 
 // DefaultFields are the KV field names a layout reads when none are given.
 func DefaultFields(layout FileLayout) Fields {
@@ -57,6 +65,38 @@ func (c *VaultCA) Default() {
 	}
 	if s.Agent.KeyPerms == "" {
 		s.Agent.KeyPerms = DefaultKeyPerms
+	}
+	for i := range s.Gateways {
+		g := &s.Gateways[i]
+		fillEmpty(&g.Role, s.Vault.Role)
+		fillEmpty(&g.AuthPath, s.Vault.AuthPath)
+		fillEmpty(&g.Container, DefaultGatewayContainer)
+		if g.Rotation == nil {
+			r := s.Rotation
+			g.Rotation = &r
+		}
+		if len(g.Namespaces) == 0 {
+			// Where Istio's docs install gateways, besides istiod's namespaces.
+			g.Namespaces = append(slices.Clone(s.Istiod.Namespaces), DefaultGatewayNamespaces...)
+		}
+		// The gateway charts name the service account after the app label,
+		// istio-<istio label>: istio: ingressgateway runs as istio-ingressgateway.
+		if len(g.ServiceAccounts) == 0 {
+			if app := g.Selector["app"]; app != "" {
+				g.ServiceAccounts = []string{app}
+			} else if istio := g.Selector["istio"]; istio != "" {
+				g.ServiceAccounts = []string{"istio-" + istio}
+			}
+		}
+		for j := range g.Certificates {
+			if kv := g.Certificates[j].KV; kv != nil {
+				if kv.Version == 0 {
+					kv.Version = DefaultKVVersion
+				}
+				fillEmpty(&kv.CertField, DefaultCertField)
+				fillEmpty(&kv.KeyField, DefaultKeyField)
+			}
+		}
 	}
 	if kv := s.Source.KV; kv != nil {
 		if kv.Version == 0 {

@@ -33,6 +33,28 @@ func (c *VaultCA) templated() map[string]*string {
 		m["spec.source.pki.key.mount"] = &pki.Key.Mount
 		m["spec.source.pki.key.path"] = &pki.Key.Path
 	}
+	for i := range s.Gateways {
+		g := &s.Gateways[i]
+		at := fmt.Sprintf("spec.gateways[%d]", i)
+		m[at+".role"] = &g.Role
+		m[at+".authPath"] = &g.AuthPath
+		for j := range g.Certificates {
+			c := &g.Certificates[j]
+			cat := fmt.Sprintf("%s.certificates[%d]", at, j)
+			if c.KV != nil {
+				m[cat+".kv.mount"] = &c.KV.Mount
+				m[cat+".kv.path"] = &c.KV.Path
+			}
+			if c.PKI != nil {
+				m[cat+".pki.mount"] = &c.PKI.Mount
+				m[cat+".pki.role"] = &c.PKI.Role
+				m[cat+".pki.commonName"] = &c.PKI.CommonName
+				for k := range c.PKI.AltNames {
+					m[fmt.Sprintf("%s.pki.altNames[%d]", cat, k)] = &c.PKI.AltNames[k]
+				}
+			}
+		}
+	}
 	return m
 }
 

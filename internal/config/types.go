@@ -52,6 +52,60 @@ type Spec struct {
 	// OnConflict decides what happens when an installer input (IstioOperator,
 	// ControlPlane) already sets one of the values with another value.
 	OnConflict OnConflict `json:"onConflict,omitempty"`
+	// Gateways get TLS certificates rendered from Vault into a memory volume
+	// their proxy reads, with no Kubernetes Secret in between.
+	Gateways []Gateway `json:"gateways,omitempty"`
+}
+
+// Gateway selects gateway workloads and says which certificates they get.
+type Gateway struct {
+	// Selector matches the pod template labels the gateway charts set
+	// (e.g. istio: ingressgateway); every pair must match.
+	Selector map[string]string `json:"selector"`
+	// Role is the Kubernetes-auth role of the gateway's service account;
+	// default spec.vault.role.
+	Role string `json:"role,omitempty"`
+	// AuthPath defaults to spec.vault.authPath.
+	AuthPath string `json:"authPath,omitempty"`
+	// MountPath is where the proxy reads the files.
+	MountPath string `json:"mountPath"`
+	// Container is the proxy container; default istio-proxy.
+	Container string `json:"container,omitempty"`
+	// Rotation re-renders KV certificates while the gateway runs; default
+	// spec.rotation. PKI certificates always keep the agent running, to renew.
+	Rotation *bool `json:"rotation,omitempty"`
+	// ServiceAccounts and Namespaces are what the gateway's Vault role binds
+	// (istio-vault-ca policy); defaults: the selector's app label, else
+	// istio-<istio label> (as the gateway charts name it), and
+	// spec.istiod.namespaces.
+	ServiceAccounts []string      `json:"serviceAccounts,omitempty"`
+	Namespaces      []string      `json:"namespaces,omitempty"`
+	Certificates    []Certificate `json:"certificates"`
+}
+
+// Certificate is one server certificate: files <name>.crt and <name>.key
+// (and <name>-ca.crt for a KV caField), from exactly one of KV or PKI.
+type Certificate struct {
+	Name string          `json:"name"`
+	KV   *CertificateKV  `json:"kv,omitempty"`
+	PKI  *CertificatePKI `json:"pki,omitempty"`
+}
+
+// CertificateKV reads a certificate and key stored in a KV secret.
+type CertificateKV struct {
+	KVSecret
+	CertField string `json:"certField,omitempty"`
+	KeyField  string `json:"keyField,omitempty"`
+	CAField   string `json:"caField,omitempty"`
+}
+
+// CertificatePKI issues a leaf from a PKI role; the agent renews it.
+type CertificatePKI struct {
+	Mount      string   `json:"mount"`
+	Role       string   `json:"role"`
+	CommonName string   `json:"commonName"`
+	AltNames   []string `json:"altNames,omitempty"`
+	TTL        string   `json:"ttl,omitempty"`
 }
 
 // OnConflict is error (the default) or override.

@@ -98,6 +98,9 @@ func (c *VaultCA) Validate() Errors {
 	default:
 		add("spec.source", "must set one layout: `kv` or `pki`")
 	}
+	for i := range s.Gateways {
+		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i])
+	}
 	errs = append(errs, c.injectionErrors()...)
 	sortErrors(errs)
 	return errs
@@ -152,6 +155,18 @@ func (c *VaultCA) agentTemplateValues() map[string]string {
 	if pki := c.Spec.Source.PKI; pki != nil {
 		m["spec.source.pki.key.field"] = pki.Key.Field
 	}
+	for i, g := range c.Spec.Gateways {
+		for j, cert := range g.Certificates {
+			at := fmt.Sprintf("spec.gateways[%d].certificates[%d]", i, j)
+			m[at+".name"] = cert.Name
+			if kv := cert.KV; kv != nil {
+				m[at+".kv.certField"], m[at+".kv.keyField"], m[at+".kv.caField"] = kv.CertField, kv.KeyField, kv.CAField
+			}
+			if pki := cert.PKI; pki != nil {
+				m[at+".pki.ttl"] = pki.TTL
+			}
+		}
+	}
 	return m
 }
 
@@ -175,4 +190,60 @@ func unsafeValue(v string) string {
 
 func sortErrors(errs Errors) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
+}
+
+var certName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
+	if len(g.Selector) == 0 {
+		add(at+".selector", "must name at least one pod label, e.g. {istio: ingressgateway}")
+	}
+	if p := g.MountPath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+		add(at+".mountPath", "must be a clean absolute directory other than /, got %q", p)
+	}
+	if !strings.HasPrefix(g.AuthPath, "auth/") {
+		add(at+".authPath", "must start with auth/, got %q", g.AuthPath)
+	}
+	if g.Role == "" {
+		add(at+".role", "must be set (or spec.vault.role): the gateway's Kubernetes-auth role")
+	}
+	if len(g.ServiceAccounts) == 0 {
+		add(at+".serviceAccounts", "must be set: the selector has neither an app nor an istio label to take the gateway's service account from")
+	}
+	if len(g.Certificates) == 0 {
+		add(at+".certificates", "must list at least one certificate")
+	}
+	seen := map[string]bool{}
+	for j, c := range g.Certificates {
+		cat := fmt.Sprintf("%s.certificates[%d]", at, j)
+		if !certName.MatchString(c.Name) {
+			add(cat+".name", "must be a file-name-safe name such as bookinfo, got %q", c.Name)
+		} else if seen[c.Name] {
+			add(cat+".name", "%q is used twice: file names would collide", c.Name)
+		}
+		seen[c.Name] = true
+		switch {
+		case c.KV != nil && c.PKI != nil:
+			add(cat, "sets both `kv` and `pki`: choose one")
+		case c.KV != nil:
+			validateKVSecret(add, cat+".kv", c.KV.KVSecret)
+		case c.PKI != nil:
+			if c.PKI.Mount == "" {
+				add(cat+".pki.mount", "must be set: the PKI mount that issues the leaf")
+			}
+			if c.PKI.Role == "" {
+				add(cat+".pki.role", "must be set: the PKI role that issues the leaf")
+			}
+			if c.PKI.CommonName == "" {
+				add(cat+".pki.commonName", "must be set")
+			}
+			if c.PKI.TTL != "" {
+				if d, err := time.ParseDuration(c.PKI.TTL); err != nil || d <= 0 {
+					add(cat+".pki.ttl", "must be a positive duration such as 72h, got %q", c.PKI.TTL)
+				}
+			}
+		default:
+			add(cat, "must set `kv` or `pki`")
+		}
+	}
 }

@@ -1,7 +1,7 @@
-// Package policy turns the Vault paths a plan reads into the Vault policy and
-// Kubernetes-auth role that allow exactly those reads. The paths come from
-// wiring.Plan, the same value the annotations are written from, so the
-// policy cannot forget a path the agent reads.
+// Package policy turns the Vault paths the plans read into the Vault policy
+// and Kubernetes-auth roles that allow exactly those requests. The paths come
+// from wiring.Plan, the same value the annotations are written from, so the
+// policy cannot forget a path an agent reads.
 package policy
 
 import (
@@ -16,53 +16,72 @@ import (
 
 // Policy is what `istio-vault-ca policy` prints.
 type Policy struct {
-	Name     string   // the Vault policy's name
-	Paths    []string // API paths granted read
-	AuthPath string   // e.g. auth/kubernetes-cluster1
-	Role     Role
-	Config   string // metadata.name of the VaultCA, for the header
+	Name   string // the Vault policy's name
+	Rules  []wiring.PathCapability
+	Roles  []Role // istiod's first, then each gateway's
+	Config string // metadata.name of the VaultCA, for the header
 }
 
-// Role is the body of auth/<path>/role/<name> for the Kubernetes auth method.
+// Role is the body of <authPath>/role/<name> for the Kubernetes auth method.
 type Role struct {
-	Name                          string   `json:"-"`
+	Path                          string   `json:"-"`
 	BoundServiceAccountNames      []string `json:"bound_service_account_names"`
 	BoundServiceAccountNamespaces []string `json:"bound_service_account_namespaces"`
 	TokenPolicies                 []string `json:"token_policies"`
 }
 
-// For builds the policy of a config from the plans its targets use.
+// For builds the policy of a config from the plans its targets use. Plans
+// that log in with the same role share it: its bindings are merged.
 func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Policy {
-	seen := map[string]bool{}
-	var paths []string
-	for _, p := range plans {
-		for _, path := range p.APIPaths() {
-			if !seen[path] {
-				seen[path] = true
-				paths = append(paths, path)
+	p := &Policy{Name: cfg.Spec.Vault.Policy, Config: cfg.Metadata.Name}
+	rules := map[string]string{}
+	roles := map[string]*Role{}
+	for _, plan := range plans {
+		for _, pc := range plan.APIPaths() {
+			if rules[pc.Path] != wiring.Update { // update covers what a read needs here
+				rules[pc.Path] = pc.Capability
 			}
 		}
+		path := plan.AuthPath + "/role/" + plan.Role
+		r, ok := roles[path]
+		if !ok {
+			r = &Role{Path: path, TokenPolicies: []string{p.Name}}
+			roles[path] = r
+			p.Roles = append(p.Roles, Role{Path: path})
+		}
+		r.BoundServiceAccountNames = union(r.BoundServiceAccountNames, plan.ServiceAccounts)
+		r.BoundServiceAccountNamespaces = union(r.BoundServiceAccountNamespaces, plan.Namespaces)
 	}
-	sort.Strings(paths)
-	s := cfg.Spec
-	return &Policy{
-		Name: s.Vault.Policy, Paths: paths, AuthPath: s.Vault.AuthPath, Config: cfg.Metadata.Name,
-		Role: Role{
-			Name:                          s.Vault.Role,
-			BoundServiceAccountNames:      s.Istiod.BoundServiceAccounts(),
-			BoundServiceAccountNamespaces: s.Istiod.Namespaces,
-			TokenPolicies:                 []string{s.Vault.Policy},
-		},
+	for i := range p.Roles {
+		p.Roles[i] = *roles[p.Roles[i].Path]
 	}
+	for path, c := range rules {
+		p.Rules = append(p.Rules, wiring.PathCapability{Path: path, Capability: c})
+	}
+	sort.Slice(p.Rules, func(i, j int) bool { return p.Rules[i].Path < p.Rules[j].Path })
+	return p
 }
 
-// HCL is the policy document: read on each path, nothing else.
+func union(a, b []string) []string {
+	for _, x := range b {
+		found := false
+		for _, y := range a {
+			found = found || x == y
+		}
+		if !found {
+			a = append(a, x)
+		}
+	}
+	return a
+}
+
+// HCL is the policy document: exactly the capability each path needs.
 func (p *Policy) HCL() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Vault policy %q, written by istio-vault-ca for VaultCA %q.\n", p.Name, p.Config)
-	b.WriteString("# Read-only, on exactly the paths the injected Vault Agent reads.\n")
-	for _, path := range p.Paths {
-		fmt.Fprintf(&b, "path %q {\n  capabilities = [\"read\"]\n}\n", path)
+	b.WriteString("# Exactly the requests the injected Vault Agents make: read, or update to issue a certificate.\n")
+	for _, r := range p.Rules {
+		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n}\n", r.Path, r.Capability)
 	}
 	return b.String()
 }
@@ -75,34 +94,35 @@ func (p *Policy) JSON() string {
 	doc := struct {
 		Path map[string]caps `json:"path"`
 	}{Path: map[string]caps{}}
-	for _, path := range p.Paths {
-		doc.Path[path] = caps{Capabilities: []string{"read"}}
+	for _, r := range p.Rules {
+		doc.Path[r.Path] = caps{Capabilities: []string{r.Capability}}
 	}
 	out, _ := json.MarshalIndent(doc, "", "  ")
 	return string(out) + "\n"
 }
 
-// RolePath is where the role is written.
-func (p *Policy) RolePath() string {
-	return p.AuthPath + "/role/" + p.Role.Name
-}
-
-// RoleJSON is the body to write at RolePath.
-func (p *Policy) RoleJSON() string {
-	out, _ := json.MarshalIndent(p.Role, "", "  ")
+// RolesJSON maps each role's path to the body to write there.
+func (p *Policy) RolesJSON() string {
+	m := map[string]Role{}
+	for _, r := range p.Roles {
+		m[r.Path] = r
+	}
+	out, _ := json.MarshalIndent(m, "", "  ")
 	return string(out) + "\n"
 }
 
-// Commands is a shell script of `vault` CLI commands that write both.
+// Commands is a shell script of `vault` CLI commands that write all of it.
 func (p *Policy) Commands() string {
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: the policy and Kubernetes-auth role for istiod.\nset -e\n")
+	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: the policy and the Kubernetes-auth roles that use it.\nset -e\n")
 	fmt.Fprintf(&b, "vault policy write %s - <<'EOF'\n%sEOF\n", shellQuote(p.Name), p.HCL())
-	fmt.Fprintf(&b, "vault write %s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s\n",
-		shellQuote(p.RolePath()),
-		shellQuote(strings.Join(p.Role.BoundServiceAccountNames, ",")),
-		shellQuote(strings.Join(p.Role.BoundServiceAccountNamespaces, ",")),
-		shellQuote(strings.Join(p.Role.TokenPolicies, ",")))
+	for _, r := range p.Roles {
+		fmt.Fprintf(&b, "vault write %s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s\n",
+			shellQuote(r.Path),
+			shellQuote(strings.Join(r.BoundServiceAccountNames, ",")),
+			shellQuote(strings.Join(r.BoundServiceAccountNamespaces, ",")),
+			shellQuote(strings.Join(r.TokenPolicies, ",")))
+	}
 	return b.String()
 }
 

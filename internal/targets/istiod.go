@@ -52,6 +52,9 @@ func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if len(p.Env) == 0 {
+		return changed, nil // gateways: the proxy's env is not ours to touch
+	}
 	envChanged, err := setEnv(c, cpath, p.Env)
 	return changed || envChanged, err
 }
@@ -71,7 +74,7 @@ func findContainer(tmpl *yaml.RNode, name string) (*yaml.RNode, error) {
 		}
 	}
 	return nil, errorAt(cs, "spec.template.spec.containers",
-		"has no container named %q: this looks like istiod (label app: istiod) but is not one the tool can configure; remove the label or add the container", name)
+		"has no container named %q, which reads the files: for istiod (label app: istiod) it is discovery, for a gateway the gateway's container (default istio-proxy)", name)
 }
 
 // checkMounts refuses a secret volume path that equals, contains or sits
@@ -175,7 +178,7 @@ func checkIdentity(rn, tmpl *yaml.RNode, p *wiring.Plan) error {
 	}
 	if ns := rn.GetNamespace(); ns != "" && !slices.Contains(p.Namespaces, ns) {
 		return errorAt(lookup(rn, "metadata", "namespace"), "metadata.namespace",
-			"is %q but the Vault role binds only namespaces %s: add it to spec.istiod.namespaces", ns, strings.Join(p.Namespaces, ", "))
+			"is %q but the Vault role binds only namespaces %s: add it to the config (spec.istiod.namespaces, or the gateway's namespaces)", ns, strings.Join(p.Namespaces, ", "))
 	}
 	return nil
 }

@@ -44,13 +44,25 @@ func InstallsIstiod(rn *yaml.RNode) bool {
 	return !remote || local
 }
 
-// ApplyIstioOperator writes a plan into the pilot component's k8s settings,
-// which istioctl applies to the istiod Deployment it renders. Values the
-// user already set under spec.values.pilot are reconciled, never doubled.
-func ApplyIstioOperator(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
-	if !InstallsIstiod(rn) {
-		return false, nil
+// ApplyIstioOperator writes istiod's plan into the pilot component's k8s
+// settings, which istioctl applies to the istiod Deployment it renders, and
+// each gateway plan into the gateways it selects.
+func ApplyIstioOperator(rn *yaml.RNode, istiod *wiring.Plan, gateways []*wiring.Plan) (bool, error) {
+	changed := false
+	if InstallsIstiod(rn) {
+		c, err := applyOperatorPilot(rn, istiod)
+		if err != nil {
+			return false, err
+		}
+		changed = c
 	}
+	c, err := applyOperatorGateways(rn, gateways)
+	return changed || c, err
+}
+
+// applyOperatorPilot: values the user already set under spec.values.pilot
+// are reconciled, never doubled.
+func applyOperatorPilot(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 	if err := checkOperatorIdentity(rn, p); err != nil {
 		return false, err
 	}

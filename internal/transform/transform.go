@@ -20,7 +20,8 @@ import (
 
 // Transformer applies one config to resources.
 type Transformer struct {
-	istiod *wiring.Plan
+	istiod   *wiring.Plan
+	gateways []*wiring.Plan
 }
 
 // New derives the plans of a loaded config once, for every document to share.
@@ -29,13 +30,21 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Transformer{istiod: p}, nil
+	t := &Transformer{istiod: p}
+	for _, g := range cfg.Spec.Gateways {
+		gp, err := wiring.ForGateway(cfg, g)
+		if err != nil {
+			return nil, err
+		}
+		t.gateways = append(t.gateways, gp)
+	}
+	return t, nil
 }
 
 // Plans are every plan the transformer writes: the policy is built from
 // these, so it grants exactly what the annotations read.
 func (t *Transformer) Plans() []*wiring.Plan {
-	return []*wiring.Plan{t.istiod}
+	return append([]*wiring.Plan{t.istiod}, t.gateways...)
 }
 
 // Node applies the config to one resource in place and reports whether it
@@ -45,11 +54,15 @@ func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
 	case targets.IsIstiod(rn):
 		return targets.ApplyPodTemplate(rn, t.istiod)
 	case targets.IsIstioOperator(rn):
-		return targets.ApplyIstioOperator(rn, t.istiod)
+		return targets.ApplyIstioOperator(rn, t.istiod, t.gateways)
 	case targets.IsControlPlane(rn):
 		return targets.ApplyControlPlane(rn, t.istiod)
 	}
-	return false, nil
+	gw, err := targets.SelectedGateway(rn, t.gateways)
+	if err != nil || gw == nil {
+		return false, err
+	}
+	return targets.ApplyPodTemplate(rn, gw)
 }
 
 // candidateKinds are the words a document must contain to possibly be a

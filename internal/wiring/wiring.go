@@ -6,6 +6,7 @@
 package wiring
 
 import (
+	"path"
 	"strconv"
 	"strings"
 
@@ -45,7 +46,19 @@ type File struct {
 	Keys     []string
 	Template string // the agent template
 	Perms    string // file mode; empty for the agent's default
+	// Capability is what the policy must grant on APIPath: read, or
+	// update for a PKI issue request.
+	Capability string
+	// Derived files are cut from another file of the plan, not read from
+	// Vault; APIPath names where that file's data comes from.
+	Derived bool
 }
+
+// Capabilities a file needs on its APIPath.
+const (
+	Read   = "read"
+	Update = "update"
+)
 
 // Pair is one annotation or environment variable, kept in a fixed order so
 // output is stable and diffable.
@@ -68,6 +81,11 @@ type Plan struct {
 	// Override replaces conflicting values in installer inputs instead of
 	// refusing them.
 	Override bool
+	// Role and AuthPath are the Kubernetes-auth login of the plan's agent.
+	Role, AuthPath string
+	// Selector picks the workloads of a gateway plan by pod labels; nil
+	// for istiod, which is found by its own rule.
+	Selector map[string]string
 }
 
 // fileNames maps each part to its file name in a layout; a part a layout
@@ -85,7 +103,7 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
 	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer,
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
-		Override: s.OnConflict == config.ConflictOverride}
+		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath}
 	for _, f := range fileNames[s.FileLayout] {
 		file, err := fileFor(s, f.Part)
 		if err != nil {
@@ -97,7 +115,7 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 		}
 		p.Files = append(p.Files, file)
 	}
-	p.Annotations = annotations(s, p)
+	p.Annotations = annotations(s, p, agentSettings{role: s.Vault.Role, authPath: s.Vault.AuthPath, initOnly: !s.Rotation})
 	p.Env = []Pair{{EnvRootCADir, s.SecretVolumePath}}
 	if s.Rotation {
 		p.Env = append(p.Env, Pair{EnvAutoReload, "true"})
@@ -127,7 +145,7 @@ func fileFor(s config.Spec, part Part) (File, error) {
 	if err != nil {
 		return f, err
 	}
-	f.APIPath, f.Template = d.APIPath, tmpl
+	f.APIPath, f.Template, f.Capability = d.APIPath, tmpl, Read
 	switch {
 	case name == templates.PKI:
 		f.Keys = []string{"certificate"}
@@ -174,16 +192,23 @@ func KVAPIPath(kv config.KVSecret) string {
 	return mount + "/data/" + strings.TrimPrefix(strings.TrimPrefix(kv.Path, mount), "/")
 }
 
-func annotations(s config.Spec, p *Plan) []Pair {
+// agentSettings are what differs between the agents of istiod and of a gateway.
+type agentSettings struct {
+	role, authPath string
+	// initOnly: the agent only runs before the workload starts.
+	initOnly bool
+}
+
+func annotations(s config.Spec, p *Plan, as agentSettings) []Pair {
 	a := []Pair{
 		{Prefix + "agent-inject", "true"},
-		// The files must exist before istiod starts: with an empty
+		// The files must exist before the workload starts: with an empty
 		// ROOT_CA_DIR istiod silently becomes a self-signed CA.
 		{Prefix + "agent-init-first", "true"},
-		{Prefix + "agent-pre-populate-only", strconv.FormatBool(!s.Rotation)},
+		{Prefix + "agent-pre-populate-only", strconv.FormatBool(as.initOnly)},
 		{Prefix + "agent-inject-containers", p.Container},
-		{Prefix + "role", s.Vault.Role},
-		{Prefix + "auth-path", s.Vault.AuthPath},
+		{Prefix + "role", as.role},
+		{Prefix + "auth-path", as.authPath},
 	}
 	if s.Vault.Namespace != "" {
 		a = append(a, Pair{Prefix + "namespace", s.Vault.Namespace})
@@ -211,8 +236,10 @@ func annotations(s config.Spec, p *Plan) []Pair {
 		a = append(a,
 			Pair{Prefix + "agent-inject-secret-" + f.Name, f.APIPath},
 			Pair{Prefix + "agent-inject-template-" + f.Name, f.Template},
-			Pair{Prefix + "error-on-missing-key-" + f.Name, "true"},
 		)
+		if f.Capability == Read {
+			a = append(a, Pair{Prefix + "error-on-missing-key-" + f.Name, "true"})
+		}
 		if f.Perms != "" {
 			a = append(a, Pair{Prefix + "agent-inject-perms-" + f.Name, f.Perms})
 		}
@@ -220,16 +247,96 @@ func annotations(s config.Spec, p *Plan) []Pair {
 	return a
 }
 
-// APIPaths is every Vault path the plan reads, each once, in file order:
-// the input of the policy.
-func (p *Plan) APIPaths() []string {
-	var out []string
+// APIPaths is every Vault path the plan reads or writes, each once, in
+// file order, with the capability it needs: the input of the policy.
+func (p *Plan) APIPaths() []PathCapability {
+	var out []PathCapability
 	seen := map[string]bool{}
 	for _, f := range p.Files {
-		if !seen[f.APIPath] {
+		if !f.Derived && !seen[f.APIPath] {
 			seen[f.APIPath] = true
-			out = append(out, f.APIPath)
+			out = append(out, PathCapability{f.APIPath, f.Capability})
 		}
 	}
 	return out
+}
+
+// PathCapability is one path rule of a policy.
+type PathCapability struct{ Path, Capability string }
+
+// ForGateway builds the plan of one gateway selection: its certificates
+// rendered into MountPath for the proxy container.
+func ForGateway(cfg *config.VaultCA, g config.Gateway) (*Plan, error) {
+	s := cfg.Spec
+	p := &Plan{VolumePath: g.MountPath, Container: g.Container,
+		ServiceAccounts: g.ServiceAccounts, Namespaces: g.Namespaces,
+		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath}
+	initOnly := !*g.Rotation
+	for _, c := range g.Certificates {
+		var files []File
+		var err error
+		if c.KV != nil {
+			files, err = kvCertificate(c.Name, c.KV, s.Agent.KeyPerms)
+		} else {
+			initOnly = false // the agent stays to renew the leaf
+			files, err = pkiCertificate(c.Name, c.PKI, g.MountPath, s.Agent.KeyPerms)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.Files = append(p.Files, files...)
+	}
+	p.Annotations = annotations(s, p, agentSettings{role: g.Role, authPath: g.AuthPath, initOnly: initOnly})
+	return p, nil
+}
+
+func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]File, error) {
+	fields := []struct{ file, field, perms string }{
+		{name + ".crt", kv.CertField, ""},
+		{name + ".key", kv.KeyField, keyPerms},
+		{name + "-ca.crt", kv.CAField, ""},
+	}
+	var files []File
+	for _, f := range fields {
+		if f.field == "" {
+			continue
+		}
+		d := templates.Data{APIPath: KVAPIPath(kv.KVSecret), Version: kv.Version, Field: f.field}
+		tmpl, err := templates.Render(templates.KV, d)
+		if err != nil {
+			return nil, err
+		}
+		keys := []string{f.field}
+		if kv.Version == 2 {
+			keys = []string{"data", f.field}
+		}
+		files = append(files, File{Name: f.file, APIPath: d.APIPath, Keys: keys, Template: tmpl, Perms: f.perms, Capability: Read})
+	}
+	return files, nil
+}
+
+// pkiCertificate issues the leaf once into <name>.pem and cuts <name>.crt
+// and <name>.key from it, so certificate and key always match.
+func pkiCertificate(name string, pki *config.CertificatePKI, mountPath, keyPerms string) ([]File, error) {
+	issue := pki.Mount + "/issue/" + pki.Role
+	params := []string{"common_name=" + pki.CommonName}
+	if len(pki.AltNames) > 0 {
+		params = append(params, "alt_names="+strings.Join(pki.AltNames, ","))
+	}
+	if pki.TTL != "" {
+		params = append(params, "ttl="+pki.TTL)
+	}
+	bundle, err := templates.Render(templates.PKICert, templates.Data{APIPath: issue, Params: params})
+	if err != nil {
+		return nil, err
+	}
+	files := []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update}}
+	for _, part := range []struct{ file, keep, perms string }{{name + ".crt", "certs", ""}, {name + ".key", "key", keyPerms}} {
+		tmpl, err := templates.Render(templates.PEMFromFile, templates.Data{Path: path.Join(mountPath, name+".pem"), Keep: part.keep})
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: part.file, APIPath: issue, Template: tmpl, Perms: part.perms, Derived: true})
+	}
+	return files, nil
 }

@@ -3,6 +3,7 @@ package wiring
 import (
 	"bytes"
 	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -176,8 +177,8 @@ func TestKVAPIPath(t *testing.T) {
 
 func TestAPIPathsMatchAnnotations(t *testing.T) {
 	p := load(t, "  vault: {role: r}\n  source: {pki: {mount: istioca, rootMount: pki, key: {path: secret/istioca}}}\n")
-	want := []string{"secret/data/istioca", "istioca/cert/ca", "istioca/cert/ca_chain", "pki/cert/ca"}
-	if got := p.APIPaths(); strings.Join(got, ",") != strings.Join(want, ",") {
+	want := []PathCapability{{"secret/data/istioca", Read}, {"istioca/cert/ca", Read}, {"istioca/cert/ca_chain", Read}, {"pki/cert/ca", Read}}
+	if got := p.APIPaths(); !slices.Equal(got, want) {
 		t.Errorf("APIPaths = %v, want %v", got, want)
 	}
 	for _, f := range p.Files {

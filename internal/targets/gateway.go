@@ -1,0 +1,105 @@
+package targets
+
+import (
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// SelectedGateway returns the gateway plan whose selector matches a
+// workload's pod template labels, nil if none does. Two plans selecting the
+// same workload would mount two volumes over each other: an error.
+func SelectedGateway(rn *yaml.RNode, plans []*wiring.Plan) (*wiring.Plan, error) {
+	if rn.GetKind() != "Deployment" || !strings.HasPrefix(rn.GetApiVersion(), "apps/") {
+		return nil, nil
+	}
+	labels := stringMap(lookup(rn, "spec", "template", "metadata", "labels"))
+	return selectOne(labels, plans, rn, "spec.template.metadata.labels")
+}
+
+func selectOne(labels map[string]string, plans []*wiring.Plan, n *yaml.RNode, at string) (*wiring.Plan, error) {
+	var found *wiring.Plan
+	for _, p := range plans {
+		if !matches(labels, p.Selector) {
+			continue
+		}
+		if found != nil {
+			return nil, errorAt(n, at, "match the selectors of two gateways (%v and %v): make the selectors exclusive", found.Selector, p.Selector)
+		}
+		found = p
+	}
+	return found, nil
+}
+
+func matches(labels, selector map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// applyOperatorGateways writes gateway plans into the ingressGateways and
+// egressGateways of an IstioOperator. istioctl labels a gateway
+// app: <name> and istio: <name without istio->, plus its label map; the
+// selector is matched against those. A gateway only the profile declares
+// is not in the file: list it by name to select it.
+func applyOperatorGateways(rn *yaml.RNode, plans []*wiring.Plan) (bool, error) {
+	changed := false
+	for _, list := range []string{"ingressGateways", "egressGateways"} {
+		gws := lookup(rn, "spec", "components", list)
+		if gws == nil || gws.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, g := range gws.Content() {
+			gw := yaml.NewRNode(g)
+			if enabled, set := boolValue(lookup(gw, "enabled")); set && !enabled {
+				continue
+			}
+			name, _ := stringValue(lookup(gw, "name"))
+			labels := map[string]string{"app": name, "istio": strings.TrimPrefix(name, "istio-")}
+			for k, v := range stringMap(lookup(gw, "label")) {
+				labels[k] = v
+			}
+			at := "spec.components." + list + "[" + name + "]"
+			p, err := selectOne(labels, plans, gw, at)
+			if err != nil || p == nil {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+			anns, err := lookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
+			if err != nil {
+				return false, errorAt(gw, at+".k8s.podAnnotations", "is not a mapping")
+			}
+			c, err := setOwnedAnnotations(anns, at+".k8s.podAnnotations", p.Annotations, p.Override, nil)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
+		}
+	}
+	return changed, nil
+}
+
+// stringMap reads a mapping of scalars, such as labels; nil for anything else.
+func stringMap(n *yaml.RNode) map[string]string {
+	out := map[string]string{}
+	if n == nil || n.YNode().Kind != yaml.MappingNode {
+		return out
+	}
+	c := n.YNode().Content
+	for i := 0; i+1 < len(c); i += 2 {
+		if c[i+1].Kind == yaml.ScalarNode {
+			out[c[i].Value] = c[i+1].Value
+		}
+	}
+	return out
+}
