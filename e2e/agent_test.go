@@ -66,6 +66,10 @@ func startAgent(t *testing.T, c *corev1.Container, volumePath, saToken string, t
 			t.Fatalf("template writes %s, outside the secret volume %s", dest, volumePath)
 		}
 		m["destination"] = filepath.Join(run.dir, strings.TrimPrefix(dest, volumePath+"/"))
+		// Templates that read another rendered file (file "<volume>/x.pem").
+		if contents, ok := m["contents"].(string); ok {
+			m["contents"] = strings.ReplaceAll(contents, `"`+volumePath+"/", `"`+run.dir+"/")
+		}
 	}
 	raw, err = json.Marshal(cfg)
 	must(t, err)

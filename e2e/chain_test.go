@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,25 +75,20 @@ func (e *env) setup(t *testing.T, l layout) (cfgFile, authPath string) {
 	return cfgFile, authPath
 }
 
-// writeRole applies `istio-vault-ca policy --output role`.
+// writeRole applies `istio-vault-ca policy --output role`: each role's
+// body at its path.
 func (e *env) writeRole(t *testing.T, cfgFile string) {
 	t.Helper()
-	cmds, _, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "commands")
+	rolesJSON, stderr, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "role")
 	if code != 0 {
-		t.Fatal("policy --output commands failed")
+		t.Fatalf("policy --output role: %s", stderr)
 	}
-	rolePath := regexp.MustCompile(`(?m)^vault write (\S+) \\$`).FindStringSubmatch(cmds)
-	if rolePath == nil {
-		t.Fatalf("no role in:\n%s", cmds)
+	var roles map[string]map[string]any
+	must(t, json.Unmarshal([]byte(rolesJSON), &roles))
+	for path, body := range roles {
+		_, err := e.vault.client.Logical().Write(path, body)
+		must(t, err)
 	}
-	roleJSON, _, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "role")
-	if code != 0 {
-		t.Fatal("policy --output role failed")
-	}
-	var body map[string]any
-	must(t, json.Unmarshal([]byte(roleJSON), &body))
-	_, err := e.vault.client.Logical().Write(rolePath[1], body)
-	must(t, err)
 }
 
 // injectedPod runs the tool on the istiod chart and turns the istiod

@@ -21,8 +21,6 @@ const (
 	PKI = "pki.tmpl"
 	// PKICert issues a leaf and writes certificate, chain and key to one file.
 	PKICert = "pki-cert.tmpl"
-	// PEMFromFile cuts the certificates or the key out of such a file.
-	PEMFromFile = "pem-from-file.tmpl"
 )
 
 // Data is what a layout template is rendered with.
@@ -35,9 +33,6 @@ type Data struct {
 	Version int
 	// Params are the key=value arguments of a PKI issue request.
 	Params []string
-	// Path and Keep select a part of a bundle file (PEMFromFile).
-	Path string
-	Keep string
 }
 
 var (

@@ -83,8 +83,9 @@ type Gateway struct {
 	Certificates    []Certificate `json:"certificates"`
 }
 
-// Certificate is one server certificate: files <name>.crt and <name>.key
-// (and <name>-ca.crt for a KV caField), from exactly one of KV or PKI.
+// Certificate is one server certificate from exactly one of KV (files
+// <name>.crt, <name>.key and, with caField, <name>-ca.crt) or PKI (one file
+// <name>.pem holding certificate, chain and key from one issuance).
 type Certificate struct {
 	Name string          `json:"name"`
 	KV   *CertificateKV  `json:"kv,omitempty"`

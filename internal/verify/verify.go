@@ -289,7 +289,7 @@ func (v *run) plan(p *wiring.Plan) {
 	parts := map[wiring.Part]string{}
 	names := map[wiring.Part]string{}
 	for _, f := range p.Files {
-		if f.Derived || f.Capability != wiring.Read {
+		if f.Capability != wiring.Read {
 			continue // issuing a certificate to check it would be a write
 		}
 		what := fmt.Sprintf("%s <- %s#%s", f.Name, f.APIPath, strings.Join(f.Keys, "."))

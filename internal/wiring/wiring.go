@@ -6,7 +6,6 @@
 package wiring
 
 import (
-	"path"
 	"strconv"
 	"strings"
 
@@ -49,9 +48,6 @@ type File struct {
 	// Capability is what the policy must grant on APIPath: read, or
 	// update for a PKI issue request.
 	Capability string
-	// Derived files are cut from another file of the plan, not read from
-	// Vault; APIPath names where that file's data comes from.
-	Derived bool
 }
 
 // Capabilities a file needs on its APIPath.
@@ -253,7 +249,7 @@ func (p *Plan) APIPaths() []PathCapability {
 	var out []PathCapability
 	seen := map[string]bool{}
 	for _, f := range p.Files {
-		if !f.Derived && !seen[f.APIPath] {
+		if !seen[f.APIPath] {
 			seen[f.APIPath] = true
 			out = append(out, PathCapability{f.APIPath, f.Capability})
 		}
@@ -279,7 +275,7 @@ func ForGateway(cfg *config.VaultCA, g config.Gateway) (*Plan, error) {
 			files, err = kvCertificate(c.Name, c.KV, s.Agent.KeyPerms)
 		} else {
 			initOnly = false // the agent stays to renew the leaf
-			files, err = pkiCertificate(c.Name, c.PKI, g.MountPath, s.Agent.KeyPerms)
+			files, err = pkiCertificate(c.Name, c.PKI, s.Agent.KeyPerms)
 		}
 		if err != nil {
 			return nil, err
@@ -315,9 +311,10 @@ func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]Fi
 	return files, nil
 }
 
-// pkiCertificate issues the leaf once into <name>.pem and cuts <name>.crt
-// and <name>.key from it, so certificate and key always match.
-func pkiCertificate(name string, pki *config.CertificatePKI, mountPath, keyPerms string) ([]File, error) {
+// pkiCertificate issues the leaf once into <name>.pem: certificate, chain
+// and key in one file, from one issuance, which the proxy reads as both its
+// certificate and its key.
+func pkiCertificate(name string, pki *config.CertificatePKI, keyPerms string) ([]File, error) {
 	issue := pki.Mount + "/issue/" + pki.Role
 	params := []string{"common_name=" + pki.CommonName}
 	if len(pki.AltNames) > 0 {
@@ -330,13 +327,5 @@ func pkiCertificate(name string, pki *config.CertificatePKI, mountPath, keyPerms
 	if err != nil {
 		return nil, err
 	}
-	files := []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update}}
-	for _, part := range []struct{ file, keep, perms string }{{name + ".crt", "certs", ""}, {name + ".key", "key", keyPerms}} {
-		tmpl, err := templates.Render(templates.PEMFromFile, templates.Data{Path: path.Join(mountPath, name+".pem"), Keep: part.keep})
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, File{Name: part.file, APIPath: issue, Template: tmpl, Perms: part.perms, Derived: true})
-	}
-	return files, nil
+	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update}}, nil
 }
