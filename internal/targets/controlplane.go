@@ -2,7 +2,6 @@ package targets
 
 import (
 	"strconv"
-	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -11,7 +10,7 @@ import (
 
 // IsControlPlane reports whether a resource is a Tetrate TSB ControlPlane.
 func IsControlPlane(rn *yaml.RNode) bool {
-	return rn.GetKind() == "ControlPlane" && strings.HasPrefix(rn.GetApiVersion(), "install.tetrate.io/")
+	return hasKind(rn, "ControlPlane", "install.tetrate.io")
 }
 
 const (

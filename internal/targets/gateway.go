@@ -12,7 +12,7 @@ import (
 // workload's pod template labels, nil if none does. Two plans selecting the
 // same workload would mount two volumes over each other: an error.
 func SelectedGateway(rn *yaml.RNode, plans []*wiring.Plan) (*wiring.Plan, error) {
-	if rn.GetKind() != "Deployment" || !strings.HasPrefix(rn.GetApiVersion(), "apps/") {
+	if !hasKind(rn, "Deployment", "apps") {
 		return nil, nil
 	}
 	labels := stringMap(lookup(rn, "spec", "template", "metadata", "labels"))

@@ -17,7 +17,7 @@ import (
 // for the default install and for every revision (istiod-<rev>) alike.
 // Names are not trusted: users rename releases.
 func IsIstiod(rn *yaml.RNode) bool {
-	if rn.GetKind() != "Deployment" || !strings.HasPrefix(rn.GetApiVersion(), "apps/") {
+	if !hasKind(rn, "Deployment", "apps") {
 		return false
 	}
 	labels, err := rn.Pipe(yaml.Lookup("spec", "template", "metadata", "labels", "app"))

@@ -11,7 +11,7 @@ import (
 
 // IsIstioOperator reports whether a resource is an istioctl IstioOperator.
 func IsIstioOperator(rn *yaml.RNode) bool {
-	return rn.GetKind() == "IstioOperator" && strings.HasPrefix(rn.GetApiVersion(), "install.istio.io/")
+	return hasKind(rn, "IstioOperator", "install.istio.io")
 }
 
 // InstallsIstiod mirrors istioctl's decision whether an IstioOperator

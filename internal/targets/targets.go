@@ -4,6 +4,7 @@ package targets
 
 import (
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -21,6 +22,12 @@ func (e *Error) Error() string {
 		return e.Msg
 	}
 	return fmt.Sprintf("`%s`: %s", e.Path, e.Msg)
+}
+
+// hasKind reports whether a resource is of a kind in an API group (the
+// apiVersion's part before the slash), whatever its version.
+func hasKind(rn *yaml.RNode, kind, group string) bool {
+	return rn.GetKind() == kind && strings.HasPrefix(rn.GetApiVersion(), group+"/")
 }
 
 func errorAt(n *yaml.RNode, path, format string, args ...any) *Error {
