@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -58,6 +59,13 @@ The config is --config FILE, else $ISTIO_VAULT_CA_CONFIG, else ./vaultca.yaml.
 Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
 `
 
+const (
+	// peekSize is how much of stdin is looked at to tell a KRM ResourceList.
+	peekSize = 64 << 10
+	// spoolMemory is how much output is held in memory before a temp file.
+	spoolMemory = 4 << 20
+)
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -107,24 +115,26 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
 		return exitBadInput
 	}
-	in, err := io.ReadAll(stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
-		return exitBadInput
-	}
+	in := bufio.NewReaderSize(stdin, peekSize)
 	if isResourceList(in) {
-		return runFunction(in, stdout, stderr)
+		all, err := io.ReadAll(in)
+		if err != nil {
+			fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
+			return exitBadInput
+		}
+		return runFunction(all, stdout, stderr)
 	}
 	_, t, code := loadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
-	out, err := t.Stream(in)
-	if err != nil {
+	out := &spool{limit: spoolMemory}
+	defer out.Close()
+	if err := t.StreamTo(in, out); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return exitBadInput
 	}
-	if _, err := stdout.Write(out); err != nil {
+	if _, err := out.WriteTo(stdout); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
 		return exitBadInput
 	}

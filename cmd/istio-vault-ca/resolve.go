@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"os"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"regexp"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
@@ -30,13 +29,21 @@ func resolveConfig(flagValue string) (file, how string, err error) {
 	return "", "", errNoConfig
 }
 
-// isResourceList reports whether stdin is a KRM ResourceList. Only the first
-// document is looked at, and only parsed if it could be one.
-func isResourceList(in []byte) bool {
-	docs := stream.Split(in)
-	if len(docs) == 0 || !bytes.Contains(docs[0].Body, []byte("ResourceList")) {
+// resourceListKind is a top-level `kind: ResourceList` line.
+var resourceListKind = regexp.MustCompile(`(?m)^kind:[ \t]*["']?ResourceList["']?[ \t]*(#.*)?\r?$`)
+
+// isResourceList reports whether stdin is a KRM ResourceList: its first
+// document, as far as the peeked bytes hold it, has kind ResourceList at the
+// top level. Nothing is consumed.
+func isResourceList(in *bufio.Reader) bool {
+	head, _ := in.Peek(peekSize)
+	docs := stream.Split(head)
+	if len(docs) == 0 {
 		return false
 	}
-	rn, err := yaml.Parse(string(docs[0].Source()))
-	return err == nil && rn.GetKind() == "ResourceList"
+	first := docs[0].Body
+	if len(docs) == 1 && !stream.IsBareMarker(docs[0].Marker) {
+		first = docs[0].Raw()
+	}
+	return resourceListKind.Match(first)
 }

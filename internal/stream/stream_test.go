@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -57,4 +59,30 @@ func TestSourceKeepsInlineMarkerContent(t *testing.T) {
 	if got := string(docs[0].Source()); got != "b: 1\n" {
 		t.Errorf("Source = %q", got)
 	}
+}
+
+// The streaming Reader cuts exactly where Split does.
+func FuzzReaderMatchesSplit(f *testing.F) {
+	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "# c\n---\n---\n", "---", "x\n---"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want := Split(in)
+		r := NewReader(bytes.NewReader(in))
+		for i := 0; ; i++ {
+			d, err := r.Next()
+			if err == io.EOF {
+				if i != len(want) {
+					t.Fatalf("Reader gave %d documents, Split %d", i, len(want))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i >= len(want) || !bytes.Equal(d.Marker, want[i].Marker) || !bytes.Equal(d.Body, want[i].Body) || d.Line != want[i].Line || d.Index != i {
+				t.Fatalf("document %d: Reader %q line %d differs from Split", i, d.Raw(), d.Line)
+			}
+		}
+	})
 }

@@ -114,28 +114,49 @@ func (e *DocError) Error() string {
 
 func (e *DocError) Unwrap() error { return e.Err }
 
-// Stream transforms a multi-document YAML stream. Documents that are not
-// changed come out as the exact bytes that went in; a changed document is
-// re-serialised in the sequence indentation it was written in.
+// Stream transforms a multi-document YAML stream held in memory.
 func (t *Transformer) Stream(in []byte) ([]byte, error) {
-	docs := stream.Split(in)
-	for i := range docs {
-		d := &docs[i]
-		if !isCandidate(d.Body) {
-			continue
+	var out bytes.Buffer
+	if err := t.StreamTo(bytes.NewReader(in), &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// StreamTo transforms a multi-document YAML stream one document at a time,
+// so memory is bounded by the largest document. Documents that are not
+// changed are written as the exact bytes that were read; a changed document
+// is re-serialised. On error, what was written so far is incomplete: the
+// caller must not pass it on.
+func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
+	sr := stream.NewReader(r)
+	for {
+		d, err := sr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		out, err := t.doc(d)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if out != nil {
-			if !stream.IsBareMarker(d.Marker) {
-				d.Marker = []byte("---\n")
+		if isCandidate(d.Body) {
+			out, err := t.doc(&d)
+			if err != nil {
+				return err
 			}
-			d.Body = out
+			if out != nil {
+				if !stream.IsBareMarker(d.Marker) {
+					d.Marker = []byte("---\n")
+				}
+				d.Body = out
+			}
+		}
+		if _, err := w.Write(d.Marker); err != nil {
+			return err
+		}
+		if _, err := w.Write(d.Body); err != nil {
+			return err
 		}
 	}
-	return stream.Join(docs), nil
 }
 
 // doc returns the new body of a document, or nil when it is unchanged.

@@ -1,0 +1,82 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Reader yields the documents of a stream one at a time, so memory is
+// bounded by the largest document, not the stream. It cuts exactly where
+// Split does.
+type Reader struct {
+	br    *bufio.Reader
+	line  int    // lines consumed so far
+	next  []byte // a marker line read ahead: it opens the next document
+	index int
+	done  bool
+	buf   bytes.Buffer // the body being collected
+}
+
+// NewReader reads documents from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Next returns the next document, or io.EOF after the last one. The
+// returned slices stay valid until the next call.
+func (r *Reader) Next() (Doc, error) {
+	if r.done {
+		return Doc{}, io.EOF
+	}
+	d := Doc{Index: r.index, Marker: r.next, Line: r.line + 1}
+	r.next = nil
+	r.buf.Reset()
+	for {
+		line, err := r.readLine()
+		if len(line) > 0 {
+			r.line++
+			switch {
+			case !isMarker(line):
+				r.buf.Write(line)
+			case r.buf.Len() == 0 && len(d.Marker) == 0:
+				// The stream starts with a marker: no empty first document.
+				d.Marker, d.Line = append([]byte(nil), line...), r.line+1
+			default:
+				r.next = append([]byte(nil), line...)
+			}
+			if r.next != nil {
+				break
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			r.done = true
+			if len(d.Marker) == 0 && r.buf.Len() == 0 {
+				return Doc{}, io.EOF
+			}
+			break
+		}
+		if err != nil {
+			return Doc{}, err
+		}
+	}
+	d.Body = r.buf.Bytes()
+	r.index++
+	return d, nil
+}
+
+// readLine returns the next line with its newline, however long it is;
+// the slice is valid until the next read.
+func (r *Reader) readLine() ([]byte, error) {
+	line, err := r.br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = r.br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
