@@ -65,18 +65,87 @@ func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
 	return targets.ApplyPodTemplate(rn, gw)
 }
 
-// candidateKinds are the words a document must contain to possibly be a
-// target. Checking bytes first keeps the parser away from the large CRDs and
+// candidateKinds are the kinds that can be targets. Telling them from bytes,
+// before any parse, keeps the parser away from the large CRDs and
 // ConfigMaps that make up most of an Istio install.
-var candidateKinds = [][]byte{[]byte("Deployment"), []byte("IstioOperator"), []byte("ControlPlane")}
+var (
+	deployment     = []byte("Deployment")
+	istioOperator  = []byte("IstioOperator")
+	controlPlane   = []byte("ControlPlane")
+	candidateKinds = [][]byte{deployment, istioOperator, controlPlane}
+)
 
-func isCandidate(body []byte) bool {
+func (t *Transformer) mayMatchGateway(body []byte) bool {
+	for _, g := range t.gateways {
+		all := true
+		for _, v := range g.Selector {
+			all = all && bytes.Contains(body, []byte(v))
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// isCandidate reads the document's kind from its one top-level `kind:` line
+// (a line at column 0 can only be a top-level key: block scalars are
+// indented). Where that is not plain, such as a flow-style document, a
+// quoted key or two kind lines, any mention of a target kind makes it one.
+//
+// A Deployment is one only if it could carry a label value a target needs:
+// "istiod", or every value of a gateway selector. A YAML escape could spell
+// a value otherwise, so a backslash makes it one too.
+func (t *Transformer) isCandidate(body []byte) bool {
+	if kind, ok := topLevelKind(body); ok {
+		switch {
+		case bytes.Equal(kind, deployment):
+			return bytes.Contains(body, []byte("istiod")) || bytes.IndexByte(body, '\\') >= 0 || t.mayMatchGateway(body)
+		case bytes.Equal(kind, istioOperator), bytes.Equal(kind, controlPlane):
+			return true
+		}
+		return false
+	}
 	for _, k := range candidateKinds {
 		if bytes.Contains(body, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// topLevelKind returns the value of the document's only column-0 `kind:`
+// line when it is a plain word, and false when there is no such certainty.
+func topLevelKind(body []byte) ([]byte, bool) {
+	var kind []byte
+	found := false
+	for rest := body; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		v, ok := bytes.CutPrefix(line, []byte("kind:"))
+		if !ok {
+			continue
+		}
+		if found {
+			return nil, false // two kinds: let the parser decide
+		}
+		found = true
+		v = bytes.TrimSpace(v)
+		if i := bytes.Index(v, []byte(" #")); i >= 0 {
+			v = bytes.TrimSpace(v[:i])
+		}
+		for _, c := range v {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return nil, false
+			}
+		}
+		kind = v
+	}
+	return kind, found && len(kind) > 0
 }
 
 // DocError locates a problem in a stream: which document, what it is, where.
@@ -138,7 +207,7 @@ func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if isCandidate(d.Body) {
+		if t.isCandidate(d.Body) {
 			out, err := t.doc(&d)
 			if err != nil {
 				return err

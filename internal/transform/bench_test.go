@@ -1,0 +1,76 @@
+package transform
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+)
+
+func benchTransformer(b *testing.B) *Transformer {
+	b.Helper()
+	cfg, err := config.Load([]byte(corpusConfig), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// BenchmarkInstallStream is the full Istio 1.30 install stream: all CRDs,
+// istiod and the gateway chart (about 1 MB, 40 documents).
+func BenchmarkInstallStream(b *testing.B) {
+	var in []byte
+	for _, f := range []string{"base.yaml", "istiod.yaml", "gateway.yaml"} {
+		part, err := os.ReadFile(filepath.Join(corpusDir, "1.30.3", f))
+		if err != nil {
+			b.Skipf("no corpus: %v", err)
+		}
+		in = append(in, part...)
+	}
+	run(b, benchTransformer(b), in)
+}
+
+// BenchmarkSynthetic10k is 10,000 mixed documents: ConfigMaps, Services,
+// application Deployments (candidates that are not targets) and one istiod
+// in every hundred.
+func BenchmarkSynthetic10k(b *testing.B) {
+	run(b, benchTransformer(b), synthetic(10000))
+}
+
+func run(b *testing.B, t *Transformer, in []byte) {
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := t.StreamTo(bytes.NewReader(in), io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func synthetic(n int) []byte {
+	var s strings.Builder
+	for i := 0; i < n; i++ {
+		s.WriteString("---\n")
+		switch {
+		case i%100 == 0:
+			fmt.Fprintf(&s, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod-r%d, namespace: istio-system}\nspec:\n  template:\n    metadata:\n      labels: {app: istiod}\n    spec:\n      containers:\n      - name: discovery\n        image: pilot\n        env:\n        - {name: PILOT_TRACE_SAMPLING, value: \"1\"}\n", i)
+		case i%3 == 0:
+			fmt.Fprintf(&s, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app-%d}\nspec:\n  template:\n    metadata:\n      labels: {app: app-%d}\n    spec:\n      containers:\n      - name: app\n        image: app\n", i, i)
+		case i%3 == 1:
+			fmt.Fprintf(&s, "apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d}\nspec:\n  ports:\n  - port: 80\n", i)
+		default:
+			fmt.Fprintf(&s, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\ndata:\n  config: |\n    %s\n", i, strings.Repeat("x", 200))
+		}
+	}
+	return []byte(s.String())
+}

@@ -1,0 +1,33 @@
+package transform
+
+import (
+	"testing"
+
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+func TestIsCandidate(t *testing.T) {
+	tr := &Transformer{gateways: []*wiring.Plan{{Selector: map[string]string{"istio": "ingressgateway"}}}}
+	for doc, want := range map[string]bool{
+		"apiVersion: apps/v1\nkind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}}}\n": true,
+		"kind: Deployment # the istiod one\n":                                                     true,
+		"kind: Deployment\nspec: {template: {metadata: {labels: {app: reviews}}}}\n":              false,
+		"kind: Deployment\nspec: {template: {metadata: {labels: {istio: ingressgateway}}}}\n":     true,
+		"kind: Deployment\nspec: {template: {metadata: {labels: {app: \"istio\\x64\"}}}}\n":       true,  // an escape could spell istiod
+		"apiVersion: v1\nkind: ConfigMap\ndata:\n  t: |\n    kind: Deployment\n    app: istiod\n": false, // only a string mentions it
+		"apiVersion: v1\nkind: Service\n":                                                         false,
+		"{apiVersion: apps/v1,\nkind: Deployment}\n":                                              true, // flow style: conservative
+		"\"kind\": \"Deployment\"\n":                                                              true, // quoted key: conservative
+		"kind: \"Deployment\"\n":                                                                  true, // quoted value: conservative
+		"kind: Service\nkind: Deployment\n":                                                       true, // duplicate keys: conservative
+		"apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\n":                            true,
+		"apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\n":                           true,
+		"  kind: Deployment\n":                                                                    true, // indented root: conservative
+		"apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  app: istiod":                   false,
+	} {
+		if got := tr.isCandidate([]byte(doc)); got != want {
+			t.Errorf("isCandidate(%q) = %v, want %v", doc, got, want)
+		}
+	}
+}
