@@ -51,18 +51,25 @@ func (t *Transformer) Plans() []*wiring.Plan {
 // changed. Resources that are not targets are never touched.
 func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
 	switch {
-	case targets.IsIstiod(rn):
-		return targets.ApplyPodTemplate(rn, t.istiod)
 	case targets.IsIstioOperator(rn):
 		return targets.ApplyIstioOperator(rn, t.istiod, t.gateways)
 	case targets.IsControlPlane(rn):
 		return targets.ApplyControlPlane(rn, t.istiod)
 	}
-	gw, err := targets.SelectedGateway(rn, t.gateways)
-	if err != nil || gw == nil {
+	p, err := t.workloadPlan(rn)
+	if err != nil || p == nil {
 		return false, err
 	}
-	return targets.ApplyPodTemplate(rn, gw)
+	return targets.ApplyPodTemplate(rn, p)
+}
+
+// workloadPlan is the plan of a Deployment that is a target: istiod's, a
+// gateway's, or nil.
+func (t *Transformer) workloadPlan(rn *yaml.RNode) (*wiring.Plan, error) {
+	if targets.IsIstiod(rn) {
+		return t.istiod, nil
+	}
+	return targets.SelectedGateway(rn, t.gateways)
 }
 
 // candidateKinds are the kinds that can be targets. Telling them from bytes,
@@ -119,17 +126,25 @@ func (t *Transformer) isCandidate(body []byte) bool {
 func topLevelKind(body []byte) ([]byte, bool) {
 	var kind []byte
 	found := false
-	for rest := body; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
+	for rest := body; ; {
+		// Jump from one line that starts with kind: to the next.
+		var line []byte
+		switch {
+		case bytes.HasPrefix(rest, kindKey):
+			line = rest
+		default:
+			i := bytes.Index(rest, nlKindKey)
+			if i < 0 {
+				return kind, found && len(kind) > 0
+			}
+			line = rest[i+1:]
+		}
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, rest = line[:i], line[i+1:]
 		} else {
 			rest = nil
 		}
-		v, ok := bytes.CutPrefix(line, []byte("kind:"))
-		if !ok {
-			continue
-		}
+		v := line[len(kindKey):]
 		if found {
 			return nil, false // two kinds: let the parser decide
 		}
@@ -145,8 +160,12 @@ func topLevelKind(body []byte) ([]byte, bool) {
 		}
 		kind = v
 	}
-	return kind, found && len(kind) > 0
 }
+
+var (
+	kindKey   = []byte("kind:")
+	nlKindKey = []byte("\nkind:")
+)
 
 // DocError locates a problem in a stream: which document, what it is, where.
 type DocError struct {
@@ -244,12 +263,7 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	}
 	changed, err := t.Node(rn)
 	if err != nil {
-		de := &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line, Err: err}
-		var te *targets.Error
-		if errors.As(err, &te) && te.Line > 0 {
-			de.Line = d.Line + te.Line - 1
-		}
-		return nil, de
+		return nil, docError(d, rn, err)
 	}
 	if !changed {
 		return nil, nil
@@ -261,6 +275,16 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
 	}
 	return out, nil
+}
+
+// docError locates a target's error in the stream.
+func docError(d *stream.Doc, rn *yaml.RNode, err error) *DocError {
+	de := &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line, Err: err}
+	var te *targets.Error
+	if errors.As(err, &te) && te.Line > 0 {
+		de.Line = d.Line + te.Line - 1
+	}
+	return de
 }
 
 // yamlErrorLine extracts "line N" from a parser error, 1 if there is none.

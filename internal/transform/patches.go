@@ -1,0 +1,125 @@
+package transform
+
+import (
+	"errors"
+	"io"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/targets"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+)
+
+// Patches writes, for every target Deployment in the stream, the kustomize
+// strategic-merge patch that gives it the same settings the transformer
+// writes: for tools that carry patches, not post-renderers (Flux
+// HelmRelease postRenderers). Each target is first checked exactly as the
+// transformer checks it, so a patch is only written where a run would work.
+func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
+	sr := stream.NewReader(r)
+	first := true
+	for {
+		d, err := sr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !t.isCandidate(d.Body) {
+			continue
+		}
+		rn, err := yaml.Parse(string(d.Source()))
+		if err != nil || rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
+			if _, err := t.doc(&d); err != nil { // the same error a run reports
+				return err
+			}
+			continue
+		}
+		p, err := t.workloadPlan(rn)
+		if err == nil && p != nil {
+			_, err = targets.ApplyPodTemplate(rn.Copy(), p)
+		}
+		if err != nil {
+			return docError(&d, rn, err)
+		}
+		if p == nil {
+			continue
+		}
+		patch, err := patchFor(rn, p)
+		if err != nil {
+			return docError(&d, rn, err)
+		}
+		if !first {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		first = false
+		if _, err := io.WriteString(w, patch.MustString()); err != nil {
+			return err
+		}
+	}
+}
+
+// patchFor builds the strategic-merge patch of one workload: the pod
+// template's annotations and, on the plan's container, its env by name
+// (valueFrom set to null, which removes one a chart may have set).
+func patchFor(rn *yaml.RNode, p *wiring.Plan) (*yaml.RNode, error) {
+	patch := yaml.NewMapRNode(nil)
+	for _, f := range []struct {
+		path []string
+		v    string
+	}{
+		{[]string{"apiVersion"}, rn.GetApiVersion()},
+		{[]string{"kind"}, rn.GetKind()},
+		{[]string{"metadata", "name"}, rn.GetName()},
+	} {
+		if err := patch.PipeE(yaml.LookupCreate(yaml.ScalarNode, f.path...), yaml.FieldSetter{StringValue: f.v}); err != nil {
+			return nil, err
+		}
+	}
+	if ns := rn.GetNamespace(); ns != "" {
+		if err := patch.PipeE(yaml.SetK8sNamespace(ns)); err != nil {
+			return nil, err
+		}
+	}
+	anns, err := patch.Pipe(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "metadata", "annotations"))
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.Annotations {
+		n := yaml.NewStringRNode(a.Value)
+		if len(a.Value) > 0 && a.Value[len(a.Value)-1] == '\n' {
+			n.YNode().Style = yaml.LiteralStyle
+		}
+		if err := anns.PipeE(yaml.SetField(a.Name, n)); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.Env) > 0 {
+		c := yaml.NewMapRNode(&map[string]string{"name": p.Container})
+		env := yaml.NewListRNode()
+		for _, e := range p.Env {
+			entry := yaml.NewMapRNode(&map[string]string{"name": e.Name, "value": e.Value})
+			if err := entry.PipeE(yaml.SetField("valueFrom", yaml.MakeNullNode())); err != nil {
+				return nil, err
+			}
+			if err := env.PipeE(yaml.Append(entry.YNode())); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.PipeE(yaml.SetField("env", env)); err != nil {
+			return nil, err
+		}
+		cs := yaml.NewListRNode()
+		if err := cs.PipeE(yaml.Append(c.YNode())); err != nil {
+			return nil, err
+		}
+		if err := patch.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "spec"), yaml.SetField("containers", cs)); err != nil {
+			return nil, err
+		}
+	}
+	return patch, nil
+}
