@@ -59,8 +59,8 @@ $(VAULT):
 
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
-e2e: $(VAULT)
-	cd e2e && VAULT_BIN=$(VAULT) $(GO) test -count=1 -timeout 30m ./...
+e2e: $(VAULT) $(KUSTOMIZE)
+	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) $(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
 # comparison with kustomize and cat on the same input (needs the corpus).

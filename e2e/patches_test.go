@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Flux HelmRelease post-renderers take only kustomize patches. The patches
+// the tool prints, applied by the real kustomize, must give the istiod
+// Deployment exactly what the post-renderer gives it.
+func TestPatchesThroughKustomizeEqualPostRenderer(t *testing.T) {
+	kustomize := os.Getenv("KUSTOMIZE_BIN")
+	if kustomize == "" {
+		t.Fatal("KUSTOMIZE_BIN is not set: run with `make e2e`, which installs kustomize")
+	}
+	cfg := "../examples/demo/vaultca.yaml"
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	rendered, stderr, code := tool(t, in, nil, "--config", cfg)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	patches, stderr, code := tool(t, in, nil, "patches", "--config", cfg)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "istiod.yaml"), in, 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "vault-patches.yaml"), []byte(patches), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [istiod.yaml]\npatches:\n- path: vault-patches.yaml\n"), 0o644))
+	out, err := exec.Command(kustomize, "build", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build: %v\n%s", err, out)
+	}
+	got, want := istiodFrom(t, string(out)), istiodFrom(t, rendered)
+	// A strategic-merge patch puts a new env entry first, the post-renderer
+	// last; no variable refers to ROOT_CA_DIR, so the order does not matter.
+	for _, d := range []*appsv1.Deployment{got, want} {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			sort.Slice(c.Env, func(i, j int) bool { return c.Env[i].Name < c.Env[j].Name })
+		}
+	}
+	if !reflect.DeepEqual(got.Spec.Template.Annotations, want.Spec.Template.Annotations) {
+		t.Errorf("pod annotations differ:\n kustomize %v\npost-render %v", got.Spec.Template.Annotations, want.Spec.Template.Annotations)
+	}
+	if !reflect.DeepEqual(got.Spec.Template.Spec.Containers, want.Spec.Template.Spec.Containers) {
+		t.Errorf("containers differ:\n kustomize %+v\npost-render %+v", got.Spec.Template.Spec.Containers, want.Spec.Template.Spec.Containers)
+	}
+}
+
+func istiodFrom(t *testing.T, stream string) *appsv1.Deployment {
+	t.Helper()
+	for _, doc := range strings.Split(stream, "\n---\n") {
+		var d appsv1.Deployment
+		if strings.Contains(doc, "kind: Deployment") && yaml.Unmarshal([]byte(doc), &d) == nil && d.Kind == "Deployment" && d.Spec.Template.Labels["app"] == "istiod" {
+			return &d
+		}
+	}
+	t.Fatal("no istiod Deployment")
+	return nil
+}
