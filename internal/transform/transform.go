@@ -261,6 +261,18 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	if rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
 		return nil, nil
 	}
+	// Which of two equal keys would Kubernetes, or the injector, use? Refuse.
+	if n := duplicateKey(rn.YNode()); n != nil {
+		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line + n.Line - 1,
+			Err: fmt.Errorf("key %q is already defined in this mapping: remove one of the two", n.Value)}
+	}
+	// A pod template reached through an alias or a merge key is still the
+	// pod template: expand them, or such an istiod would silently be missed.
+	if hasAlias(rn.YNode()) {
+		if err := rn.DeAnchor(); err != nil {
+			return nil, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
+		}
+	}
 	changed, err := t.Node(rn)
 	if err != nil {
 		return nil, docError(d, rn, err)
@@ -275,6 +287,40 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
 	}
 	return out, nil
+}
+
+// duplicateKey returns the second occurrence of a key in any mapping.
+func duplicateKey(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		seen := make(map[string]bool, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.Value != "<<" {
+				if seen[k.Value] {
+					return k
+				}
+				seen[k.Value] = true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if d := duplicateKey(c); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // docError locates a target's error in the stream.
