@@ -128,4 +128,3 @@ func TestAdversarial(t *testing.T) {
 		})
 	}
 }
-
