@@ -11,6 +11,8 @@ import (
 // templates: no value that reaches them can break out of a string or action.
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/golden/*/config.yaml")
+	seeds, _ := filepath.Glob("../../testdata/fuzz/config/*")
+	files = append(files, seeds...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

@@ -2,6 +2,8 @@ package stream
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -9,6 +11,12 @@ import (
 func FuzzSplit(f *testing.F) {
 	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "a: |\n  ---\n---x\n"} {
 		f.Add([]byte(s))
+	}
+	seeds, _ := filepath.Glob("../../testdata/fuzz/stream/*")
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		docs := Split(in)

@@ -17,6 +17,8 @@ import (
 // byte-identical, every changed one parseable, and a second run a no-op.
 func FuzzStream(f *testing.F) {
 	inputs, _ := filepath.Glob("../../testdata/golden/*/input.yaml")
+	seeds, _ := filepath.Glob("../../testdata/fuzz/stream/*")
+	inputs = append(inputs, seeds...)
 	inputs = append(inputs, "../../testdata/inputs/istiod-canary.yaml")
 	for _, p := range inputs {
 		if b, err := os.ReadFile(p); err == nil {
