@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// The clients users reach the tool through, each the real binary, on the
+// same istiod manifests: each must give istiod exactly what the
+// post-renderer gives it.
+
+// postRendered is the reference: the tool as a post-renderer.
+func postRendered(t *testing.T, cfg string) *appsv1.Deployment {
+	t.Helper()
+	in, err := os.ReadFile("../examples/kustomize/istiod.yaml")
+	must(t, err)
+	out, stderr, code := tool(t, in, nil, "--config", cfg)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	return istiodFrom(t, out)
+}
+
+// sameVaultSettings compares what the tool is for: the pod annotations and
+// the containers (env in name order: a strategic merge puts new entries
+// first, the post-renderer last).
+func sameVaultSettings(t *testing.T, client string, got, want *appsv1.Deployment) {
+	t.Helper()
+	for _, d := range []*appsv1.Deployment{got, want} {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			sort.Slice(c.Env, func(i, j int) bool { return c.Env[i].Name < c.Env[j].Name })
+		}
+	}
+	if !reflect.DeepEqual(got.Spec.Template.Annotations, want.Spec.Template.Annotations) {
+		t.Errorf("%s: pod annotations differ from the post-renderer's:\n got %v\nwant %v", client, got.Spec.Template.Annotations, want.Spec.Template.Annotations)
+	}
+	if !reflect.DeepEqual(got.Spec.Template.Spec.Containers, want.Spec.Template.Spec.Containers) {
+		t.Errorf("%s: containers differ from the post-renderer's", client)
+	}
+}
+
+// copyExample copies an example folder and points its exec function at
+// the binary under test.
+func copyExample(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := filepath.Glob(filepath.Join("../examples", name, "*"))
+	must(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		must(t, err)
+		b = []byte(strings.ReplaceAll(string(b), "../../bin/istio-vault-ca", toolBin))
+		must(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
+	}
+	return dir
+}
+
+func TestKustomizeExecFunction(t *testing.T) {
+	kustomize := os.Getenv("KUSTOMIZE_BIN")
+	if kustomize == "" {
+		t.Fatal("KUSTOMIZE_BIN is not set: run with `make e2e`")
+	}
+	dir := copyExample(t, "kustomize")
+	out, err := exec.Command(kustomize, "build", "--enable-alpha-plugins", "--enable-exec", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "config.kubernetes.io/index") || strings.Contains(string(out), "internal.config.kubernetes.io") {
+		t.Errorf("KRM bookkeeping annotations leaked into the output")
+	}
+	sameVaultSettings(t, "kustomize", istiodFrom(t, string(out)), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+}
+
+func TestKptRender(t *testing.T) {
+	kpt, err := exec.LookPath("kpt")
+	if err != nil {
+		t.Fatal("kpt is not on PATH (the machine image ships it)")
+	}
+	dir := copyExample(t, "kpt")
+	cmd := exec.Command(kpt, "fn", "render", ".", "--allow-exec", "-o", "stdout")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kpt fn render: %v", err)
+	}
+	sameVaultSettings(t, "kpt", istiodFromList(t, out), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+
+	// kpt fn eval --exec, the one-off form, which rewrites the files.
+	eval := exec.Command(kpt, "fn", "eval", "--exec", toolBin, "--fn-config", "vaultca.yaml", ".")
+	eval.Dir = dir
+	if out, err := eval.CombinedOutput(); err != nil {
+		t.Fatalf("kpt fn eval: %v\n%s", err, out)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "istiod.yaml"))
+	must(t, err)
+	sameVaultSettings(t, "kpt fn eval", istiodFrom(t, string(written)), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+}
+
+// istiodFromList finds istiod among the items of a KRM ResourceList.
+func istiodFromList(t *testing.T, list []byte) *appsv1.Deployment {
+	t.Helper()
+	var rl struct {
+		Kind  string            `json:"kind"`
+		Items []json.RawMessage `json:"items"`
+	}
+	must(t, yaml.Unmarshal(list, &rl))
+	for _, item := range rl.Items {
+		var d appsv1.Deployment
+		if json.Unmarshal(item, &d) == nil && d.Kind == "Deployment" && d.Spec.Template.Labels["app"] == "istiod" {
+			return &d
+		}
+	}
+	t.Fatalf("no istiod Deployment in the %s", rl.Kind)
+	return nil
+}
