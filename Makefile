@@ -13,6 +13,8 @@ FUZZTIME ?= 5s
 
 KUSTOMIZE_VERSION := v5.8.0
 KUSTOMIZE := $(CACHE)/kustomize-$(KUSTOMIZE_VERSION)
+HELM3_VERSION := v3.22.0
+HELM3 := $(CACHE)/helm-$(HELM3_VERSION)
 CORPUS ?= ../shared/corpus/istio-charts
 
 .PHONY: build demo test vet unit fuzz e2e vault bench update clean
@@ -59,8 +61,9 @@ $(VAULT):
 
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
-e2e: $(VAULT) $(KUSTOMIZE)
-	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) $(GO) test -count=1 -timeout 30m ./...
+# kpt is on the machine image; helm and kustomize are built from their Go modules.
+e2e: $(VAULT) $(KUSTOMIZE) $(HELM3)
+	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) $(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
 # comparison with kustomize and cat on the same input (needs the corpus).
@@ -73,6 +76,11 @@ $(KUSTOMIZE):
 	mkdir -p $(CACHE)/gobin
 	GOBIN=$(CACHE)/gobin $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(CACHE)/gobin/kustomize $(KUSTOMIZE)
+
+$(HELM3):
+	mkdir -p $(CACHE)/gobin
+	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
+	mv $(CACHE)/gobin/helm $(HELM3)
 
 # Rewrite golden files; review the diff before committing.
 update:

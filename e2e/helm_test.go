@@ -1,0 +1,57 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// istioDiscoveryChart is the real istio-discovery chart, shipped in the
+// istio.io/istio module this module already depends on.
+func istioDiscoveryChart(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/istio").Output()
+	must(t, err)
+	return filepath.Join(strings.TrimSpace(string(out)), "manifests", "charts", "istio-control", "istio-discovery")
+}
+
+// Helm 3 runs the tool as a post-renderer: arguments only through
+// --post-renderer-args, or the config from the environment.
+func TestHelm3PostRenderer(t *testing.T) {
+	helm := os.Getenv("HELM3_BIN")
+	if helm == "" {
+		t.Fatal("HELM3_BIN is not set: run with `make e2e`, which builds helm")
+	}
+	chart := istioDiscoveryChart(t)
+	cfg, err := filepath.Abs("../examples/demo/vaultca.yaml")
+	must(t, err)
+	plain, err := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system").Output()
+	must(t, err)
+	want, stderr, code := tool(t, plain, nil, "--config", cfg)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	for name, run := range map[string]*exec.Cmd{
+		"--post-renderer-args": exec.Command(helm, "template", "istiod", chart, "-n", "istio-system",
+			"--post-renderer", toolBin, "--post-renderer-args", "--config="+cfg),
+		"ISTIO_VAULT_CA_CONFIG": exec.Command(helm, "template", "istiod", chart, "-n", "istio-system",
+			"--post-renderer", toolBin),
+	} {
+		run.Env = append(os.Environ(), "ISTIO_VAULT_CA_CONFIG="+cfg)
+		out, err := run.Output()
+		if err != nil {
+			t.Fatalf("%s: helm template: %v", name, err)
+		}
+		sameVaultSettings(t, "helm 3 ("+name+")", istiodFrom(t, string(out)), istiodFrom(t, want))
+	}
+
+	// A bad config stops helm, and the user sees why.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	must(t, os.WriteFile(bad, []byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec: {vault: {rol: x}}\n"), 0o644))
+	out, err := exec.Command(helm, "template", "istiod", chart, "--post-renderer", toolBin, "--post-renderer-args", "--config="+bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") {
+		t.Errorf("helm with a bad config: err %v, output:\n%s", err, out)
+	}
+}
