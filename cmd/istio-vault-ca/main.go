@@ -56,6 +56,9 @@ Usage:
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
   istio-vault-ca config --defaults
       Print every default, documented.
+  istio-vault-ca explain
+      Print the message of the last failed run (Helm 4 does not show a
+      post-renderer plugin's stderr).
   istio-vault-ca config [--config FILE]
       Print the effective config (defaults applied, {{ .Cluster }} expanded).
 
@@ -89,8 +92,17 @@ func tuneGC() {
 }
 
 // run is main without the process: testable, and the single place that
-// decides exit codes.
+// decides exit codes. A failed run's message is also kept for `explain`.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	rec := &recorder{w: stderr}
+	code := dispatch(args, stdin, stdout, rec)
+	if code != exitOK && rec.buf.Len() > 0 {
+		keepFailure(args, rec.buf.Bytes())
+	}
+	return code
+}
+
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "check":
@@ -103,6 +115,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runVerify(args[1:], stdout, stderr)
 		case "patches":
 			return runPatches(args[1:], stdin, stdout, stderr)
+		case "explain":
+			return runExplain(stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return exitOK

@@ -185,3 +185,21 @@ func TestSpoolSpillsAndReplays(t *testing.T) {
 		t.Errorf("replayed %q, %v", b.String(), err)
 	}
 }
+
+// Helm 4 hides a plugin's stderr: the message must be recoverable.
+func TestExplainShowsTheLastFailure(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	code, out, _ := runCmd([]string{"explain"}, nil)
+	if code != exitOK || !strings.Contains(string(out), "no failed run recorded") {
+		t.Fatalf("before any failure: exit %d, %q", code, out)
+	}
+	cfg := writeFile(t, t.TempDir(), "c.yaml", strings.Replace(testConfig, "role: istiod", "rol: istiod", 1))
+	if code, _, _ := runCmd([]string{"--config", cfg}, []byte(istiod)); code != exitBadInput {
+		t.Fatalf("bad config: exit %d", code)
+	}
+	code, out, _ = runCmd([]string{"explain"}, nil)
+	if code != exitOK || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") || !strings.Contains(string(out), "--config "+cfg) {
+		t.Errorf("explain: exit %d, %q", code, out)
+	}
+}
