@@ -15,6 +15,8 @@ KUSTOMIZE_VERSION := v5.8.0
 KUSTOMIZE := $(CACHE)/kustomize-$(KUSTOMIZE_VERSION)
 HELM3_VERSION := v3.22.0
 HELM3 := $(CACHE)/helm-$(HELM3_VERSION)
+HELM4_VERSION := v4.3.1
+HELM4 := $(CACHE)/helm-$(HELM4_VERSION)
 CORPUS ?= ../shared/corpus/istio-charts
 
 .PHONY: build demo test vet unit fuzz e2e vault bench update clean
@@ -62,8 +64,9 @@ $(VAULT):
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
 # kpt is on the machine image; helm and kustomize are built from their Go modules.
-e2e: $(VAULT) $(KUSTOMIZE) $(HELM3)
-	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) $(GO) test -count=1 -timeout 30m ./...
+e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4)
+	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) HELM4_BIN=$(HELM4) \
+		$(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
 # comparison with kustomize and cat on the same input (needs the corpus).
@@ -81,6 +84,11 @@ $(HELM3):
 	mkdir -p $(CACHE)/gobin
 	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 	mv $(CACHE)/gobin/helm $(HELM3)
+
+$(HELM4):
+	mkdir -p $(CACHE)/gobin
+	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+	mv $(CACHE)/gobin/helm $(HELM4)
 
 # Rewrite golden files; review the diff before committing.
 update:

@@ -55,3 +55,59 @@ func TestHelm3PostRenderer(t *testing.T) {
 		t.Errorf("helm with a bad config: err %v, output:\n%s", err, out)
 	}
 }
+
+// Helm 4 runs the tool as a postrenderer/v1 plugin, installed from
+// examples/helm4, with the binary found on PATH.
+func TestHelm4Plugin(t *testing.T) {
+	helm := os.Getenv("HELM4_BIN")
+	if helm == "" {
+		t.Fatal("HELM4_BIN is not set: run with `make e2e`, which builds helm 4")
+	}
+	home := t.TempDir()
+	env := append(os.Environ(),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"),
+		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_PLUGINS="+filepath.Join(home, "data", "plugins"),
+		"XDG_CACHE_HOME="+filepath.Join(home, "xdg"),
+		"PATH="+filepath.Dir(toolBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	helmRun := func(args ...string) ([]byte, error) {
+		cmd := exec.Command(helm, args...)
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	if out, err := helmRun("plugin", "install", "../examples/helm4"); err != nil {
+		t.Fatalf("helm plugin install: %v\n%s", err, out)
+	}
+	chart := istioDiscoveryChart(t)
+	cfg, err := filepath.Abs("../examples/demo/vaultca.yaml")
+	must(t, err)
+	plain, err := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system").Output()
+	must(t, err)
+	want, stderr, code := tool(t, plain, nil, "--config", cfg)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	cmd := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system", "--post-renderer", "istio-vault-ca", "--post-renderer-args", "--config="+cfg)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template with the plugin: %v", err)
+	}
+	got := string(out)
+	sameVaultSettings(t, "helm 4", istiodFrom(t, got), istiodFrom(t, want))
+	if strings.Contains(got, "postrenderer.helm.sh/postrender-filename") {
+		t.Errorf("Helm's bookkeeping annotation leaked into the output")
+	}
+
+	// A bad config: Helm hides the plugin's stderr; explain shows it.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	must(t, os.WriteFile(bad, []byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec: {vault: {rol: x}}\n"), 0o644))
+	if out, err := helmRun("template", "istiod", chart, "--post-renderer", "istio-vault-ca", "--post-renderer-args", "--config="+bad); err == nil {
+		t.Fatalf("helm succeeded with a bad config:\n%s", out)
+	}
+	explain := exec.Command(toolBin, "explain")
+	explain.Env = env
+	msg, err := explain.Output()
+	if err != nil || !strings.Contains(string(msg), "`spec.vault.rol` is not a known field") {
+		t.Errorf("explain after the failed plugin run: %v\n%s", err, msg)
+	}
+}

@@ -43,6 +43,12 @@ func TestMain(m *testing.M) {
 		}
 		must(os.Setenv("VAULT_BIN", dst))
 	}
+	// Failed runs of the tool keep their message in the user's cache; the
+	// tests' failures stay in this run's directory.
+	if err := os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
