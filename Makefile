@@ -19,7 +19,7 @@ HELM4_VERSION := v4.3.1
 HELM4 := $(CACHE)/helm-$(HELM4_VERSION)
 CORPUS ?= ../shared/corpus/istio-charts
 
-.PHONY: build demo test vet unit fuzz e2e vault bench update clean
+.PHONY: build demo test vet unit fuzz e2e vault bench update clean pre-commit
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
 # smaller binary with no dynamic loader starts faster.
@@ -63,8 +63,9 @@ $(VAULT):
 
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
-# kpt is on the machine image; helm and kustomize are built from their Go modules.
-e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4)
+# kpt is on the machine image; helm and kustomize are built from their Go
+# modules; pre-commit comes from Debian's packages.
+e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) pre-commit
 	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) HELM4_BIN=$(HELM4) \
 		$(GO) test -count=1 -timeout 30m ./...
 
@@ -84,6 +85,9 @@ $(HELM3):
 	mkdir -p $(CACHE)/gobin
 	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 	mv $(CACHE)/gobin/helm $(HELM3)
+
+pre-commit:
+	@command -v pre-commit >/dev/null || { apt-get update -q && apt-get install -y -q pre-commit; }
 
 $(HELM4):
 	mkdir -p $(CACHE)/gobin
