@@ -18,8 +18,9 @@ HELM3 := $(CACHE)/helm-$(HELM3_VERSION)
 HELM4_VERSION := v4.3.1
 HELM4 := $(CACHE)/helm-$(HELM4_VERSION)
 CORPUS ?= ../shared/corpus/istio-charts
+IMAGE_REF ?= istio-vault-ca:dev
 
-.PHONY: build demo test vet unit fuzz e2e vault bench update clean pre-commit
+.PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
 # smaller binary with no dynamic loader starts faster.
@@ -50,9 +51,16 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	cd tools/image && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 ./...
+	cd tools/image && $(GO) test -count=1 ./...
+
+# The KRM function's container image, built without a Docker daemon or a base
+# image: bin/istio-vault-ca-image.tar, for docker/podman load or a registry push.
+image: build
+	cd tools/image && $(GO) run . ../../$(BIN) ../../bin/istio-vault-ca-image.tar $(IMAGE_REF)
 
 # The real Vault binary (server and agent), built once from the Vault Go module
 # in e2e/vaultbin and cached outside git. The first build takes minutes.
