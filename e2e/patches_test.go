@@ -67,3 +67,29 @@ func istiodFrom(t *testing.T, stream string) *appsv1.Deployment {
 	t.Fatal("no istiod Deployment")
 	return nil
 }
+
+// examples/flux/helmrelease.yaml carries the patch the tool prints; it must
+// not drift from it.
+func TestFluxExampleIsCurrent(t *testing.T) {
+	raw, err := os.ReadFile("../examples/flux/helmrelease.yaml")
+	must(t, err)
+	var hr struct {
+		Spec struct {
+			PostRenderers []struct {
+				Kustomize struct {
+					Patches []struct{ Patch string } `json:"patches"`
+				} `json:"kustomize"`
+			} `json:"postRenderers"`
+		} `json:"spec"`
+	}
+	must(t, yaml.Unmarshal(raw, &hr))
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	want, stderr, code := tool(t, in, nil, "patches", "--config", "../examples/demo/vaultca.yaml")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if len(hr.Spec.PostRenderers) != 1 || len(hr.Spec.PostRenderers[0].Kustomize.Patches) != 1 || hr.Spec.PostRenderers[0].Kustomize.Patches[0].Patch != want {
+		t.Errorf("examples/flux/helmrelease.yaml does not carry the current patch; regenerate it (examples/flux/README.md)")
+	}
+}
