@@ -18,10 +18,24 @@ import (
 // same istiod manifests: each must give istiod exactly what the
 // post-renderer gives it.
 
-// postRendered is the reference: the tool as a post-renderer.
-func postRendered(t *testing.T, cfg string) *appsv1.Deployment {
+// renderedChart is the real istio-discovery chart rendered by the real helm.
+func renderedChart(t *testing.T) []byte {
 	t.Helper()
-	in, err := os.ReadFile("../examples/kustomize/istiod.yaml")
+	helm := os.Getenv("HELM3_BIN")
+	if helm == "" {
+		t.Fatal("HELM3_BIN is not set: run with `make e2e`")
+	}
+	out, err := exec.Command(helm, "template", "istiod", istioDiscoveryChart(t), "-n", "istio-system").Output()
+	must(t, err)
+	return out
+}
+
+// postRendered is the reference: the tool as a post-renderer on the
+// manifests of an example folder.
+func postRendered(t *testing.T, dir string) *appsv1.Deployment {
+	t.Helper()
+	cfg := filepath.Join(dir, "vaultca.yaml")
+	in, err := os.ReadFile(filepath.Join(dir, "istiod.yaml"))
 	must(t, err)
 	out, stderr, code := tool(t, in, nil, "--config", cfg)
 	if code != 0 {
@@ -48,8 +62,8 @@ func sameVaultSettings(t *testing.T, client string, got, want *appsv1.Deployment
 	}
 }
 
-// copyExample copies an example folder and points its exec function at
-// the binary under test.
+// copyExample copies an example folder, points its exec function at the
+// binary under test, and puts the real chart's rendering in its istiod.yaml.
 func copyExample(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -61,6 +75,7 @@ func copyExample(t *testing.T, name string) string {
 		b = []byte(strings.ReplaceAll(string(b), "../../bin/istio-vault-ca", toolBin))
 		must(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
 	}
+	must(t, os.WriteFile(filepath.Join(dir, "istiod.yaml"), renderedChart(t), 0o644))
 	return dir
 }
 
@@ -77,7 +92,7 @@ func TestKustomizeExecFunction(t *testing.T) {
 	if strings.Contains(string(out), "config.kubernetes.io/index") || strings.Contains(string(out), "internal.config.kubernetes.io") {
 		t.Errorf("KRM bookkeeping annotations leaked into the output")
 	}
-	sameVaultSettings(t, "kustomize", istiodFrom(t, string(out)), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+	sameVaultSettings(t, "kustomize", istiodFrom(t, string(out)), postRendered(t, dir))
 }
 
 func TestKptRender(t *testing.T) {
@@ -92,7 +107,7 @@ func TestKptRender(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kpt fn render: %v", err)
 	}
-	sameVaultSettings(t, "kpt", istiodFromList(t, out), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+	sameVaultSettings(t, "kpt", istiodFromList(t, out), postRendered(t, dir))
 
 	// kpt fn eval --exec, the one-off form, which rewrites the files.
 	eval := exec.Command(kpt, "fn", "eval", "--exec", toolBin, "--fn-config", "vaultca.yaml", ".")
@@ -102,7 +117,7 @@ func TestKptRender(t *testing.T) {
 	}
 	written, err := os.ReadFile(filepath.Join(dir, "istiod.yaml"))
 	must(t, err)
-	sameVaultSettings(t, "kpt fn eval", istiodFrom(t, string(written)), postRendered(t, filepath.Join(dir, "vaultca.yaml")))
+	sameVaultSettings(t, "kpt fn eval", istiodFrom(t, string(written)), postRendered(t, dir))
 }
 
 // istiodFromList finds istiod among the items of a KRM ResourceList.

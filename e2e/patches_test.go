@@ -22,8 +22,7 @@ func TestPatchesThroughKustomizeEqualPostRenderer(t *testing.T) {
 		t.Fatal("KUSTOMIZE_BIN is not set: run with `make e2e`, which installs kustomize")
 	}
 	cfg := "../examples/demo/vaultca.yaml"
-	in, err := os.ReadFile(istiodManifests)
-	must(t, err)
+	in := renderedChart(t)
 	rendered, stderr, code := tool(t, in, nil, "--config", cfg)
 	if code != 0 {
 		t.Fatal(stderr)

@@ -26,8 +26,7 @@ func TestPreCommitHook(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	raw, err := os.ReadFile("../examples/kustomize/istiod.yaml")
-	must(t, err)
+	raw := renderedChart(t)
 	cfg, err := os.ReadFile("../examples/demo/vaultca.yaml")
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(repo, "istiod.yaml"), raw, 0o644))
