@@ -162,9 +162,15 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
+	return spooled(stdout, stderr, func(w io.Writer) error { return t.StreamTo(in, w) })
+}
+
+// spooled runs produce into a spool and copies it to stdout only if it
+// succeeded: on any error nothing reaches stdout.
+func spooled(stdout, stderr io.Writer, produce func(io.Writer) error) int {
 	out := &spool{limit: spoolMemory}
 	defer out.Close()
-	if err := t.StreamTo(in, out); err != nil {
+	if err := produce(out); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return exitBadInput
 	}
@@ -294,17 +300,7 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	out := &spool{limit: spoolMemory}
-	defer out.Close()
-	if err := t.Patches(stdin, out); err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
-	}
-	if _, err := out.WriteTo(stdout); err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
-		return exitBadInput
-	}
-	return exitOK
+	return spooled(stdout, stderr, func(w io.Writer) error { return t.Patches(stdin, w) })
 }
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {

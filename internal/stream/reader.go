@@ -80,3 +80,20 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 	return long, err
 }
+
+// ForEach calls fn on every document of r, in order, until fn fails.
+func ForEach(r io.Reader, fn func(*Doc) error) error {
+	sr := NewReader(r)
+	for {
+		d, err := sr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(&d); err != nil {
+			return err
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"io"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -17,39 +16,29 @@ import (
 // HelmRelease postRenderers). Each target is first checked exactly as the
 // transformer checks it, so a patch is only written where a run would work.
 func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
-	sr := stream.NewReader(r)
 	first := true
-	for {
-		d, err := sr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return stream.ForEach(r, func(d *stream.Doc) error {
 		if !t.isCandidate(d.Body) {
-			continue
+			return nil
 		}
 		rn, err := yaml.Parse(string(d.Source()))
 		if err != nil || rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
-			if _, err := t.doc(&d); err != nil { // the same error a run reports
-				return err
-			}
-			continue
+			_, err := t.doc(d) // the same error a run reports, or none
+			return err
 		}
 		p, err := t.workloadPlan(rn)
 		if err == nil && p != nil {
 			_, err = targets.ApplyPodTemplate(rn.Copy(), p)
 		}
 		if err != nil {
-			return docError(&d, rn, err)
+			return docError(d, rn, err)
 		}
 		if p == nil {
-			continue
+			return nil
 		}
 		patch, err := patchFor(rn, p)
 		if err != nil {
-			return docError(&d, rn, err)
+			return docError(d, rn, err)
 		}
 		if !first {
 			if _, err := io.WriteString(w, "---\n"); err != nil {
@@ -57,10 +46,9 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 			}
 		}
 		first = false
-		if _, err := io.WriteString(w, patch.MustString()); err != nil {
-			return err
-		}
-	}
+		_, err = io.WriteString(w, patch.MustString())
+		return err
+	})
 }
 
 // patchFor builds the strategic-merge patch of one workload: the pod

@@ -217,17 +217,9 @@ func (t *Transformer) Stream(in []byte) ([]byte, error) {
 // is re-serialised. On error, what was written so far is incomplete: the
 // caller must not pass it on.
 func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
-	sr := stream.NewReader(r)
-	for {
-		d, err := sr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return stream.ForEach(r, func(d *stream.Doc) error {
 		if t.isCandidate(d.Body) {
-			out, err := t.doc(&d)
+			out, err := t.doc(d)
 			if err != nil {
 				return err
 			}
@@ -241,10 +233,9 @@ func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
 		if _, err := w.Write(d.Marker); err != nil {
 			return err
 		}
-		if _, err := w.Write(d.Body); err != nil {
-			return err
-		}
-	}
+		_, err := w.Write(d.Body)
+		return err
+	})
 }
 
 // doc returns the new body of a document, or nil when it is unchanged.
