@@ -17,14 +17,10 @@ func istioDiscoveryChart(t *testing.T) string {
 	return filepath.Join(strings.TrimSpace(string(out)), "manifests", "charts", "istio-control", "istio-discovery")
 }
 
-// Helm 3 runs the tool as a post-renderer: arguments only through
-// --post-renderer-args, or the config from the environment.
-func TestHelm3PostRenderer(t *testing.T) {
-	helm := os.Getenv("HELM3_BIN")
-	if helm == "" {
-		t.Fatal("HELM3_BIN is not set: run with `make e2e`, which builds helm")
-	}
-	chart := istioDiscoveryChart(t)
+// helmReference renders the chart with helm and no post-renderer, then runs
+// the tool on it: what every helm path must produce. It returns the config.
+func helmReference(t *testing.T, helm, chart string) (string, string) {
+	t.Helper()
 	cfg, err := filepath.Abs("../examples/demo/vaultca.yaml")
 	must(t, err)
 	plain, err := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system").Output()
@@ -33,6 +29,18 @@ func TestHelm3PostRenderer(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
+	return cfg, want
+}
+
+// Helm 3 runs the tool as a post-renderer: arguments only through
+// --post-renderer-args, or the config from the environment.
+func TestHelm3PostRenderer(t *testing.T) {
+	helm := os.Getenv("HELM3_BIN")
+	if helm == "" {
+		t.Fatal("HELM3_BIN is not set: run with `make e2e`, which builds helm")
+	}
+	chart := istioDiscoveryChart(t)
+	cfg, want := helmReference(t, helm, chart)
 	for name, run := range map[string]*exec.Cmd{
 		"--post-renderer-args": exec.Command(helm, "template", "istiod", chart, "-n", "istio-system",
 			"--post-renderer", toolBin, "--post-renderer-args", "--config="+cfg),
@@ -78,14 +86,7 @@ func TestHelm4Plugin(t *testing.T) {
 		t.Fatalf("helm plugin install: %v\n%s", err, out)
 	}
 	chart := istioDiscoveryChart(t)
-	cfg, err := filepath.Abs("../examples/demo/vaultca.yaml")
-	must(t, err)
-	plain, err := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system").Output()
-	must(t, err)
-	want, stderr, code := tool(t, plain, nil, "--config", cfg)
-	if code != 0 {
-		t.Fatal(stderr)
-	}
+	cfg, want := helmReference(t, helm, chart)
 	cmd := exec.Command(helm, "template", "istiod", chart, "-n", "istio-system", "--post-renderer", "istio-vault-ca", "--post-renderer-args", "--config="+cfg)
 	cmd.Env = env
 	out, err := cmd.Output()
