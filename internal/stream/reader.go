@@ -34,6 +34,11 @@ func (r *Reader) Next() (Doc, error) {
 	r.next = nil
 	r.buf.Reset()
 	for {
+		// Most lines are not markers: copy every whole line up to the next
+		// possible one in one go, without looking at them one by one.
+		if n := r.copyPlainLines(); n > 0 {
+			continue
+		}
 		line, err := r.readLine()
 		if len(line) > 0 {
 			r.line++
@@ -64,6 +69,31 @@ func (r *Reader) Next() (Doc, error) {
 	d.Body = r.buf.Bytes()
 	r.index++
 	return d, nil
+}
+
+var nlMarker = []byte("\n---")
+
+// copyPlainLines appends to the body the buffered whole lines before the
+// next line that could be a marker, and returns how many bytes it took. It
+// is called at the start of a line, and takes nothing when that line could
+// be a marker or is not wholly buffered: readLine decides those.
+func (r *Reader) copyPlainLines() int {
+	window, _ := r.br.Peek(r.br.Buffered())
+	if len(window) < 4 || bytes.HasPrefix(window, []byte("---")) {
+		return 0
+	}
+	end := bytes.Index(window, nlMarker)
+	if end < 0 {
+		end = bytes.LastIndexByte(window, '\n')
+		if end < 0 {
+			return 0
+		}
+	}
+	chunk := window[:end+1]
+	r.buf.Write(chunk)
+	r.line += bytes.Count(chunk, []byte{'\n'})
+	r.br.Discard(len(chunk))
+	return len(chunk)
 }
 
 // readLine returns the next line with its newline, however long it is;
