@@ -112,3 +112,55 @@ func TestHelm4Plugin(t *testing.T) {
 		t.Errorf("explain after the failed plugin run: %v\n%s", err, msg)
 	}
 }
+
+// Helm 4 sends hooks through the post-renderer too, each tagged with its
+// file name, and maps every document back by that annotation: a chart with a
+// hook must come through whole.
+func TestHelm4Hooks(t *testing.T) {
+	helm := os.Getenv("HELM4_BIN")
+	if helm == "" {
+		t.Fatal("HELM4_BIN is not set: run with `make e2e`, which builds helm 4")
+	}
+	home := t.TempDir()
+	env := append(os.Environ(),
+		"HELM_DATA_HOME="+filepath.Join(home, "data"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"),
+		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_PLUGINS="+filepath.Join(home, "data", "plugins"),
+		"PATH="+filepath.Dir(toolBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	install := exec.Command(helm, "plugin", "install", "../examples/helm4")
+	install.Env = env
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("helm plugin install: %v\n%s", err, out)
+	}
+	chart := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(chart, "templates"), 0o755))
+	must(t, os.WriteFile(filepath.Join(chart, "Chart.yaml"), []byte("apiVersion: v2\nname: hooked\nversion: 0.1.0\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(chart, "templates", "istiod.yaml"), []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: istiod}}
+  template:
+    metadata: {labels: {app: istiod}}
+    spec: {serviceAccountName: istiod, containers: [{name: discovery, image: pilot}]}
+`), 0o644))
+	must(t, os.WriteFile(filepath.Join(chart, "templates", "hook.yaml"), []byte(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pre-install-check
+  annotations: {"helm.sh/hook": pre-install}
+spec:
+  template:
+    spec: {restartPolicy: Never, containers: [{name: check, image: busybox}]}
+`), 0o644))
+	cfg, err := filepath.Abs("../examples/demo/vaultca.yaml")
+	must(t, err)
+	cmd := exec.Command(helm, "template", "hooked", chart, "--post-renderer", "istio-vault-ca", "--post-renderer-args", "--config="+cfg)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "name: pre-install-check") || !strings.Contains(string(out), "vault.hashicorp.com/agent-inject") {
+		t.Errorf("the hook or the Vault settings are missing:\n%s", out)
+	}
+}
