@@ -48,14 +48,19 @@ func setString(m *yaml.RNode, key, value string) bool {
 			return false
 		}
 	}
-	n := yaml.NewStringRNode(value)
-	if len(value) > 0 && value[len(value)-1] == '\n' {
-		// Agent templates: a literal block reads like the template file.
-		n.YNode().Style = yaml.LiteralStyle
-	}
-	// Fields that yaml would otherwise read as another type get quoted.
-	if err := m.PipeE(yaml.SetField(key, n)); err != nil {
-		panic(err) // SetField on a mapping cannot fail
+	if err := m.PipeE(yaml.SetField(key, StringNode(value))); err != nil {
+		panic(err) // callers pass a mapping, on which SetField cannot fail
 	}
 	return true
+}
+
+// StringNode is a string scalar as the tool writes it: tagged !!str, so
+// "true" or "1337" are emitted quoted and stay strings, and a multi-line
+// agent template as a literal block that reads like the template file.
+func StringNode(value string) *yaml.RNode {
+	n := yaml.NewStringRNode(value)
+	if len(value) > 0 && value[len(value)-1] == '\n' {
+		n.YNode().Style = yaml.LiteralStyle
+	}
+	return n
 }

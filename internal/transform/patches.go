@@ -78,11 +78,7 @@ func patchFor(rn *yaml.RNode, p *wiring.Plan) (*yaml.RNode, error) {
 		return nil, err
 	}
 	for _, a := range p.Annotations {
-		n := yaml.NewStringRNode(a.Value)
-		if len(a.Value) > 0 && a.Value[len(a.Value)-1] == '\n' {
-			n.YNode().Style = yaml.LiteralStyle
-		}
-		if err := anns.PipeE(yaml.SetField(a.Name, n)); err != nil {
+		if err := anns.PipeE(yaml.SetField(a.Name, targets.StringNode(a.Value))); err != nil {
 			return nil, err
 		}
 	}
