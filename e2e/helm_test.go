@@ -64,9 +64,11 @@ func TestHelm3PostRenderer(t *testing.T) {
 	}
 }
 
-// Helm 4 runs the tool as a postrenderer/v1 plugin, installed from
-// examples/helm4, with the binary found on PATH.
-func TestHelm4Plugin(t *testing.T) {
+// helm4WithPlugin installs examples/helm4 into a Helm 4 of the test's own
+// (data, config, cache and plugin homes in a temp dir, the tool on PATH) and
+// returns the helm binary and that environment.
+func helm4WithPlugin(t *testing.T) (string, []string) {
+	t.Helper()
 	helm := os.Getenv("HELM4_BIN")
 	if helm == "" {
 		t.Fatal("HELM4_BIN is not set: run with `make e2e`, which builds helm 4")
@@ -77,13 +79,22 @@ func TestHelm4Plugin(t *testing.T) {
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_PLUGINS="+filepath.Join(home, "data", "plugins"),
 		"XDG_CACHE_HOME="+filepath.Join(home, "xdg"),
 		"PATH="+filepath.Dir(toolBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	install := exec.Command(helm, "plugin", "install", "../examples/helm4")
+	install.Env = env
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("helm plugin install: %v\n%s", err, out)
+	}
+	return helm, env
+}
+
+// Helm 4 runs the tool as a postrenderer/v1 plugin, installed from
+// examples/helm4, with the binary found on PATH.
+func TestHelm4Plugin(t *testing.T) {
+	helm, env := helm4WithPlugin(t)
 	helmRun := func(args ...string) ([]byte, error) {
 		cmd := exec.Command(helm, args...)
 		cmd.Env = env
 		return cmd.CombinedOutput()
-	}
-	if out, err := helmRun("plugin", "install", "../examples/helm4"); err != nil {
-		t.Fatalf("helm plugin install: %v\n%s", err, out)
 	}
 	chart := istioDiscoveryChart(t)
 	cfg, want := helmReference(t, helm, chart)
@@ -117,20 +128,7 @@ func TestHelm4Plugin(t *testing.T) {
 // file name, and maps every document back by that annotation: a chart with a
 // hook must come through whole.
 func TestHelm4Hooks(t *testing.T) {
-	helm := os.Getenv("HELM4_BIN")
-	if helm == "" {
-		t.Fatal("HELM4_BIN is not set: run with `make e2e`, which builds helm 4")
-	}
-	home := t.TempDir()
-	env := append(os.Environ(),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_PLUGINS="+filepath.Join(home, "data", "plugins"),
-		"PATH="+filepath.Dir(toolBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	install := exec.Command(helm, "plugin", "install", "../examples/helm4")
-	install.Env = env
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("helm plugin install: %v\n%s", err, out)
-	}
+	helm, env := helm4WithPlugin(t)
 	chart := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(chart, "templates"), 0o755))
 	must(t, os.WriteFile(filepath.Join(chart, "Chart.yaml"), []byte("apiVersion: v2\nname: hooked\nversion: 0.1.0\n"), 0o644))
