@@ -1,8 +1,7 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"strings"
 	"testing"
 )
@@ -10,14 +9,7 @@ import (
 // Loading never panics, and a config that loads is safe to put into agent
 // templates: no value that reaches them can break out of a string or action.
 func FuzzLoad(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/golden/*/config.yaml")
-	seeds, _ := filepath.Glob("../../testdata/fuzz/config/*")
-	files = append(files, seeds...)
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	golden.AddSeeds(f, "../../testdata/golden/*/config.yaml", "../../testdata/fuzz/config/*")
 	f.Add(DefaultsYAML)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg, err := Load(in, "fuzz.yaml")

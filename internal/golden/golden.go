@@ -40,3 +40,22 @@ func Check(t testing.TB, path string, got []byte) {
 		t.Errorf("output differs from %s (rerun with -update if the change is intended):\n%s", path, diff)
 	}
 }
+
+// AddSeeds adds every file matching the patterns to a fuzz target's seed
+// corpus; the patterns are relative to the test's package directory.
+func AddSeeds(f *testing.F, patterns ...string) {
+	f.Helper()
+	for _, pattern := range patterns {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+}

@@ -2,8 +2,7 @@ package stream
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"testing"
 )
 
@@ -12,12 +11,7 @@ func FuzzSplit(f *testing.F) {
 	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "a: |\n  ---\n---x\n"} {
 		f.Add([]byte(s))
 	}
-	seeds, _ := filepath.Glob("../../testdata/fuzz/stream/*")
-	for _, p := range seeds {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	golden.AddSeeds(f, "../../testdata/fuzz/stream/*")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		docs := Split(in)
 		if got := Join(docs); !bytes.Equal(got, in) {

@@ -2,8 +2,7 @@ package transform
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -16,15 +15,7 @@ import (
 // nothing) or returns a stream with as many documents, every untouched one
 // byte-identical, every changed one parseable, and a second run a no-op.
 func FuzzStream(f *testing.F) {
-	inputs, _ := filepath.Glob("../../testdata/golden/*/input.yaml")
-	seeds, _ := filepath.Glob("../../testdata/fuzz/stream/*")
-	inputs = append(inputs, seeds...)
-	inputs = append(inputs, "../../testdata/inputs/istiod-canary.yaml")
-	for _, p := range inputs {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	golden.AddSeeds(f, "../../testdata/golden/*/input.yaml", "../../testdata/inputs/istiod-canary.yaml", "../../testdata/fuzz/stream/*")
 	f.Add([]byte("kind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery, env: null}]}}}\n"))
 	f.Add([]byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n"))
 	f.Add([]byte("apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\nspec: {components: {istio: {kubeSpec: {overlays: [{kind: IstioOperator, patches: [{path: spec.components.pilot.k8s.env}]}]}}}}\n"))
