@@ -1,9 +1,10 @@
 package config
 
 import (
-	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"strings"
 	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 )
 
 // Loading never panics, and a config that loads is safe to put into agent
