@@ -2,8 +2,9 @@ package stream
 
 import (
 	"bytes"
-	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 )
 
 // Splitting never loses or reorders a byte.

@@ -2,12 +2,12 @@ package transform
 
 import (
 	"bytes"
-	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"testing"
 
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
 
