@@ -17,9 +17,6 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
 
-// ErrConfig marks a run that failed on its functionConfig rather than on an item.
-var ErrConfig = errors.New("invalid functionConfig")
-
 // Processor is the function. Config problems and item problems both become
 // results with severity error; the list is written either way, as the KRM
 // protocol expects, and Execute returns an error so the caller exits non-zero.
@@ -29,17 +26,17 @@ func process(rl *framework.ResourceList) error {
 	if rl.FunctionConfig.IsNilOrEmpty() {
 		rl.Results = append(rl.Results, &framework.Result{Severity: framework.Error,
 			Message: "no functionConfig: pass a VaultCA resource (apiVersion " + config.APIVersion + ")"})
-		return errors.Join(ErrConfig, rl.Results)
+		return rl.Results
 	}
 	cfg, err := config.Load([]byte(rl.FunctionConfig.MustString()), "functionConfig")
 	if err != nil {
 		rl.Results = append(rl.Results, configResults(err)...)
-		return errors.Join(ErrConfig, rl.Results)
+		return rl.Results
 	}
 	t, err := transform.New(cfg)
 	if err != nil {
 		rl.Results = append(rl.Results, &framework.Result{Severity: framework.Error, Message: err.Error()})
-		return errors.Join(ErrConfig, rl.Results)
+		return rl.Results
 	}
 	for _, item := range rl.Items {
 		if _, err := t.Node(item); err != nil {

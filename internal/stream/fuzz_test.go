@@ -15,8 +15,8 @@ func FuzzSplit(f *testing.F) {
 	golden.AddSeeds(f, "../../testdata/fuzz/stream/*")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		docs := Split(in)
-		if got := Join(docs); !bytes.Equal(got, in) {
-			t.Fatalf("Join(Split(%q)) = %q", in, got)
+		if got := join(docs); !bytes.Equal(got, in) {
+			t.Fatalf("join(Split(%q)) = %q", in, got)
 		}
 		for i, d := range docs {
 			if d.Index != i || (len(d.Marker) > 0 && !isMarker(d.Marker)) {

@@ -85,13 +85,3 @@ func IsBareMarker(marker []byte) bool {
 	rest := bytes.TrimSpace(marker[3:])
 	return len(rest) == 0 || rest[0] == '#'
 }
-
-// Join writes documents back into one stream.
-func Join(docs []Doc) []byte {
-	var b bytes.Buffer
-	for _, d := range docs {
-		b.Write(d.Marker)
-		b.Write(d.Body)
-	}
-	return b.Bytes()
-}
