@@ -136,7 +136,7 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	c := &common{}
 	fs.StringVar(&c.configFile, "config", "", "VaultCA config file (default $"+envConfig+", then ./"+defaultConfigFile+")")
-	fs.BoolVar(&c.verbose, "verbose", false, "say on stderr which config was used and what changed")
+	fs.BoolVar(&c.verbose, "verbose", false, "say on stderr which config was used (and, for check, which files converged)")
 	return fs, c
 }
 
@@ -331,5 +331,3 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, out)
 	return exitOK
 }
-
-var errNoConfig = errors.New("no config: pass --config FILE, set $" + envConfig + ", or put " + defaultConfigFile + " in the current directory")

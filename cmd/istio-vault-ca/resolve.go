@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"regexp"
 
@@ -12,6 +13,8 @@ const (
 	envConfig         = "ISTIO_VAULT_CA_CONFIG"
 	defaultConfigFile = "vaultca.yaml"
 )
+
+var errNoConfig = errors.New("no config: pass --config FILE, set $" + envConfig + ", or put " + defaultConfigFile + " in the current directory")
 
 // resolveConfig picks the config file: the flag, else the environment (Helm 3
 // passes arguments only through --post-renderer-args), else ./vaultca.yaml.

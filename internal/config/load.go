@@ -39,7 +39,7 @@ func Load(data []byte, file string) (*VaultCA, error) {
 
 // parseOne returns the mapping node of the only document in data.
 func parseOne(data []byte, file string) (*yaml.Node, error) {
-	docs, err := kioParse(data)
+	docs, err := parseDocs(data)
 	if err != nil {
 		return nil, &FieldError{File: file, Msg: fmt.Sprintf("is not valid YAML: %v", err)}
 	}
@@ -53,7 +53,7 @@ func parseOne(data []byte, file string) (*yaml.Node, error) {
 	return n, nil
 }
 
-func kioParse(data []byte) ([]*yaml.RNode, error) {
+func parseDocs(data []byte) ([]*yaml.RNode, error) {
 	var out []*yaml.RNode
 	d := yaml.NewDecoder(strings.NewReader(string(data)))
 	for {

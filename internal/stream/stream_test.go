@@ -31,7 +31,7 @@ func TestSplit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			docs := Split([]byte(tc.in))
 			if got := string(join(docs)); got != tc.in {
-				t.Fatalf("Join(Split(in)) = %q, want %q", got, tc.in)
+				t.Fatalf("join(Split(in)) = %q, want %q", got, tc.in)
 			}
 			var bodies []string
 			for i, d := range docs {
