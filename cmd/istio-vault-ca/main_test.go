@@ -203,3 +203,18 @@ func TestExplainShowsTheLastFailure(t *testing.T) {
 		t.Errorf("explain: exit %d, %q", code, out)
 	}
 }
+
+// patches reads documents as a run does: a pod template behind an alias is
+// still found, and a duplicate key still refused.
+func TestPatchesParseLikeARun(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "c.yaml", testConfig)
+	aliased := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod}\nx: &t\n  metadata: {labels: {app: istiod}}\n  spec: {containers: [{name: discovery}]}\nspec:\n  template: *t\n"
+	code, out, stderr := runCmd([]string{"patches", "--config", cfg}, []byte(aliased))
+	if code != exitOK || !strings.Contains(string(out), "vault.hashicorp.com/agent-inject") {
+		t.Errorf("aliased istiod: exit %d, stderr %q, out:\n%s", code, stderr, out)
+	}
+	code, out, stderr = runCmd([]string{"patches", "--config", cfg}, []byte(istiod+"metadata: {name: again}\n"))
+	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "already defined") {
+		t.Errorf("duplicate key: exit %d, %d bytes out, stderr %q", code, len(out), stderr)
+	}
+}

@@ -21,9 +21,8 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 		if !t.isCandidate(d.Body) {
 			return nil
 		}
-		rn, err := yaml.Parse(string(d.Source()))
-		if err != nil || rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
-			_, err := t.doc(d) // the same error a run reports, or none
+		rn, err := parse(d)
+		if err != nil || rn == nil {
 			return err
 		}
 		p, err := t.workloadPlan(rn)

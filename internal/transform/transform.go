@@ -240,8 +240,31 @@ func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
 
 // doc returns the new body of a document, or nil when it is unchanged.
 func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
-	src := d.Source()
-	rn, err := yaml.Parse(string(src))
+	rn, err := parse(d)
+	if err != nil || rn == nil {
+		return nil, err
+	}
+	changed, err := t.Node(rn)
+	if err != nil {
+		return nil, docError(d, rn, err)
+	}
+	if !changed {
+		return nil, nil
+	}
+	out, err := yaml.MarshalWithOptions(rn.Document(), &yaml.EncoderOptions{
+		SeqIndent: seqIndent(d.Source()),
+	})
+	if err != nil {
+		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
+	}
+	return out, nil
+}
+
+// parse reads a candidate document as every mode must see it: nil for one
+// that holds no mapping (comments only, a scalar), an error for malformed
+// YAML or a duplicate key, and aliases and merge keys expanded.
+func parse(d *stream.Doc) (*yaml.RNode, error) {
+	rn, err := yaml.Parse(string(d.Source()))
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // comments only
@@ -264,20 +287,7 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 			return nil, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
 		}
 	}
-	changed, err := t.Node(rn)
-	if err != nil {
-		return nil, docError(d, rn, err)
-	}
-	if !changed {
-		return nil, nil
-	}
-	out, err := yaml.MarshalWithOptions(rn.Document(), &yaml.EncoderOptions{
-		SeqIndent: seqIndent(src),
-	})
-	if err != nil {
-		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
-	}
-	return out, nil
+	return rn, nil
 }
 
 // duplicateKey returns the second occurrence of a key in any mapping.
