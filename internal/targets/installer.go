@@ -98,11 +98,11 @@ func setOwnedEnv(parent *yaml.RNode, ppath string, vars []wiring.Pair, override 
 					if name != v.Name {
 						continue
 					}
-					got, ok := stringValue(lookup(re, "value"))
-					if !ok || got != v.Value || re.Field("valueFrom") != nil {
-						if re.Field("valueFrom") != nil {
-							got = "valueFrom"
-						}
+					got, _ := stringValue(lookup(re, "value"))
+					if re.Field("valueFrom") != nil {
+						got = "valueFrom"
+					}
+					if got != v.Value {
 						return false, conflictError(re, fmt.Sprintf("%s.env[%s]", ppath, v.Name), got, v.Value)
 					}
 				}
