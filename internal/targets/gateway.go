@@ -69,10 +69,10 @@ func applyOperatorGateways(rn *yaml.RNode, plans []*wiring.Plan) (bool, error) {
 			}
 			at := "spec.components." + list + "[" + name + "]"
 			p, err := selectOne(labels, plans, gw, at)
-			if err != nil || p == nil {
-				if err != nil {
-					return false, err
-				}
+			if err != nil {
+				return false, err
+			}
+			if p == nil {
 				continue
 			}
 			anns, err := lookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
