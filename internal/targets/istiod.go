@@ -39,7 +39,7 @@ func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 		return false, err
 	}
 	cpath := "spec.template.spec.containers[" + p.Container + "]"
-	if err := checkMounts(c, cpath, p.VolumePath); err != nil {
+	if err := checkMounts(c, cpath, p); err != nil {
 		return false, err
 	}
 	if err := checkRunAsUser(tmpl, c, cpath, p); err != nil {
@@ -80,7 +80,7 @@ func findContainer(tmpl *yaml.RNode, name string) (*yaml.RNode, error) {
 // checkMounts refuses a secret volume path that equals, contains or sits
 // inside an existing mount: the injector would add a second mount there and
 // the pod would be rejected, or worse, the existing files would hide ours.
-func checkMounts(c *yaml.RNode, cpath, volPath string) error {
+func checkMounts(c *yaml.RNode, cpath string, p *wiring.Plan) error {
 	mounts, err := c.Pipe(yaml.Lookup("volumeMounts"))
 	if err != nil || mounts == nil {
 		return nil
@@ -92,13 +92,13 @@ func checkMounts(c *yaml.RNode, cpath, volPath string) error {
 			continue
 		}
 		existing := path.Clean(yaml.GetValue(mp.Value))
-		if overlaps(existing, volPath) {
+		if overlaps(existing, p.VolumePath) {
 			name := ""
 			if n := rm.Field("name"); n != nil {
 				name = yaml.GetValue(n.Value)
 			}
 			return errorAt(mp.Value, cpath+".volumeMounts",
-				"mount %q is at %s, which overlaps spec.secretVolumePath %s: choose another spec.secretVolumePath (default /vault/secrets)", name, existing, volPath)
+				"mount %q is at %s, which overlaps %s %s: choose another %s", name, existing, p.VolumeSetting, p.VolumePath, p.VolumeSetting)
 		}
 	}
 	return nil

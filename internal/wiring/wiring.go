@@ -65,8 +65,9 @@ type Plan struct {
 	Files       []File
 	Annotations []Pair
 	Env         []Pair
-	// VolumePath is where the injector mounts the files in the container.
-	VolumePath string
+	// VolumePath is where the injector mounts the files in the container,
+	// and VolumeSetting the config field that set it, for error messages.
+	VolumePath, VolumeSetting string
 	// Container is the container that reads the files.
 	Container string
 	// ServiceAccounts and Namespaces are the identities the Vault role
@@ -97,7 +98,7 @@ var fileNames = map[config.FileLayout][]struct {
 // ForIstiod builds the plan for istiod from a loaded (validated) config.
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
-	p := &Plan{VolumePath: s.SecretVolumePath, Container: IstiodContainer,
+	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", Container: IstiodContainer,
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath}
 	for _, f := range fileNames[s.FileLayout] {
@@ -264,7 +265,7 @@ type PathCapability struct{ Path, Capability string }
 // rendered into MountPath for the proxy container.
 func ForGateway(cfg *config.VaultCA, g config.Gateway) (*Plan, error) {
 	s := cfg.Spec
-	p := &Plan{VolumePath: g.MountPath, Container: g.Container,
+	p := &Plan{VolumePath: g.MountPath, VolumeSetting: "gateway mountPath", Container: g.Container,
 		ServiceAccounts: g.ServiceAccounts, Namespaces: g.Namespaces,
 		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath}
 	initOnly := !*g.Rotation
