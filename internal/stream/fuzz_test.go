@@ -18,10 +18,12 @@ func FuzzSplit(f *testing.F) {
 		if got := join(docs); !bytes.Equal(got, in) {
 			t.Fatalf("join(Split(%q)) = %q", in, got)
 		}
+		var at int64
 		for i, d := range docs {
-			if d.Index != i || (len(d.Marker) > 0 && !isMarker(d.Marker)) {
-				t.Fatalf("doc %d: index %d, marker %q", i, d.Index, d.Marker)
+			if d.Index != i || (len(d.Marker) > 0 && !isMarker(d.Marker)) || d.Offset != at {
+				t.Fatalf("doc %d: index %d, offset %d (want %d), marker %q", i, d.Index, d.Offset, at, d.Marker)
 			}
+			at += d.Len()
 		}
 	})
 }

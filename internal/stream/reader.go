@@ -15,6 +15,7 @@ type Reader struct {
 	line  int    // lines consumed so far
 	next  []byte // a marker line read ahead: it opens the next document
 	index int
+	off   int64 // where the next document starts: documents are contiguous
 	done  bool
 	buf   bytes.Buffer // the body being collected
 }
@@ -30,7 +31,7 @@ func (r *Reader) Next() (Doc, error) {
 	if r.done {
 		return Doc{}, io.EOF
 	}
-	d := Doc{Index: r.index, Marker: r.next, Line: r.line + 1}
+	d := Doc{Index: r.index, Marker: r.next, Line: r.line + 1, Offset: r.off}
 	r.next = nil
 	r.buf.Reset()
 	for {
@@ -68,10 +69,11 @@ func (r *Reader) Next() (Doc, error) {
 	}
 	d.Body = r.buf.Bytes()
 	r.index++
+	r.off += d.Len()
 	return d, nil
 }
 
-var nlMarker = []byte("\n---")
+var marker = []byte("---")
 
 // copyPlainLines appends to the body the buffered whole lines before the
 // next line that could be a marker, and returns how many bytes it took. It
@@ -79,17 +81,17 @@ var nlMarker = []byte("\n---")
 // be a marker or is not wholly buffered: readLine decides those.
 func (r *Reader) copyPlainLines() int {
 	window, _ := r.br.Peek(r.br.Buffered())
-	if len(window) < 4 || bytes.HasPrefix(window, []byte("---")) {
+	if len(window) < 4 || bytes.HasPrefix(window, marker) {
 		return 0
 	}
-	end := bytes.Index(window, nlMarker)
+	end := IndexAtLineStart(window, marker)
 	if end < 0 {
-		end = bytes.LastIndexByte(window, '\n')
-		if end < 0 {
+		end = bytes.LastIndexByte(window, '\n') + 1
+		if end == 0 {
 			return 0
 		}
 	}
-	chunk := window[:end+1]
+	chunk := window[:end]
 	r.buf.Write(chunk)
 	r.line += bytes.Count(chunk, []byte{'\n'})
 	r.br.Discard(len(chunk))

@@ -16,7 +16,13 @@ type Doc struct {
 	Body []byte
 	// Line is the 1-based line of the stream on which Body starts.
 	Line int
+	// Offset is the byte offset in the stream at which the document
+	// (its marker, if it has one) starts.
+	Offset int64
 }
+
+// Len is the length of the document in the stream, marker included.
+func (d Doc) Len() int64 { return int64(len(d.Marker) + len(d.Body)) }
 
 // Raw is the document exactly as it was in the stream.
 func (d Doc) Raw() []byte {
@@ -55,7 +61,7 @@ func Split(in []byte) []Doc {
 			if pos > 0 || len(cur.Marker) > 0 {
 				docs = append(docs, cur)
 			}
-			cur = Doc{Index: len(docs), Marker: in[pos:end], Line: line + 1}
+			cur = Doc{Index: len(docs), Marker: in[pos:end], Line: line + 1, Offset: int64(pos)}
 			start = end
 		}
 		pos = end
@@ -74,6 +80,25 @@ func isMarker(line []byte) bool {
 	}
 	rest := line[3:]
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+// IndexAtLineStart returns the index of the first pat in b that starts a
+// line (at 0 or after a newline), or -1. It looks for pat itself, not for
+// "\n"+pat: newlines come every few dozen bytes in YAML, and a search led
+// by one stops at every line, which made it the costliest part of a large
+// stream.
+func IndexAtLineStart(b, pat []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], pat)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if i == 0 || b[i-1] == '\n' {
+			return i
+		}
+		off = i + 1
+	}
 }
 
 // IsBareMarker reports whether a marker line holds nothing but "---" and

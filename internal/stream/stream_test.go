@@ -34,11 +34,16 @@ func TestSplit(t *testing.T) {
 				t.Fatalf("join(Split(in)) = %q, want %q", got, tc.in)
 			}
 			var bodies []string
+			var at int64
 			for i, d := range docs {
 				bodies = append(bodies, string(d.Body))
 				if d.Index != i {
 					t.Errorf("doc %d has Index %d", i, d.Index)
 				}
+				if d.Offset != at {
+					t.Errorf("doc %d has Offset %d, want %d", i, d.Offset, at)
+				}
+				at += d.Len()
 				if tc.lines != nil && d.Line != tc.lines[i] {
 					t.Errorf("doc %d starts at line %d, want %d", i, d.Line, tc.lines[i])
 				}
@@ -61,6 +66,24 @@ func TestSourceKeepsInlineMarkerContent(t *testing.T) {
 	}
 }
 
+func TestIndexAtLineStart(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"---", 0},
+		{"a---\n---", 5},
+		{"a: ---\n  ---\n", -1},
+		{"x---y---\n", -1},
+		{"\n---", 1},
+		{"", -1},
+	} {
+		if got := IndexAtLineStart([]byte(tc.in), []byte("---")); got != tc.want {
+			t.Errorf("IndexAtLineStart(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
 // The streaming Reader cuts exactly where Split does.
 func FuzzReaderMatchesSplit(f *testing.F) {
 	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "# c\n---\n---\n", "---", "x\n---"} {
@@ -80,7 +103,8 @@ func FuzzReaderMatchesSplit(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if i >= len(want) || !bytes.Equal(d.Marker, want[i].Marker) || !bytes.Equal(d.Body, want[i].Body) || d.Line != want[i].Line || d.Index != i {
+			if i >= len(want) || !bytes.Equal(d.Marker, want[i].Marker) || !bytes.Equal(d.Body, want[i].Body) ||
+				d.Line != want[i].Line || d.Index != i || d.Offset != want[i].Offset {
 				t.Fatalf("document %d: Reader %q line %d differs from Split", i, d.Raw(), d.Line)
 			}
 		}

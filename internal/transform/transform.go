@@ -124,48 +124,33 @@ func (t *Transformer) isCandidate(body []byte) bool {
 // topLevelKind returns the value of the document's only column-0 `kind:`
 // line when it is a plain word, and false when there is no such certainty.
 func topLevelKind(body []byte) ([]byte, bool) {
-	var kind []byte
-	found := false
-	for rest := body; ; {
-		// Jump from one line that starts with kind: to the next.
-		var line []byte
-		switch {
-		case bytes.HasPrefix(rest, kindKey):
-			line = rest
-		default:
-			i := bytes.Index(rest, nlKindKey)
-			if i < 0 {
-				return kind, found && len(kind) > 0
-			}
-			line = rest[i+1:]
-		}
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line, rest = line[:i], line[i+1:]
-		} else {
-			rest = nil
-		}
-		v := line[len(kindKey):]
-		if found {
-			return nil, false // two kinds: let the parser decide
-		}
-		found = true
-		v = bytes.TrimSpace(v)
-		if i := bytes.Index(v, []byte(" #")); i >= 0 {
-			v = bytes.TrimSpace(v[:i])
-		}
-		for _, c := range v {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-				return nil, false
-			}
-		}
-		kind = v
+	i := stream.IndexAtLineStart(body, kindKey)
+	if i < 0 {
+		return nil, false
 	}
+	v, rest := body[i+len(kindKey):], []byte(nil)
+	if j := bytes.IndexByte(v, '\n'); j >= 0 {
+		v, rest = v[:j], v[j+1:]
+	}
+	if stream.IndexAtLineStart(rest, kindKey) >= 0 {
+		return nil, false // two kinds: let the parser decide
+	}
+	v = bytes.TrimSpace(v)
+	if j := bytes.Index(v, []byte(" #")); j >= 0 {
+		v = bytes.TrimSpace(v[:j])
+	}
+	if len(v) == 0 {
+		return nil, false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return nil, false
+		}
+	}
+	return v, true
 }
 
-var (
-	kindKey   = []byte("kind:")
-	nlKindKey = []byte("\nkind:")
-)
+var kindKey = []byte("kind:")
 
 // DocError locates a problem in a stream: which document, what it is, where.
 type DocError struct {

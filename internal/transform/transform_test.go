@@ -25,6 +25,8 @@ func TestIsCandidate(t *testing.T) {
 		"apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\n":                           true,
 		"  kind: Deployment\n":                                                                    true, // indented root: conservative
 		"apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  app: istiod":                   false,
+		"note: kind: Deployment istiod\nkind: Service\n":                                          false, // a kind: that does not start a line
+		"kind: Service\nspec:\n  a: 1\nkind: Deployment\n":                                        true,  // a second kind far down
 	} {
 		if got := tr.isCandidate([]byte(doc)); got != want {
 			t.Errorf("isCandidate(%q) = %v, want %v", doc, got, want)
