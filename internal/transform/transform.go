@@ -203,24 +203,54 @@ func (t *Transformer) Stream(in []byte) ([]byte, error) {
 // caller must not pass it on.
 func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
 	return stream.ForEach(r, func(d *stream.Doc) error {
-		if t.isCandidate(d.Body) {
-			out, err := t.doc(d)
-			if err != nil {
-				return err
-			}
-			if out != nil {
-				if !stream.IsBareMarker(d.Marker) {
-					d.Marker = []byte("---\n")
-				}
-				d.Body = out
-			}
-		}
-		if _, err := w.Write(d.Marker); err != nil {
+		out, err := t.rewrite(d)
+		if err != nil {
 			return err
 		}
-		_, err := w.Write(d.Body)
+		if out == nil {
+			if _, err := w.Write(d.Marker); err != nil {
+				return err
+			}
+			out = d.Body
+		}
+		_, err = w.Write(out)
 		return err
 	})
+}
+
+// Edits reads a whole stream and returns the changes it needs, in stream
+// order, and the stream's length; no output is written. A caller that can
+// read the stream again writes it with stream.Apply: only the changed
+// documents are held in memory, and a stream that fails anywhere yields no
+// output at all.
+func (t *Transformer) Edits(r io.Reader) (edits []stream.Edit, size int64, err error) {
+	err = stream.ForEach(r, func(d *stream.Doc) error {
+		size = d.Offset + d.Len()
+		out, err := t.rewrite(d)
+		if out != nil {
+			edits = append(edits, stream.Edit{Offset: d.Offset, Len: d.Len(), New: out})
+		}
+		return err
+	})
+	return edits, size, err
+}
+
+// rewrite returns what a document becomes, marker included, or nil when it
+// stays as it is. A marker that carried content of its own ("--- {a: 1}")
+// was part of what the parser read, so it is replaced by a bare one.
+func (t *Transformer) rewrite(d *stream.Doc) ([]byte, error) {
+	if !t.isCandidate(d.Body) {
+		return nil, nil
+	}
+	body, err := t.doc(d)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	marker := d.Marker
+	if !stream.IsBareMarker(marker) {
+		marker = []byte("---\n")
+	}
+	return append(append(make([]byte, 0, len(marker)+len(body)), marker...), body...), nil
 }
 
 // doc returns the new body of a document, or nil when it is unchanged.
