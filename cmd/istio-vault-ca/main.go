@@ -68,7 +68,8 @@ Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
 const (
 	// peekSize is how much of stdin is looked at to tell a KRM ResourceList.
 	peekSize = 64 << 10
-	// spoolMemory is how much output is held in memory before a temp file.
+	// spoolMemory is how much of a piped stream is held in memory before a
+	// temporary file.
 	spoolMemory = 4 << 20
 )
 
@@ -148,6 +149,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
 		return exitBadInput
 	}
+	file, start := rereadable(stdin)
 	in := bufio.NewReaderSize(stdin, peekSize)
 	if isResourceList(in) {
 		all, err := io.ReadAll(in)
@@ -161,23 +163,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	return spooled(stdout, stderr, func(w io.Writer) error { return t.StreamTo(in, w) })
-}
-
-// spooled runs produce into a spool and copies it to stdout only if it
-// succeeded: on any error nothing reaches stdout.
-func spooled(stdout, stderr io.Writer, produce func(io.Writer) error) int {
-	out := &spool{limit: spoolMemory}
-	defer out.Close()
-	if err := produce(out); err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
-	}
-	if _, err := out.WriteTo(stdout); err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
-		return exitBadInput
-	}
-	return exitOK
+	return render(t, in, file, start, stdout, stderr)
 }
 
 // runFunction runs the KRM function. Its output is a ResourceList even on
@@ -299,7 +285,15 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	return spooled(stdout, stderr, func(w io.Writer) error { return t.Patches(stdin, w) })
+	// Patches are a few lines a target: held in memory until the whole
+	// stream has passed, so that a bad document means nothing on stdout.
+	var out bytes.Buffer
+	if err := t.Patches(stdin, &out); err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return exitBadInput
+	}
+	stdout.Write(out.Bytes())
+	return exitOK
 }
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {

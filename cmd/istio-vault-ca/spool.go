@@ -6,10 +6,10 @@ import (
 	"os"
 )
 
-// spool holds a run's output until the run has succeeded, so that nothing
-// reaches stdout when a later document turns out bad. It keeps up to limit
-// bytes in memory and the rest in an unlinked temporary file, so memory
-// stays bounded however large the stream.
+// spool keeps a stream that cannot be read twice (a pipe) as it is read,
+// so that it can be: up to limit bytes in memory and the rest in an
+// unlinked temporary file, so memory stays bounded however large the
+// stream.
 type spool struct {
 	mem   bytes.Buffer
 	file  *os.File
@@ -34,15 +34,12 @@ func (s *spool) Write(p []byte) (int, error) {
 	return s.file.Write(p)
 }
 
-// WriteTo copies everything spooled to w.
-func (s *spool) WriteTo(w io.Writer) (int64, error) {
+// ReaderAt is what was spooled, to be read again.
+func (s *spool) ReaderAt() io.ReaderAt {
 	if s.file == nil {
-		return s.mem.WriteTo(w)
+		return bytes.NewReader(s.mem.Bytes())
 	}
-	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	return io.Copy(w, s.file)
+	return s.file
 }
 
 // Close releases the temporary file, if there is one.

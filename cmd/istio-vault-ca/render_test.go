@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// bigStream is more than the spool keeps in memory, with istiod in the
+// middle: the changed document sits between two unchanged runs.
+func bigStream() string {
+	var in strings.Builder
+	filler := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata: {k: " + strings.Repeat("x", 1000) + "}\n"
+	for in.Len() < spoolMemory {
+		in.WriteString("---\n" + filler)
+	}
+	in.WriteString("---\n" + istiod)
+	for in.Len() < 2*spoolMemory {
+		in.WriteString("---\n" + filler)
+	}
+	return in.String()
+}
+
+// However stdin and stdout are connected, a run writes the same bytes: a
+// piped stream is spooled (here past memory into a temporary file), a
+// regular file is read again from where the stream starts in it, and its
+// unchanged runs go to a file, a pipe or an appending file by sendfile or,
+// where the kernel refuses, by copying.
+func TestRenderReadsAnyStdinAlike(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", testConfig)
+	in := bigStream()
+	code, want, stderr := runCmd([]string{"--config", cfg}, []byte(in))
+	if code != exitOK || bytes.Equal(want, []byte(in)) || !bytes.Contains(want, []byte("vault.hashicorp.com/agent-inject")) {
+		t.Fatalf("reference run: exit %d, changed=%v, stderr %s", code, !bytes.Equal(want, []byte(in)), stderr)
+	}
+	const skipped = "# read by someone before us\n"
+	inFile := writeFile(t, dir, "in.yaml", skipped+in)
+
+	fileStdin := func(t *testing.T) *os.File {
+		f, err := os.Open(inFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if _, err := f.Seek(int64(len(skipped)), io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	pipeStdin := func(t *testing.T) *os.File {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		go func() { io.WriteString(w, in); w.Close() }()
+		return r
+	}
+	fileStdout := func(flag int) func(t *testing.T) (*os.File, func() []byte) {
+		return func(t *testing.T) (*os.File, func() []byte) {
+			name := filepath.Join(t.TempDir(), "out.yaml")
+			f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|flag, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f, func() []byte {
+				f.Close()
+				b, _ := os.ReadFile(name)
+				return b
+			}
+		}
+	}
+	pipeStdout := func(t *testing.T) (*os.File, func() []byte) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte)
+		go func() { b, _ := io.ReadAll(r); r.Close(); got <- b }()
+		return w, func() []byte { w.Close(); return <-got }
+	}
+	for name, tc := range map[string]struct {
+		stdin  func(*testing.T) *os.File
+		stdout func(*testing.T) (*os.File, func() []byte)
+	}{
+		"file to file":           {fileStdin, fileStdout(os.O_TRUNC)},
+		"file to pipe":           {fileStdin, pipeStdout},
+		"file to appending file": {fileStdin, fileStdout(os.O_APPEND)},
+		"pipe to file":           {pipeStdin, fileStdout(os.O_TRUNC)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stdout, output := tc.stdout(t)
+			var errb bytes.Buffer
+			code := run([]string{"--config", cfg}, tc.stdin(t), stdout, &errb)
+			got := output()
+			if code != exitOK || !bytes.Equal(got, want) {
+				t.Errorf("exit %d, %d bytes (want %d), same=%v; stderr %s", code, len(got), len(want), bytes.Equal(got, want), errb.String())
+			}
+		})
+	}
+}
+
+// A regular file is not spooled, and a late error still writes nothing.
+func TestLateErrorInAFileWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "c.yaml", testConfig)
+	bad := bigStream() + "---\n" + strings.Replace(istiod, "- name: discovery", "- name: pilot", 1)
+	stdin, err := os.Open(writeFile(t, dir, "in.yaml", bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	outName := filepath.Join(dir, "out.yaml")
+	stdout, err := os.Create(outName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	code := run([]string{"--config", cfg}, stdin, stdout, &errb)
+	stdout.Close()
+	got, _ := os.ReadFile(outName)
+	if code != exitBadInput || len(got) != 0 || !strings.Contains(errb.String(), `has no container named "discovery"`) {
+		t.Errorf("exit %d, %d bytes on stdout, stderr %q", code, len(got), errb.String())
+	}
+}
