@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +43,7 @@ func (c *VaultCA) Validate() Errors {
 		add("spec.onConflict", "must be %q or %q, got %q", ConflictError, ConflictOverride, s.OnConflict)
 	}
 	for i, sa := range s.Istiod.ServiceAccounts {
-		if !dnsLabel.MatchString(sa) {
+		if !isDNSLabel(sa) {
 			add(fmt.Sprintf("spec.istiod.serviceAccounts[%d]", i), "must be a service account name, got %q", sa)
 		}
 	}
@@ -57,7 +56,7 @@ func (c *VaultCA) Validate() Errors {
 	if g := s.Agent.RunAsGroup; g != nil && *g < 0 {
 		add("spec.agent.runAsGroup", "must not be negative")
 	}
-	if !keyPerms.MatchString(s.Agent.KeyPerms) {
+	if !isKeyPerms(s.Agent.KeyPerms) {
 		add("spec.agent.keyPerms", "must be an octal mode with no bits for others, such as 0400 or 0440, got %q", s.Agent.KeyPerms)
 	}
 	if d := s.Agent.StaticSecretRenderInterval; d != "" {
@@ -68,12 +67,12 @@ func (c *VaultCA) Validate() Errors {
 		}
 	}
 	for i, ns := range s.Istiod.Namespaces {
-		if !dnsLabel.MatchString(ns) {
+		if !isDNSLabel(ns) {
 			add(fmt.Sprintf("spec.istiod.namespaces[%d]", i), "must be a Kubernetes namespace name, got %q", ns)
 		}
 	}
 	for i, r := range s.Istiod.Revisions {
-		if !dnsLabel.MatchString(r) {
+		if !isDNSLabel(r) {
 			add(fmt.Sprintf("spec.istiod.revisions[%d]", i), "must be a revision name such as canary or 1-30, got %q", r)
 		}
 	}
@@ -106,10 +105,42 @@ func (c *VaultCA) Validate() Errors {
 	return errs
 }
 
-var (
-	keyPerms = regexp.MustCompile(`^0?[0-7][0-7]0$`)
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-)
+// The name checks are plain loops, not regular expressions: a compiled
+// expression is built at start-up, which every run of the binary paid.
+
+// isKeyPerms: an octal file mode with no bits for others, 0?[0-7][0-7]0.
+func isKeyPerms(s string) bool {
+	if len(s) == 4 && s[0] == '0' {
+		s = s[1:]
+	}
+	return len(s) == 3 && isOctal(s[0]) && isOctal(s[1]) && s[2] == '0'
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// isDNSLabel: an RFC 1123 label, as Kubernetes names namespaces.
+func isDNSLabel(s string) bool { return len(s) <= 63 && isName(s, "-") }
+
+// isCertName: a name that is safe in a file name.
+func isCertName(s string) bool { return isName(s, "-.") }
+
+// isName reports whether s is lowercase letters and digits, with the bytes
+// of inner allowed too, but not first or last.
+func isName(s, inner string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && i < len(s)-1 && strings.IndexByte(inner, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func validateKVSecret(add func(string, string, ...any), field string, kv KVSecret) {
 	if kv.Version != 1 && kv.Version != 2 {
@@ -192,8 +223,6 @@ func sortErrors(errs Errors) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 }
 
-var certName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
-
 func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 	if len(g.Selector) == 0 {
 		add(at+".selector", "must name at least one pod label, e.g. {istio: ingressgateway}")
@@ -216,7 +245,7 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 	seen := map[string]bool{}
 	for j, c := range g.Certificates {
 		cat := fmt.Sprintf("%s.certificates[%d]", at, j)
-		if !certName.MatchString(c.Name) {
+		if !isCertName(c.Name) {
 			add(cat+".name", "must be a file-name-safe name such as bookinfo, got %q", c.Name)
 		} else if seen[c.Name] {
 			add(cat+".name", "%q is used twice: file names would collide", c.Name)
