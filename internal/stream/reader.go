@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -10,107 +9,168 @@ import (
 // Reader yields the documents of a stream one at a time, so memory is
 // bounded by the largest document, not the stream. It cuts exactly where
 // Split does.
+//
+// A document is handed out as a slice of the read buffer, not copied out
+// of it: the buffer grows only when one document does not fit, and only
+// the unfinished document is moved to its front before the next read.
 type Reader struct {
-	br    *bufio.Reader
-	line  int    // lines consumed so far
-	next  []byte // a marker line read ahead: it opens the next document
+	src   io.Reader
+	buf   []byte
+	start int  // the current document's first byte in buf
+	end   int  // buf[:end] holds what has been read
+	eof   bool // src has no more
+	err   error
 	index int
-	off   int64 // where the next document starts: documents are contiguous
-	done  bool
-	buf   bytes.Buffer // the body being collected
+	off   int64 // the current document's offset in the stream
+	line  int   // lines before the current document
 }
+
+// readSize is the least room a read is given.
+const readSize = 256 << 10
 
 // NewReader reads documents from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{src: r}
 }
 
 // Next returns the next document, or io.EOF after the last one. The
 // returned slices stay valid until the next call.
 func (r *Reader) Next() (Doc, error) {
-	if r.done {
+	if r.start == r.end {
+		r.fill()
+	}
+	if r.err != nil {
+		return Doc{}, r.err
+	}
+	if r.start == r.end {
 		return Doc{}, io.EOF
 	}
-	d := Doc{Index: r.index, Marker: r.next, Line: r.line + 1, Offset: r.off}
-	r.next = nil
-	r.buf.Reset()
+	markerLen, err := r.markerLine()
+	if err != nil {
+		return Doc{}, err
+	}
+	end, err := r.bodyEnd(markerLen)
+	if err != nil {
+		return Doc{}, err
+	}
+	raw := r.buf[r.start : r.start+end]
+	d := Doc{Index: r.index, Marker: raw[:markerLen:markerLen], Body: raw[markerLen:], Line: r.line + 1, Offset: r.off}
+	if markerLen > 0 {
+		d.Line++
+	}
+	if markerLen == 0 {
+		d.Marker = nil
+	}
+	r.index++
+	r.off += int64(end)
+	r.line += bytes.Count(raw, []byte{'\n'})
+	r.start += end
+	return d, nil
+}
+
+// markerLine returns the length of the document's first line if that line
+// is a marker, else 0. Four bytes tell whether it is one; only a marker
+// needs its whole line.
+func (r *Reader) markerLine() (int, error) {
 	for {
-		// Most lines are not markers: copy every whole line up to the next
-		// possible one in one go, without looking at them one by one.
-		if n := r.copyPlainLines(); n > 0 {
-			continue
-		}
-		line, err := r.readLine()
-		if len(line) > 0 {
-			r.line++
-			switch {
-			case !isMarker(line):
-				r.buf.Write(line)
-			case r.buf.Len() == 0 && len(d.Marker) == 0:
-				// The stream starts with a marker: no empty first document.
-				d.Marker, d.Line = append([]byte(nil), line...), r.line+1
-			default:
-				r.next = append([]byte(nil), line...)
+		b := r.buf[r.start:r.end]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			if isMarker(b[:i+1]) {
+				return i + 1, nil
 			}
-			if r.next != nil {
-				break
-			}
+			return 0, nil
 		}
-		if errors.Is(err, io.EOF) {
-			r.done = true
-			if len(d.Marker) == 0 && r.buf.Len() == 0 {
-				return Doc{}, io.EOF
-			}
-			break
+		if len(b) >= 4 && !isMarker(b) {
+			return 0, nil
 		}
-		if err != nil {
-			return Doc{}, err
+		if r.eof {
+			if isMarker(b) {
+				return len(b), nil
+			}
+			return 0, nil
+		}
+		if err := r.fill(); err != nil {
+			return 0, err
 		}
 	}
-	d.Body = r.buf.Bytes()
-	r.index++
-	r.off += d.Len()
-	return d, nil
+}
+
+// bodyEnd returns where the document ends, relative to its start: at the
+// next marker line, or at the end of the stream. Searching resumes at the
+// last line start already searched, so each byte is looked at about once.
+func (r *Reader) bodyEnd(from int) (int, error) {
+	for {
+		b := r.buf[r.start:r.end]
+		p, short := findMarker(b, from, r.eof)
+		switch {
+		case p >= 0 && !short:
+			return p, nil
+		case r.eof:
+			return len(b), nil
+		case p >= 0:
+			from = p // "---" at the very end: the next byte decides
+		default:
+			from = max(from, bytes.LastIndexByte(b, '\n')+1)
+		}
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// findMarker returns the first marker line at or after from, which must
+// start a line, or -1. short reports that b ends right after a "---" that
+// starts a line, too early to tell whether it is a marker.
+func findMarker(b []byte, from int, atEOF bool) (p int, short bool) {
+	for {
+		i := IndexAtLineStart(b[from:], marker)
+		if i < 0 {
+			return -1, false
+		}
+		p = from + i
+		if p+len(marker) == len(b) && !atEOF {
+			return p, true
+		}
+		if isMarker(b[p:]) {
+			return p, false
+		}
+		nl := bytes.IndexByte(b[p:], '\n')
+		if nl < 0 {
+			return -1, false
+		}
+		from = p + nl + 1
+	}
 }
 
 var marker = []byte("---")
 
-// copyPlainLines appends to the body the buffered whole lines before the
-// next line that could be a marker, and returns how many bytes it took. It
-// is called at the start of a line, and takes nothing when that line could
-// be a marker or is not wholly buffered: readLine decides those.
-func (r *Reader) copyPlainLines() int {
-	window, _ := r.br.Peek(r.br.Buffered())
-	if len(window) < 4 || bytes.HasPrefix(window, marker) {
-		return 0
+// fill reads more of the stream after buf[start:end], first moving the
+// current document to the front, then growing buf, when there is too
+// little room left.
+func (r *Reader) fill() error {
+	if r.eof {
+		return r.err
 	}
-	end := IndexAtLineStart(window, marker)
-	if end < 0 {
-		end = bytes.LastIndexByte(window, '\n') + 1
-		if end == 0 {
-			return 0
+	if len(r.buf)-r.end < readSize/2 {
+		if r.start > 0 {
+			r.end = copy(r.buf, r.buf[r.start:r.end])
+			r.start = 0
+		}
+		if len(r.buf)-r.end < readSize/2 {
+			grown := make([]byte, max(2*len(r.buf), r.end+readSize))
+			copy(grown, r.buf[:r.end])
+			r.buf = grown
 		}
 	}
-	chunk := window[:end]
-	r.buf.Write(chunk)
-	r.line += bytes.Count(chunk, []byte{'\n'})
-	r.br.Discard(len(chunk))
-	return len(chunk)
-}
-
-// readLine returns the next line with its newline, however long it is;
-// the slice is valid until the next read.
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return line, err
+	n, err := r.src.Read(r.buf[r.end:])
+	r.end += n
+	if err != nil {
+		r.eof = true
+		if !errors.Is(err, io.EOF) {
+			r.err = err
+		}
 	}
-	long := append([]byte(nil), line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		line, err = r.br.ReadSlice('\n')
-		long = append(long, line...)
-	}
-	return long, err
+	return r.err
 }
 
 // ForEach calls fn on every document of r, in order, until fn fails.

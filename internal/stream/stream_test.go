@@ -2,9 +2,12 @@ package stream
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 )
@@ -84,31 +87,86 @@ func TestIndexAtLineStart(t *testing.T) {
 	}
 }
 
-// The streaming Reader cuts exactly where Split does.
+// The streaming Reader cuts exactly where Split does, however the bytes
+// arrive: all at once, or one at a time.
 func FuzzReaderMatchesSplit(f *testing.F) {
-	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "# c\n---\n---\n", "---", "x\n---"} {
+	for _, s := range []string{"", "a: 1\n", "---\na: 1\n---\nb: 2", "--- {a: 1}\n...\n---\r\n", "# c\n---\n---\n", "---", "x\n---", "x\n----\n---", "a\n--"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want := Split(in)
-		r := NewReader(bytes.NewReader(in))
-		for i := 0; ; i++ {
-			d, err := r.Next()
-			if err == io.EOF {
-				if i != len(want) {
-					t.Fatalf("Reader gave %d documents, Split %d", i, len(want))
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if i >= len(want) || !bytes.Equal(d.Marker, want[i].Marker) || !bytes.Equal(d.Body, want[i].Body) ||
-				d.Line != want[i].Line || d.Index != i || d.Offset != want[i].Offset {
-				t.Fatalf("document %d: Reader %q line %d differs from Split", i, d.Raw(), d.Line)
-			}
-		}
+		checkReader(t, NewReader(bytes.NewReader(in)), want)
+		checkReader(t, NewReader(iotest.OneByteReader(bytes.NewReader(in))), want)
 	})
+}
+
+// Large documents and reads of every size: the buffer is compacted and
+// grown along the way, and a document larger than it still comes whole.
+func TestReaderAcrossBuffers(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var in bytes.Buffer
+	for in.Len() < 8*readSize {
+		switch rnd.IntN(4) {
+		case 0:
+			in.WriteString("---\n")
+		case 1:
+			in.WriteString("--- # c\n")
+		}
+		for n := rnd.IntN(3 * readSize / 4); n > 0; n -= 40 {
+			in.WriteString("  line: ----- " + strings.Repeat("x", rnd.IntN(30)) + "\n")
+		}
+	}
+	in.WriteString("---\n" + strings.Repeat("big: "+strings.Repeat("y", 100)+"\n", 3*readSize/100))
+	want := Split(in.Bytes())
+	checkReader(t, NewReader(&chunkyReader{r: bytes.NewReader(in.Bytes()), rnd: rnd}), want)
+}
+
+// chunkyReader returns reads of random sizes, from a byte to a megabyte.
+type chunkyReader struct {
+	r   io.Reader
+	rnd *rand.Rand
+}
+
+func (c *chunkyReader) Read(p []byte) (int, error) {
+	return c.r.Read(p[:min(len(p), 1+c.rnd.IntN(1<<c.rnd.IntN(21)))])
+}
+
+func checkReader(t *testing.T, r *Reader, want []Doc) {
+	t.Helper()
+	for i := 0; ; i++ {
+		d, err := r.Next()
+		if err == io.EOF {
+			if i != len(want) {
+				t.Fatalf("Reader gave %d documents, Split %d", i, len(want))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(want) || !bytes.Equal(d.Marker, want[i].Marker) || !bytes.Equal(d.Body, want[i].Body) ||
+			d.Line != want[i].Line || d.Index != i || d.Offset != want[i].Offset {
+			t.Fatalf("document %d: Reader %q line %d offset %d differs from Split", i, d.Raw(), d.Line, d.Offset)
+		}
+	}
+}
+
+// A read error is returned, not taken for the end of the stream.
+func TestReaderReportsReadErrors(t *testing.T) {
+	boom := errors.New("boom")
+	r := NewReader(io.MultiReader(strings.NewReader("a: 1\n---\nb: 2\n"), iotest.ErrReader(boom)))
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			t.Fatal("read error taken for the end of the stream")
+		}
+		if err != nil {
+			if !errors.Is(err, boom) {
+				t.Fatalf("err = %v, want boom", err)
+			}
+			return
+		}
+	}
 }
 
 // join concatenates documents' Raw bytes: the inverse of Split.
