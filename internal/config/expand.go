@@ -63,6 +63,7 @@ func (c *VaultCA) templated() map[string]*string {
 // validated afterwards, on the expanded value.
 func (c *VaultCA) expand() Errors {
 	var errs Errors
+	var root *template.Template // made once: adding sprig's functions costs more than a parse
 	for field, v := range c.templated() {
 		if !strings.Contains(*v, "{{") {
 			continue
@@ -71,7 +72,10 @@ func (c *VaultCA) expand() Errors {
 			errs = append(errs, &FieldError{Field: "spec.cluster", Msg: fmt.Sprintf("must be set: `%s` uses {{ .Cluster }}", field)})
 			continue
 		}
-		t, err := template.New(field).Option("missingkey=error").Funcs(sprig.HermeticTxtFuncMap()).Parse(*v)
+		if root == nil {
+			root = template.New("").Option("missingkey=error").Funcs(sprig.HermeticTxtFuncMap())
+		}
+		t, err := root.New(field).Parse(*v)
 		if err != nil {
 			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("is not a valid template: %v", err)})
 			continue
