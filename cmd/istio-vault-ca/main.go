@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -68,9 +67,6 @@ Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
 const (
 	// peekSize is how much of stdin is looked at to tell a KRM ResourceList.
 	peekSize = 64 << 10
-	// spoolMemory is how much of a piped stream is held in memory before a
-	// temporary file.
-	spoolMemory = 4 << 20
 )
 
 func main() {
@@ -149,10 +145,14 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
 		return exitBadInput
 	}
-	file, start := rereadable(stdin)
-	in := bufio.NewReaderSize(stdin, peekSize)
-	if isResourceList(in) {
-		all, err := io.ReadAll(in)
+	src, err := readSource(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
+		return exitBadInput
+	}
+	defer src.Close()
+	if isResourceList(src.head(peekSize)) {
+		all, err := src.all()
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
 			return exitBadInput
@@ -163,7 +163,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	return render(t, in, file, start, stdout, stderr)
+	return render(t, src, stdout, stderr)
 }
 
 // runFunction runs the KRM function. Its output is a ResourceList even on

@@ -154,35 +154,18 @@ func TestUnexpectedArgument(t *testing.T) {
 }
 
 // A bad document after megabytes of good ones: still nothing on stdout,
-// and the spool that held the good ones spilled to disk on the way.
+// from a stream too large to be held in memory.
 func TestLateErrorWritesNothing(t *testing.T) {
 	cfg := writeFile(t, t.TempDir(), "c.yaml", testConfig)
 	var in strings.Builder
 	filler := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata: {k: " + strings.Repeat("x", 1000) + "}\n"
-	for in.Len() < 2*spoolMemory {
+	for in.Len() < 2*memLimit {
 		in.WriteString("---\n" + filler)
 	}
 	in.WriteString("---\n" + strings.Replace(istiod, "- name: discovery", "- name: pilot", 1))
 	code, out, stderr := runCmd([]string{"--config", cfg}, []byte(in.String()))
 	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, `has no container named "discovery"`) {
 		t.Errorf("exit %d, %d bytes on stdout, stderr %q", code, len(out), stderr)
-	}
-}
-
-func TestSpoolSpillsAndReplays(t *testing.T) {
-	s := &spool{limit: 10}
-	defer s.Close()
-	for _, p := range []string{"hello ", "spooled ", "world"} {
-		if _, err := s.Write([]byte(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.file == nil {
-		t.Fatal("did not spill past the limit")
-	}
-	b := make([]byte, len("hello spooled world")+1)
-	if n, err := s.ReaderAt().ReadAt(b, 0); string(b[:n]) != "hello spooled world" {
-		t.Errorf("replayed %q, %v", b[:n], err)
 	}
 }
 

@@ -9,30 +9,39 @@ import (
 	"testing"
 )
 
-// bigStream is more than the spool keeps in memory, with istiod in the
-// middle: the changed document sits between two unchanged runs.
-func bigStream() string {
+// streamOf is about size bytes with istiod in the middle: the changed
+// document sits between two unchanged runs.
+func streamOf(size int) string {
 	var in strings.Builder
 	filler := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata: {k: " + strings.Repeat("x", 1000) + "}\n"
-	for in.Len() < spoolMemory {
+	for in.Len() < size/2 {
 		in.WriteString("---\n" + filler)
 	}
 	in.WriteString("---\n" + istiod)
-	for in.Len() < 2*spoolMemory {
+	for in.Len() < size {
 		in.WriteString("---\n" + filler)
 	}
 	return in.String()
 }
 
-// However stdin and stdout are connected, a run writes the same bytes: a
-// piped stream is spooled (here past memory into a temporary file), a
-// regular file is read again from where the stream starts in it, and its
-// unchanged runs go to a file, a pipe or an appending file by sendfile or,
-// where the kernel refuses, by copying.
+// bigStream is more than is held in memory.
+func bigStream() string { return streamOf(2 * memLimit) }
+
+// However stdin and stdout are connected, a run writes the same bytes. A
+// small stream is held in memory (a file mapped, a pipe read), a large one
+// is read twice from a file (stdin itself, or a temporary file a pipe was
+// copied into); a regular file is read from where the stream starts in it;
+// unchanged runs of a file go to a file, a pipe or an appending file by
+// sendfile or, where the kernel refuses, by copying.
 func TestRenderReadsAnyStdinAlike(t *testing.T) {
+	for name, size := range map[string]int{"small": memLimit / 4, "large": 2 * memLimit} {
+		t.Run(name, func(t *testing.T) { testRenderReadsAnyStdinAlike(t, streamOf(size)) })
+	}
+}
+
+func testRenderReadsAnyStdinAlike(t *testing.T, in string) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "c.yaml", testConfig)
-	in := bigStream()
 	code, want, stderr := runCmd([]string{"--config", cfg}, []byte(in))
 	if code != exitOK || bytes.Equal(want, []byte(in)) || !bytes.Contains(want, []byte("vault.hashicorp.com/agent-inject")) {
 		t.Fatalf("reference run: exit %d, changed=%v, stderr %s", code, !bytes.Equal(want, []byte(in)), stderr)

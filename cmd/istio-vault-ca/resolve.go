@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -34,10 +33,8 @@ func resolveConfig(flagValue string) (file, how string, err error) {
 
 
 // isResourceList reports whether stdin is a KRM ResourceList: its first
-// document, as far as the peeked bytes hold it, has kind ResourceList at the
-// top level. Nothing is consumed.
-func isResourceList(in *bufio.Reader) bool {
-	head, _ := in.Peek(peekSize)
+// document, as far as head holds it, has kind ResourceList at the top level.
+func isResourceList(head []byte) bool {
 	docs := stream.Split(head)
 	if len(docs) == 0 {
 		return false

@@ -33,6 +33,12 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{src: r}
 }
 
+// NewBytesReader reads the documents of a stream held whole in memory,
+// handing out slices of b itself.
+func NewBytesReader(b []byte) *Reader {
+	return &Reader{buf: b, end: len(b), eof: true}
+}
+
 // Next returns the next document, or io.EOF after the last one. The
 // returned slices stay valid until the next call.
 func (r *Reader) Next() (Doc, error) {
@@ -175,9 +181,13 @@ func (r *Reader) fill() error {
 
 // ForEach calls fn on every document of r, in order, until fn fails.
 func ForEach(r io.Reader, fn func(*Doc) error) error {
-	sr := NewReader(r)
+	return NewReader(r).Each(fn)
+}
+
+// Each calls fn on every remaining document, in order, until fn fails.
+func (r *Reader) Each(fn func(*Doc) error) error {
 	for {
-		d, err := sr.Next()
+		d, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

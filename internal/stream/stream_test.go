@@ -97,6 +97,7 @@ func FuzzReaderMatchesSplit(f *testing.F) {
 		want := Split(in)
 		checkReader(t, NewReader(bytes.NewReader(in)), want)
 		checkReader(t, NewReader(iotest.OneByteReader(bytes.NewReader(in))), want)
+		checkReader(t, NewBytesReader(in), want)
 	})
 }
 

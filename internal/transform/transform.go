@@ -223,8 +223,8 @@ func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
 // read the stream again writes it with stream.Apply: only the changed
 // documents are held in memory, and a stream that fails anywhere yields no
 // output at all.
-func (t *Transformer) Edits(r io.Reader) (edits []stream.Edit, size int64, err error) {
-	err = stream.ForEach(r, func(d *stream.Doc) error {
+func (t *Transformer) Edits(docs *stream.Reader) (edits []stream.Edit, size int64, err error) {
+	err = docs.Each(func(d *stream.Doc) error {
 		size = d.Offset + d.Len()
 		out, err := t.rewrite(d)
 		if out != nil {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+)
+
+// source is stdin made readable twice: a run reads the whole stream once to
+// find every change and every error, and only then writes it, so a bad
+// document anywhere means nothing on stdout.
+//
+//   - A regular file is read where it is: mapped into memory when it is
+//     small, read again from the offset the stream started at when it is
+//     not.
+//   - Anything else (helm's pipe) is read into memory when it is small, and
+//     otherwise copied into an unlinked temporary file, which is then read
+//     like a regular one.
+//
+// Either way memory holds at most memLimit bytes of the stream, or one
+// document when a document is larger.
+type source struct {
+	data  []byte   // the whole stream, when it is in memory
+	file  *os.File // the file holding the stream from start, if there is one
+	start int64
+	close func() error
+}
+
+// memLimit is how large a stream may be to be held in memory whole.
+const memLimit = 4 << 20
+
+func readSource(stdin io.Reader) (*source, error) {
+	if f, start, size, ok := regularFile(stdin); ok {
+		s := &source{file: f, start: start, close: func() error { return nil }}
+		if size <= memLimit {
+			if data, unmap, ok := mapFile(f, start, size); ok {
+				s.data, s.close = data, unmap
+			}
+		}
+		return s, nil
+	}
+	head, err := io.ReadAll(io.LimitReader(stdin, memLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(head) <= memLimit {
+		return &source{data: head, close: func() error { return nil }}, nil
+	}
+	tmp, err := os.CreateTemp("", "istio-vault-ca-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(tmp.Name()) // gone when closed, whatever happens
+	if _, err := io.Copy(tmp, io.MultiReader(bytes.NewReader(head), stdin)); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return &source{file: tmp, close: tmp.Close}, nil
+}
+
+// regularFile returns stdin as a regular file, the offset at which the
+// stream starts in it (someone may have read part of it) and the stream's
+// size.
+func regularFile(stdin io.Reader) (f *os.File, start, size int64, ok bool) {
+	f, ok = stdin.(*os.File)
+	if !ok {
+		return nil, 0, 0, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, 0, false
+	}
+	start, err = f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	return f, start, fi.Size() - start, true
+}
+
+// docs reads the stream's documents: slices of the data in memory, or
+// through a buffer that holds one document at a time.
+func (s *source) docs() *stream.Reader {
+	if s.data != nil {
+		return stream.NewBytesReader(s.data)
+	}
+	return stream.NewReader(io.NewSectionReader(s.file, s.start, 1<<62))
+}
+
+// head is the stream's first n bytes, or all of it if it is shorter.
+func (s *source) head(n int) []byte {
+	if s.data != nil {
+		return s.data[:min(n, len(s.data))]
+	}
+	b := make([]byte, n)
+	m, _ := s.file.ReadAt(b, s.start)
+	return b[:m]
+}
+
+// all is the whole stream.
+func (s *source) all() ([]byte, error) {
+	if s.data != nil {
+		return s.data, nil
+	}
+	return io.ReadAll(io.NewSectionReader(s.file, s.start, 1<<62))
+}
+
+// again reads the stream's first size bytes a second time. A file is read
+// as a file, so that its unchanged runs can go out by sendfile.
+func (s *source) again(size int64) io.ReaderAt {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, s.start, size)
+	}
+	return bytes.NewReader(s.data)
+}
+
+func (s *source) Close() error { return s.close() }
