@@ -31,7 +31,6 @@ func resolveConfig(flagValue string) (file, how string, err error) {
 	return "", "", errNoConfig
 }
 
-
 // isResourceList reports whether stdin is a KRM ResourceList: its first
 // document, as far as head holds it, has kind ResourceList at the top level.
 func isResourceList(head []byte) bool {
