@@ -23,9 +23,10 @@ IMAGE_REF ?= istio-vault-ca:dev
 .PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
-# smaller binary with no dynamic loader starts faster.
+# smaller binary with no dynamic loader starts faster. Both executables go
+# to bin/: istio-vault-ca runs istio-vault-ca-verify for `verify`.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/istio-vault-ca
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/ ./cmd/...
 
 # Run the post-renderer on the istiod chart output and show what it changed.
 demo: build

@@ -10,8 +10,9 @@ import (
 	"testing"
 )
 
-// toolBin is istio-vault-ca built from the main module for this run: the
-// tests drive the shipped binary, not its packages.
+// toolBin is istio-vault-ca built from the main module for this run, with
+// istio-vault-ca-verify beside it: the tests drive the shipped binaries,
+// not their packages.
 var toolBin string
 
 func TestMain(m *testing.M) {
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	toolBin = filepath.Join(dir, "istio-vault-ca")
-	build := exec.Command("go", "build", "-o", toolBin, "./cmd/istio-vault-ca")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building istio-vault-ca: %v\n%s", err, out)

@@ -8,6 +8,7 @@ import (
 
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
 
@@ -99,17 +100,17 @@ func TestAdversarial(t *testing.T) {
 			code, out, stderr := runCmd(args, []byte(tc.input))
 			switch tc.want {
 			case refused:
-				if code != exitBadInput || len(out) != 0 || !regexp.MustCompile(tc.stderr).MatchString(stderr) {
+				if code != cli.ExitBadInput || len(out) != 0 || !regexp.MustCompile(tc.stderr).MatchString(stderr) {
 					t.Fatalf("want refusal matching %q with empty stdout; got exit %d, %d bytes out, stderr %q", tc.stderr, code, len(out), stderr)
 				}
 				return
 			case same:
-				if code != exitOK || !bytes.Equal(out, []byte(tc.input)) {
+				if code != cli.ExitOK || !bytes.Equal(out, []byte(tc.input)) {
 					t.Fatalf("want byte-for-byte passthrough; got exit %d, stderr %q, identical=%v", code, stderr, bytes.Equal(out, []byte(tc.input)))
 				}
 				return
 			}
-			if code != exitOK || bytes.Equal(out, []byte(tc.input)) {
+			if code != cli.ExitOK || bytes.Equal(out, []byte(tc.input)) {
 				t.Fatalf("want a change; got exit %d, identical=%v, stderr %q", code, bytes.Equal(out, []byte(tc.input)), stderr)
 			}
 			for i, d := range stream.Split(out) {

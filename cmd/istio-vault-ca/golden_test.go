@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 )
 
@@ -35,8 +36,8 @@ func TestGolden(t *testing.T) {
 			code, stdout, stderr := runCmd(args, in)
 
 			if patterns, err := os.ReadFile(filepath.Join(dir, "errors.txt")); err == nil {
-				if code != exitBadInput {
-					t.Errorf("exit code %d, want %d; stderr:\n%s", code, exitBadInput, stderr)
+				if code != cli.ExitBadInput {
+					t.Errorf("exit code %d, want %d; stderr:\n%s", code, cli.ExitBadInput, stderr)
 				}
 				if len(stdout) != 0 {
 					t.Errorf("stdout must be empty on error, got %d bytes", len(stdout))
@@ -48,7 +49,7 @@ func TestGolden(t *testing.T) {
 				}
 				return
 			}
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
 			}
 			golden.Check(t, filepath.Join(dir, "expected.yaml"), stdout)
@@ -57,7 +58,7 @@ func TestGolden(t *testing.T) {
 				return // a subcommand's output is not a manifest stream
 			}
 			code, again, stderr := runCmd(args, stdout)
-			if code != exitOK || !bytes.Equal(again, stdout) {
+			if code != cli.ExitOK || !bytes.Equal(again, stdout) {
 				t.Errorf("not idempotent: second run exit %d, output changed=%v; stderr:\n%s", code, !bytes.Equal(again, stdout), stderr)
 			}
 		})

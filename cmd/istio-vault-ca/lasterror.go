@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 )
 
 // Helm 4 runs post-renderers as plugins and does not show their stderr: a
@@ -48,12 +50,12 @@ func runExplain(stdout, stderr io.Writer) int {
 	b, err := os.ReadFile(lastErrorFile())
 	if os.IsNotExist(err) {
 		fmt.Fprintln(stdout, "istio-vault-ca: no failed run recorded")
-		return exitOK
+		return cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	stdout.Write(b)
-	return exitOK
+	return cli.ExitOK
 }

@@ -18,17 +18,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/istio-vault-ca/istio-vault-ca/fn"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
-	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
-)
-
-// Exit codes, the same for every subcommand.
-const (
-	exitOK       = 0 // success; converged; every check passed
-	exitFailed   = 1 // drift (check) or a failed verification (verify)
-	exitBadInput = 2 // bad input, config or usage: nothing was written to stdout
 )
 
 const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of a Kubernetes Secret.
@@ -92,7 +85,7 @@ func tuneGC() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rec := &recorder{w: stderr}
 	code := dispatch(args, stdin, stdout, rec)
-	if code != exitOK && rec.buf.Len() > 0 {
+	if code != cli.ExitOK && rec.buf.Len() > 0 {
 		keepFailure(args, rec.buf.Bytes())
 	}
 	return code
@@ -108,58 +101,47 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "policy":
 			return runPolicy(args[1:], stdout, stderr)
 		case "verify":
-			return runVerify(args[1:], stdout, stderr)
+			return runVerify(args[1:], stdin, stdout, stderr)
 		case "patches":
 			return runPatches(args[1:], stdin, stdout, stderr)
 		case "explain":
 			return runExplain(stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
-			return exitOK
+			return cli.ExitOK
 		}
 	}
 	return runRender(args, stdin, stdout, stderr)
 }
 
-type common struct {
-	configFile string
-	verbose    bool
-}
-
-func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	c := &common{}
-	fs.StringVar(&c.configFile, "config", "", "VaultCA config file (default $"+envConfig+", then ./"+defaultConfigFile+")")
-	fs.BoolVar(&c.verbose, "verbose", false, "say on stderr which config was used (and, for check, which files converged)")
-	return fs, c
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *cli.Common) {
+	return cli.NewFlags(name, usage, stderr)
 }
 
 func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	src, err := readSource(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	defer src.Close()
 	if isResourceList(src.head(peekSize)) {
 		all, err := src.all()
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
-			return exitBadInput
+			return cli.ExitBadInput
 		}
 		return runFunction(all, stdout, stderr)
 	}
-	_, t, code := loadTransformer(c, stderr)
+	_, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -175,58 +157,21 @@ func runFunction(in []byte, stdout, stderr io.Writer) int {
 	stdout.Write(out.Bytes())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	return exitOK
-}
-
-// loadTransformer loads the config and derives its plans; on failure it has
-// reported why and returns the exit code.
-func loadTransformer(c *common, stderr io.Writer) (*config.VaultCA, *transform.Transformer, int) {
-	cfg, code := loadConfig(c, stderr)
-	if cfg == nil {
-		return nil, nil, code
-	}
-	t, err := transform.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, nil, exitBadInput
-	}
-	return cfg, t, exitOK
-}
-
-func loadConfig(c *common, stderr io.Writer) (*config.VaultCA, int) {
-	file, how, err := resolveConfig(c.configFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, exitBadInput
-	}
-	if c.verbose {
-		fmt.Fprintf(stderr, "istio-vault-ca: config %s (%s)\n", file, how)
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: reading config: %v\n", err)
-		return nil, exitBadInput
-	}
-	cfg, err := config.Load(data, file)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
-		return nil, exitBadInput
-	}
-	return cfg, exitOK
+	return cli.ExitOK
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("check", stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	_, t, code := loadTransformer(c, stderr)
+	_, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -236,52 +181,52 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		d, err := drift.File(t, file)
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)
-			return exitBadInput
+			return cli.ExitBadInput
 		}
 		if d != "" {
 			drifted = true
 			report.WriteString(d)
-		} else if c.verbose {
+		} else if c.Verbose {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: converged\n", file)
 		}
 	}
 	if drifted {
 		stdout.Write(report.Bytes())
 		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the diff above shows how)")
-		return exitFailed
+		return cli.ExitFailed
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("config", stderr)
 	defaults := fs.Bool("defaults", false, "print every default, documented")
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	if *defaults {
 		stdout.Write(config.DefaultsYAML)
-		return exitOK
+		return cli.ExitOK
 	}
-	cfg, code := loadConfig(c, stderr)
+	cfg, code := cli.LoadConfig(c, stderr)
 	if cfg == nil {
 		return code
 	}
 	out, err := cfg.YAML()
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	stdout.Write(out)
-	return exitOK
+	return cli.ExitOK
 }
 
 func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("patches", stderr)
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	_, t, code := loadTransformer(c, stderr)
+	_, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -290,19 +235,19 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var out bytes.Buffer
 	if err := t.Patches(stdin, &out); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	stdout.Write(out.Bytes())
-	return exitOK
+	return cli.ExitOK
 }
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("policy", stderr)
 	output := fs.String("output", "hcl", "hcl, json, role (the Kubernetes-auth roles by path) or commands")
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	cfg, t, code := loadTransformer(c, stderr)
+	cfg, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code
 	}
@@ -319,8 +264,8 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		out = p.Commands()
 	default:
 		fmt.Fprintf(stderr, "istio-vault-ca policy: --output must be hcl, json, role or commands, got %q\n", *output)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	fmt.Fprint(stdout, out)
-	return exitOK
+	return cli.ExitOK
 }

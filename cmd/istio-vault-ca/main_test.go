@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 )
 
@@ -57,9 +58,9 @@ func TestConfigResolutionOrder(t *testing.T) {
 		{"then ./vaultca.yaml", "", []string{"--verbose"}, "cwd/data/istiod", "(./vaultca.yaml)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(envConfig, tc.env)
+			t.Setenv(cli.EnvConfig, tc.env)
 			code, out, stderr := runCmd(tc.args, []byte(istiod))
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			if !strings.Contains(string(out), "agent-inject-secret-ca-key.pem: "+tc.wantPath) {
@@ -74,21 +75,21 @@ func TestConfigResolutionOrder(t *testing.T) {
 
 func TestNoConfigIsUsageError(t *testing.T) {
 	t.Chdir(t.TempDir())
-	t.Setenv(envConfig, "")
+	t.Setenv(cli.EnvConfig, "")
 	code, out, stderr := runCmd(nil, []byte(istiod))
-	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "no config: pass --config FILE") {
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "no config: pass --config FILE") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
 
 func TestKRMFunctionOnStdin(t *testing.T) {
 	t.Chdir(t.TempDir())
-	t.Setenv(envConfig, "")
+	t.Setenv(cli.EnvConfig, "")
 	list := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " +
 		strings.ReplaceAll(strings.TrimSpace(istiod), "\n", "\n  ") +
 		"\nfunctionConfig:\n  " + strings.ReplaceAll(strings.TrimSpace(testConfig), "\n", "\n  ") + "\n"
 	code, out, stderr := runCmd(nil, []byte(list))
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(string(out), "kind: ResourceList") || !strings.Contains(string(out), "ROOT_CA_DIR") {
@@ -102,8 +103,8 @@ func TestCheck(t *testing.T) {
 	manifest := writeFile(t, dir, "istiod.yaml", istiod)
 
 	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
-	if code != exitFailed {
-		t.Fatalf("drifted file: exit %d, want %d; %s", code, exitFailed, stderr)
+	if code != cli.ExitFailed {
+		t.Fatalf("drifted file: exit %d, want %d; %s", code, cli.ExitFailed, stderr)
 	}
 	if !strings.Contains(string(out), "--- a/"+manifest) || !strings.Contains(string(out), "+        - name: ROOT_CA_DIR") {
 		t.Errorf("no unified diff:\n%s", out)
@@ -116,19 +117,19 @@ func TestCheck(t *testing.T) {
 	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
 	writeFile(t, dir, "istiod.yaml", string(rendered))
 	code, out, stderr = runCmd([]string{"check", "--config", cfg, manifest}, nil)
-	if code != exitOK || len(out) != 0 {
+	if code != cli.ExitOK || len(out) != 0 {
 		t.Errorf("converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 
 	code, out, _ = runCmd([]string{"check", "--config", cfg, filepath.Join(dir, "missing.yaml")}, nil)
-	if code != exitBadInput || len(out) != 0 {
+	if code != cli.ExitBadInput || len(out) != 0 {
 		t.Errorf("missing file: exit %d, stdout %q", code, out)
 	}
 }
 
 func TestConfigDefaults(t *testing.T) {
 	code, out, _ := runCmd([]string{"config", "--defaults"}, nil)
-	if code != exitOK || string(out) != string(config.DefaultsYAML) {
+	if code != cli.ExitOK || string(out) != string(config.DefaultsYAML) {
 		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 }
@@ -136,7 +137,7 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigShowsEffectiveConfig(t *testing.T) {
 	cfg := writeFile(t, t.TempDir(), "c.yaml", strings.Replace(testConfig, "spec:\n", "spec:\n  cluster: east\n", 1))
 	code, out, stderr := runCmd([]string{"config", "--config", cfg}, nil)
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"authPath: auth/kubernetes", "secretVolumePath: /vault/secrets", "caKey: ca_key", "runAsUser: 1337"} {
@@ -148,7 +149,7 @@ func TestConfigShowsEffectiveConfig(t *testing.T) {
 
 func TestUnexpectedArgument(t *testing.T) {
 	code, out, stderr := runCmd([]string{"istiod.yaml"}, nil)
-	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "read from stdin") {
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "read from stdin") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
@@ -164,7 +165,7 @@ func TestLateErrorWritesNothing(t *testing.T) {
 	}
 	in.WriteString("---\n" + strings.Replace(istiod, "- name: discovery", "- name: pilot", 1))
 	code, out, stderr := runCmd([]string{"--config", cfg}, []byte(in.String()))
-	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, `has no container named "discovery"`) {
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, `has no container named "discovery"`) {
 		t.Errorf("exit %d, %d bytes on stdout, stderr %q", code, len(out), stderr)
 	}
 }
@@ -174,15 +175,15 @@ func TestExplainShowsTheLastFailure(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	code, out, _ := runCmd([]string{"explain"}, nil)
-	if code != exitOK || !strings.Contains(string(out), "no failed run recorded") {
+	if code != cli.ExitOK || !strings.Contains(string(out), "no failed run recorded") {
 		t.Fatalf("before any failure: exit %d, %q", code, out)
 	}
 	cfg := writeFile(t, t.TempDir(), "c.yaml", strings.Replace(testConfig, "role: istiod", "rol: istiod", 1))
-	if code, _, _ := runCmd([]string{"--config", cfg}, []byte(istiod)); code != exitBadInput {
+	if code, _, _ := runCmd([]string{"--config", cfg}, []byte(istiod)); code != cli.ExitBadInput {
 		t.Fatalf("bad config: exit %d", code)
 	}
 	code, out, _ = runCmd([]string{"explain"}, nil)
-	if code != exitOK || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") || !strings.Contains(string(out), "--config "+cfg) {
+	if code != cli.ExitOK || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") || !strings.Contains(string(out), "--config "+cfg) {
 		t.Errorf("explain: exit %d, %q", code, out)
 	}
 }
@@ -193,11 +194,20 @@ func TestPatchesParseLikeARun(t *testing.T) {
 	cfg := writeFile(t, t.TempDir(), "c.yaml", testConfig)
 	aliased := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod}\nx: &t\n  metadata: {labels: {app: istiod}}\n  spec: {containers: [{name: discovery}]}\nspec:\n  template: *t\n"
 	code, out, stderr := runCmd([]string{"patches", "--config", cfg}, []byte(aliased))
-	if code != exitOK || !strings.Contains(string(out), "vault.hashicorp.com/agent-inject") {
+	if code != cli.ExitOK || !strings.Contains(string(out), "vault.hashicorp.com/agent-inject") {
 		t.Errorf("aliased istiod: exit %d, stderr %q, out:\n%s", code, stderr, out)
 	}
 	code, out, stderr = runCmd([]string{"patches", "--config", cfg}, []byte(istiod+"metadata: {name: again}\n"))
-	if code != exitBadInput || len(out) != 0 || !strings.Contains(stderr, "already defined") {
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "already defined") {
 		t.Errorf("duplicate key: exit %d, %d bytes out, stderr %q", code, len(out), stderr)
+	}
+}
+
+// verify is its own executable: without it, a run says how to get it.
+func TestVerifyWithoutItsExecutable(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, out, stderr := runCmd([]string{"verify", "--config", "x.yaml"}, nil)
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "go install github.com/istio-vault-ca/istio-vault-ca/cmd/istio-vault-ca-verify") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
@@ -15,11 +16,11 @@ func render(t *transform.Transformer, src *source, stdout, stderr io.Writer) int
 	edits, size, err := t.Edits(src.docs())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
 	if err := stream.Apply(toFile(stdout), src.again(size), size, edits); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
-		return exitBadInput
+		return cli.ExitBadInput
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 )
 
 // streamOf is about size bytes with istiod in the middle: the changed
@@ -43,7 +45,7 @@ func testRenderReadsAnyStdinAlike(t *testing.T, in string) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "c.yaml", testConfig)
 	code, want, stderr := runCmd([]string{"--config", cfg}, []byte(in))
-	if code != exitOK || bytes.Equal(want, []byte(in)) || !bytes.Contains(want, []byte("vault.hashicorp.com/agent-inject")) {
+	if code != cli.ExitOK || bytes.Equal(want, []byte(in)) || !bytes.Contains(want, []byte("vault.hashicorp.com/agent-inject")) {
 		t.Fatalf("reference run: exit %d, changed=%v, stderr %s", code, !bytes.Equal(want, []byte(in)), stderr)
 	}
 	const skipped = "# read by someone before us\n"
@@ -106,7 +108,7 @@ func testRenderReadsAnyStdinAlike(t *testing.T, in string) {
 			var errb bytes.Buffer
 			code := run([]string{"--config", cfg}, tc.stdin(t), stdout, &errb)
 			got := output()
-			if code != exitOK || !bytes.Equal(got, want) {
+			if code != cli.ExitOK || !bytes.Equal(got, want) {
 				t.Errorf("exit %d, %d bytes (want %d), same=%v; stderr %s", code, len(got), len(want), bytes.Equal(got, want), errb.String())
 			}
 		})
@@ -132,7 +134,7 @@ func TestLateErrorInAFileWritesNothing(t *testing.T) {
 	code := run([]string{"--config", cfg}, stdin, stdout, &errb)
 	stdout.Close()
 	got, _ := os.ReadFile(outName)
-	if code != exitBadInput || len(got) != 0 || !strings.Contains(errb.String(), `has no container named "discovery"`) {
+	if code != cli.ExitBadInput || len(got) != 0 || !strings.Contains(errb.String(), `has no container named "discovery"`) {
 		t.Errorf("exit %d, %d bytes on stdout, stderr %q", code, len(got), errb.String())
 	}
 }

@@ -1,0 +1,106 @@
+// Package cli is what the tool's executables share on the command line:
+// exit codes, the --config and --verbose flags, and how the config is found
+// and loaded.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
+)
+
+// Exit codes, the same for every subcommand.
+const (
+	ExitOK       = 0 // success; converged; every check passed
+	ExitFailed   = 1 // drift (check) or a failed verification (verify)
+	ExitBadInput = 2 // bad input, config or usage: nothing was written to stdout
+)
+
+const (
+	// EnvConfig names the config file when --config does not.
+	EnvConfig = "ISTIO_VAULT_CA_CONFIG"
+	// DefaultConfigFile is the config when neither the flag nor the
+	// environment names one.
+	DefaultConfigFile = "vaultca.yaml"
+)
+
+// ErrNoConfig says how to give a config.
+var ErrNoConfig = errors.New("no config: pass --config FILE, set $" + EnvConfig + ", or put " + DefaultConfigFile + " in the current directory")
+
+// Common are the flags every subcommand takes.
+type Common struct {
+	ConfigFile string
+	Verbose    bool
+}
+
+// NewFlags is a subcommand's flag set, with the common flags defined; a
+// usage error prints usage.
+func NewFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *Common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	c := &Common{}
+	fs.StringVar(&c.ConfigFile, "config", "", "VaultCA config file (default $"+EnvConfig+", then ./"+DefaultConfigFile+")")
+	fs.BoolVar(&c.Verbose, "verbose", false, "say on stderr which config was used (and, for check, which files converged)")
+	return fs, c
+}
+
+// ResolveConfig picks the config file: the flag, else the environment (Helm
+// 3 passes arguments only through --post-renderer-args), else
+// ./vaultca.yaml. It says which, for --verbose.
+func ResolveConfig(flagValue string) (file, how string, err error) {
+	switch {
+	case flagValue != "":
+		return flagValue, "--config", nil
+	case os.Getenv(EnvConfig) != "":
+		return os.Getenv(EnvConfig), "$" + EnvConfig, nil
+	}
+	if _, err := os.Stat(DefaultConfigFile); err == nil {
+		return DefaultConfigFile, "./" + DefaultConfigFile, nil
+	}
+	return "", "", ErrNoConfig
+}
+
+// LoadTransformer loads the config and derives its plans; on failure it has
+// reported why and returns the exit code.
+func LoadTransformer(c *Common, stderr io.Writer) (*config.VaultCA, *transform.Transformer, int) {
+	cfg, code := LoadConfig(c, stderr)
+	if cfg == nil {
+		return nil, nil, code
+	}
+	t, err := transform.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return nil, nil, ExitBadInput
+	}
+	return cfg, t, ExitOK
+}
+
+// LoadConfig finds, reads and validates the config; on failure it has
+// reported why and returns the exit code.
+func LoadConfig(c *Common, stderr io.Writer) (*config.VaultCA, int) {
+	file, how, err := ResolveConfig(c.ConfigFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		return nil, ExitBadInput
+	}
+	if c.Verbose {
+		fmt.Fprintf(stderr, "istio-vault-ca: config %s (%s)\n", file, how)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: reading config: %v\n", err)
+		return nil, ExitBadInput
+	}
+	cfg, err := config.Load(data, file)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
+		return nil, ExitBadInput
+	}
+	return cfg, ExitOK
+}
