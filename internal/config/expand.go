@@ -72,6 +72,10 @@ func (c *VaultCA) expand() Errors {
 			errs = append(errs, &FieldError{Field: "spec.cluster", Msg: fmt.Sprintf("must be set: `%s` uses {{ .Cluster }}", field)})
 			continue
 		}
+		if out, ok := clusterOnly(*v, c.Spec.Cluster); ok {
+			*v = out
+			continue
+		}
 		if root == nil {
 			root = template.New("").Option("missingkey=error").Funcs(sprig.HermeticTxtFuncMap())
 		}
@@ -89,4 +93,28 @@ func (c *VaultCA) expand() Errors {
 	}
 	sortErrors(errs)
 	return errs
+}
+
+// clusterOnly expands v when its only actions are {{ .Cluster }}, as in
+// nearly every config, without a template: building one with sprig's
+// functions costs more than the rest of loading a config. It reads "{{"
+// as the template lexer does, left to right, so anything else declines.
+func clusterOnly(v, cluster string) (string, bool) {
+	var b strings.Builder
+	for {
+		i := strings.Index(v, "{{")
+		if i < 0 {
+			b.WriteString(v)
+			return b.String(), true
+		}
+		b.WriteString(v[:i])
+		rest, ok := strings.CutPrefix(v[i:], "{{ .Cluster }}")
+		if !ok {
+			if rest, ok = strings.CutPrefix(v[i:], "{{.Cluster}}"); !ok {
+				return "", false
+			}
+		}
+		b.WriteString(cluster)
+		v = rest
+	}
 }
