@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
 
 func benchTransformer(b *testing.B) *Transformer {
@@ -28,6 +29,12 @@ func benchTransformer(b *testing.B) *Transformer {
 // BenchmarkInstallStream is the full Istio 1.30 install stream: all CRDs,
 // istiod and the gateway chart (about 1 MB, 40 documents).
 func BenchmarkInstallStream(b *testing.B) {
+	run(b, benchTransformer(b), installStream(b))
+}
+
+// installStream is base.yaml, istiod.yaml and gateway.yaml of the corpus.
+func installStream(b *testing.B) []byte {
+	b.Helper()
 	var in []byte
 	for _, f := range []string{"base.yaml", "istiod.yaml", "gateway.yaml"} {
 		part, err := os.ReadFile(filepath.Join(corpusDir, "1.30.3", f))
@@ -36,7 +43,26 @@ func BenchmarkInstallStream(b *testing.B) {
 		}
 		in = append(in, part...)
 	}
-	run(b, benchTransformer(b), in)
+	return in
+}
+
+// BenchmarkInstallStreamEdits is the same stream the way the command line
+// reads a small one: documents are slices of the stream in memory, the
+// first pass finds the edits, the second writes.
+func BenchmarkInstallStreamEdits(b *testing.B) {
+	in, t := installStream(b), benchTransformer(b)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		edits, size, err := t.Edits(stream.NewBytesReader(in))
+		if err == nil {
+			err = stream.Apply(io.Discard, bytes.NewReader(in), size, edits)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkSynthetic10k is 10,000 mixed documents: ConfigMaps, Services,
