@@ -68,9 +68,9 @@ func main() {
 }
 
 // tuneGC trades a little memory for time: a run is short and its live heap
-// small (one document and the spool), so collecting at 5x instead of 2x the
-// live heap saves most collections, while the soft limit keeps a long stream
-// flat. GOGC and GOMEMLIMIT, when set, win.
+// small (the changed documents, and at most 4 MiB of stream), so collecting
+// at 5x instead of 2x the live heap saves most collections, while the soft
+// limit keeps a long stream flat. GOGC and GOMEMLIMIT, when set, win.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

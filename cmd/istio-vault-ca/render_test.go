@@ -115,7 +115,8 @@ func testRenderReadsAnyStdinAlike(t *testing.T, in string) {
 	}
 }
 
-// A regular file is not spooled, and a late error still writes nothing.
+// A large regular file is read twice, not copied, and a late error still
+// writes nothing.
 func TestLateErrorInAFileWritesNothing(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "c.yaml", testConfig)

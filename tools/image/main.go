@@ -83,7 +83,7 @@ func layerTar(bin []byte) []byte {
 	for _, dir := range []string{"usr/", "usr/local/", "usr/local/bin/", "tmp/"} {
 		mode := int64(0o755)
 		if dir == "tmp/" {
-			mode = 0o1777 // the spool's temporary file
+			mode = 0o1777 // the temporary file a large piped stream is copied into
 		}
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: mode, ModTime: time.Unix(0, 0)})
 	}
