@@ -48,8 +48,9 @@ type File struct {
 
 const severityError = "error"
 
-// Results are a run's findings. As an error they read one per line, as
-// the orchestrators print them: [error] apiVersion/kind/namespace/name field: message.
+// Results are a run's findings. As an error they read as kyaml's framework
+// printed them, a blank line apart:
+// [error] apiVersion/kind/namespace/name field: message
 type Results []*Result
 
 func (rs Results) Error() string {
