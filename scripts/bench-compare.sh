@@ -5,8 +5,8 @@
 # peak RSS and the ratios.
 #
 # Wall time is measured two ways, both printed:
-#  - "under time": each command run by /usr/bin/time, as the performance
-#    issue measured its baseline (cat at about 3 ms on the install stream);
+#  - "under time": each command run by /usr/bin/time, which reproduces the
+#    performance issue's figure for cat on the install stream (about 3 ms);
 #    the wrapper's fork and exec are in every row.
 #  - "bare": the command alone, started by this shell.
 # The commands' runs are interleaved, so a machine that speeds up or slows
