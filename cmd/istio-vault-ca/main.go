@@ -118,7 +118,7 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *cli.Common) {
 	return cli.NewFlags(name, usage, stderr)
 }
 
-func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
@@ -133,6 +133,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cli.ExitBadInput
 	}
 	defer src.Close()
+	defer src.guard(stderr, &code)()
 	if isResourceList(src.head(peekSize)) {
 		all, err := src.all()
 		if err != nil {

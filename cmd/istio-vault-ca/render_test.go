@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
 
 // streamOf is about size bytes with istiod in the middle: the changed
@@ -137,5 +139,41 @@ func TestLateErrorInAFileWritesNothing(t *testing.T) {
 	got, _ := os.ReadFile(outName)
 	if code != cli.ExitBadInput || len(got) != 0 || !strings.Contains(errb.String(), `has no container named "discovery"`) {
 		t.Errorf("exit %d, %d bytes on stdout, stderr %q", code, len(got), errb.String())
+	}
+}
+
+// A mapped file cut short by someone else between the two reads is an
+// error, not a crash.
+func TestTruncatedMappedFileIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load([]byte(testConfig), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := writeFile(t, dir, "in.yaml", streamOf(memLimit/2))
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := readSource(f)
+	if err != nil || !src.mapped {
+		t.Skipf("stdin is not mapped here (err %v)", err)
+	}
+	defer src.Close()
+	if err := os.Truncate(name, 0); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := func() (code int) { // as runRender guards it
+		defer src.guard(&errb, &code)()
+		return render(tr, src, &out, &errb)
+	}()
+	if code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "shrank while it was being read") {
+		t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
 	}
 }

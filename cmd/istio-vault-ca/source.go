@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
 
@@ -22,10 +25,11 @@ import (
 // Either way memory holds at most memLimit bytes of the stream, or one
 // document when a document is larger.
 type source struct {
-	data  []byte   // the whole stream, when it is in memory
-	file  *os.File // the file holding the stream from start, if there is one
-	start int64
-	close func() error
+	data   []byte   // the whole stream, when it is in memory
+	mapped bool     // data is a mapping of file
+	file   *os.File // the file holding the stream from start, if there is one
+	start  int64
+	close  func() error
 }
 
 // memLimit is how large a stream may be to be held in memory whole.
@@ -36,7 +40,7 @@ func readSource(stdin io.Reader) (*source, error) {
 		s := &source{file: f, start: start, close: func() error { return nil }}
 		if size <= memLimit {
 			if data, unmap, ok := mapFile(f, start, size); ok {
-				s.data, s.close = data, unmap
+				s.data, s.mapped, s.close = data, true, unmap
 			}
 		}
 		return s, nil
@@ -116,3 +120,25 @@ func (s *source) again(size int64) io.ReaderAt {
 }
 
 func (s *source) Close() error { return s.close() }
+
+// guard turns the fault of reading a mapped file that someone truncated
+// meanwhile into an error: without it, the process would die of SIGBUS.
+// Use as defer s.guard(stderr, &code)().
+func (s *source) guard(stderr io.Writer, code *int) func() {
+	if !s.mapped {
+		return func() {}
+	}
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		r := recover()
+		if r == nil {
+			return
+		}
+		if f, ok := r.(interface{ Addr() uintptr }); !ok || f == nil {
+			panic(r)
+		}
+		fmt.Fprintln(stderr, "istio-vault-ca: stdin shrank while it was being read: run again on a file nothing else writes")
+		*code = cli.ExitBadInput
+	}
+}
