@@ -173,7 +173,46 @@ func TestTruncatedMappedFileIsAnError(t *testing.T) {
 		defer src.guard(&errb, &code)()
 		return render(tr, src, &out, &errb)
 	}()
-	if code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "shrank while it was being read") {
+	if code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "changed while it was being read") {
 		t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
+	}
+}
+
+// A file written to between the two reads fails the run with nothing on
+// stdout: what was checked is not what would be written.
+func TestFileChangedBetweenReadsIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load([]byte(testConfig), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string]int{"mapped": memLimit / 4, "read twice": 2 * memLimit} {
+		t.Run(name, func(t *testing.T) {
+			file := writeFile(t, dir, "in.yaml", streamOf(size))
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src, err := readSource(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			w, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.WriteString("---\nkind: Deployment\n")
+			w.Close()
+			var out, errb bytes.Buffer
+			if code := render(tr, src, &out, &errb); code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "changed while it was being read") {
+				t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
+			}
+		})
 	}
 }

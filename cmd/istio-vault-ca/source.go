@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,7 @@ type source struct {
 	mapped bool     // data is a mapping of file
 	file   *os.File // the file holding the stream from start, if there is one
 	start  int64
+	stat   os.FileInfo // stdin's, when it is a regular file read twice
 	close  func() error
 }
 
@@ -36,8 +38,9 @@ type source struct {
 const memLimit = 4 << 20
 
 func readSource(stdin io.Reader) (*source, error) {
-	if f, start, size, ok := regularFile(stdin); ok {
-		s := &source{file: f, start: start, close: func() error { return nil }}
+	if f, fi, start, ok := regularFile(stdin); ok {
+		s := &source{file: f, start: start, stat: fi, close: func() error { return nil }}
+		size := fi.Size() - start
 		if size <= memLimit {
 			if data, unmap, ok := mapFile(f, start, size); ok {
 				s.data, s.mapped, s.close = data, true, unmap
@@ -64,23 +67,43 @@ func readSource(stdin io.Reader) (*source, error) {
 	return &source{file: tmp, close: tmp.Close}, nil
 }
 
-// regularFile returns stdin as a regular file, the offset at which the
-// stream starts in it (someone may have read part of it) and the stream's
-// size.
-func regularFile(stdin io.Reader) (f *os.File, start, size int64, ok bool) {
+// regularFile returns stdin as a regular file, what it was when the run
+// began, and the offset at which the stream starts in it (someone may have
+// read part of it).
+func regularFile(stdin io.Reader) (f *os.File, fi os.FileInfo, start int64, ok bool) {
 	f, ok = stdin.(*os.File)
 	if !ok {
-		return nil, 0, 0, false
+		return nil, nil, 0, false
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, 0, 0, false
+		return nil, nil, 0, false
 	}
 	start, err = f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return nil, 0, 0, false
+		return nil, nil, 0, false
 	}
-	return f, start, fi.Size() - start, true
+	return f, fi, start, true
+}
+
+// errChanged is a stdin file written to while it was being read twice:
+// what was checked may not be what would be written.
+var errChanged = errors.New("stdin changed while it was being read: run again on a file nothing else writes")
+
+// unchanged fails when stdin is a file whose size or modification time
+// differs from when the run began.
+func (s *source) unchanged() error {
+	if s.stat == nil {
+		return nil
+	}
+	now, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	if now.Size() != s.stat.Size() || !now.ModTime().Equal(s.stat.ModTime()) {
+		return errChanged
+	}
+	return nil
 }
 
 // docs reads the stream's documents: slices of the data in memory, or
@@ -122,7 +145,7 @@ func (s *source) again(size int64) io.ReaderAt {
 func (s *source) Close() error { return s.close() }
 
 // guard turns the fault of reading a mapped file that someone truncated
-// meanwhile into an error: without it, the process would die of SIGBUS.
+// meanwhile into errChanged: without it, the process would die of SIGBUS.
 // Use as defer s.guard(stderr, &code)().
 func (s *source) guard(stderr io.Writer, code *int) func() {
 	if !s.mapped {
@@ -138,7 +161,7 @@ func (s *source) guard(stderr io.Writer, code *int) func() {
 		if f, ok := r.(interface{ Addr() uintptr }); !ok || f == nil {
 			panic(r)
 		}
-		fmt.Fprintln(stderr, "istio-vault-ca: stdin shrank while it was being read: run again on a file nothing else writes")
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", errChanged)
 		*code = cli.ExitBadInput
 	}
 }
