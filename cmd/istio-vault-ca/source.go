@@ -48,12 +48,18 @@ func readSource(stdin io.Reader) (*source, error) {
 		}
 		return s, nil
 	}
-	head, err := io.ReadAll(io.LimitReader(stdin, memLimit+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(head) <= memLimit {
+	widenPipe(stdin)
+	// One allocation of the limit: the kernel hands out its pages only as
+	// they are written, so a small stream touches little of it, and nothing
+	// is copied the way a buffer that doubles as it fills is.
+	head := make([]byte, memLimit+1)
+	n, err := io.ReadFull(stdin, head)
+	head = head[:n]
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &source{data: head, close: func() error { return nil }}, nil
+	case err != nil:
+		return nil, err
 	}
 	tmp, err := os.CreateTemp("", "istio-vault-ca-*")
 	if err != nil {
