@@ -82,6 +82,22 @@ echo "  istio-vault-ca / cat:       $(ratio "$t_tool" "$t_cat")x under time, $(r
 echo "  peak RSS: $((m_tool / 1024)) MiB"
 m_small=$m_tool
 
+# The same stream through a pipe, as helm feeds a post-renderer: cat writes
+# it, against cat writing it into cat. Under time only (both are pipelines).
+rm -f "$work"/tool.* "$work"/cat.*
+for _ in $(seq "$runs"); do
+  for name in tool cat; do
+    cmd=cat
+    [ "$name" = tool ] && cmd="$tool --config $config"
+    start=$EPOCHREALTIME
+    /usr/bin/time -f '%M' -o "$work/$name.rss1" bash -c "cat | $cmd" < "$input" > /dev/null
+    end=$EPOCHREALTIME
+    ms "$start" "$end" >> "$work/$name.timed"
+  done
+done
+t_pipe_tool=$(median "$work/tool.timed") t_pipe_cat=$(median "$work/cat.timed")
+echo "piped (bash -c 'cat | CMD', as helm feeds a post-renderer): istio-vault-ca $t_pipe_tool ms, cat $t_pipe_cat ms: $(ratio "$t_pipe_tool" "$t_pipe_cat")x"
+
 # 2. A 100 MB stream that is almost all passthrough: the CRDs again and again.
 input=$work/big.yaml
 while [ "$(stat -c %s "$input" 2>/dev/null || echo 0)" -lt 100000000 ]; do cat "$corpus"/1.30.3/base.yaml >> "$input"; done
