@@ -145,15 +145,7 @@ func TestLateErrorInAFileWritesNothing(t *testing.T) {
 // A mapped file cut short by someone else between the two reads is an
 // error, not a crash.
 func TestTruncatedMappedFileIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Load([]byte(testConfig), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := transform.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, tr := t.TempDir(), testTransformer(t)
 	name := writeFile(t, dir, "in.yaml", streamOf(memLimit/2))
 	f, err := os.Open(name)
 	if err != nil {
@@ -181,15 +173,7 @@ func TestTruncatedMappedFileIsAnError(t *testing.T) {
 // A file written to between the two reads fails the run with nothing on
 // stdout: what was checked is not what would be written.
 func TestFileChangedBetweenReadsIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := config.Load([]byte(testConfig), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := transform.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, tr := t.TempDir(), testTransformer(t)
 	for name, size := range map[string]int{"mapped": memLimit / 4, "read twice": 2 * memLimit} {
 		t.Run(name, func(t *testing.T) {
 			file := writeFile(t, dir, "in.yaml", streamOf(size))
@@ -215,4 +199,17 @@ func TestFileChangedBetweenReadsIsAnError(t *testing.T) {
 			}
 		})
 	}
+}
+
+func testTransformer(t *testing.T) *transform.Transformer {
+	t.Helper()
+	cfg, err := config.Load([]byte(testConfig), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
