@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
@@ -117,8 +118,57 @@ func TestCorpus(t *testing.T) {
 			if err != nil || !bytes.Equal(again, out) {
 				t.Errorf("second run changed the output (err %v)", err)
 			}
+			checkOutputHoldsTheTree(t, tr, in, out)
 		})
 	}
+}
+
+// checkOutputHoldsTheTree fails when a changed document, as written (in its
+// own bytes, inplace.go, or re-serialised), holds other data than the tree
+// the transformer built for it.
+func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
+	t.Helper()
+	inDocs, outDocs := stream.Split(in), stream.Split(out)
+	if len(inDocs) != len(outDocs) {
+		t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
+	}
+	for i := range inDocs {
+		if bytes.Equal(inDocs[i].Raw(), outDocs[i].Raw()) {
+			continue
+		}
+		// Only for what Kubernetes can read: the serialiser loses what
+		// only YAML can hold (a null key becomes an empty string).
+		var v any
+		if sigsyaml.Unmarshal(inDocs[i].Source(), &v) != nil {
+			continue
+		}
+		rn, err := parse(&inDocs[i])
+		if err != nil || rn == nil {
+			t.Fatalf("document %d changed, but does not parse: %v", i, err)
+		}
+		if _, err := tr.Node(rn); err != nil {
+			t.Fatalf("document %d changed, but its tree fails: %v", i, err)
+		}
+		written, err := yaml.Parse(string(outDocs[i].Source()))
+		if err != nil || !sameNode(written.Document(), rn.Document()) {
+			t.Fatalf("document %d as written (error %v) holds other data than its tree:\n%s", i, err, outDocs[i].Raw())
+		}
+	}
+}
+
+// sameNode compares what two YAML trees hold, not how they are written:
+// kinds, resolved tags, scalar values, anchors and the order of content.
+func sameNode(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) ||
+		(a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.Value != b.Value {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // expectedIstiod names the one Deployment each chart file should have

@@ -255,9 +255,14 @@ func (t *Transformer) rewrite(d *stream.Doc) ([]byte, error) {
 
 // doc returns the new body of a document, or nil when it is unchanged.
 func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
-	rn, err := parse(d)
+	rn, expanded, err := parseDoc(d)
 	if err != nil || rn == nil {
 		return nil, err
+	}
+	var before positions
+	if !expanded && stream.IsBareMarker(d.Marker) {
+		before = positions{}
+		record(rn.Document(), before)
 	}
 	changed, err := t.Node(rn)
 	if err != nil {
@@ -266,9 +271,13 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	if !changed {
 		return nil, nil
 	}
-	out, err := yaml.MarshalWithOptions(rn.Document(), &yaml.EncoderOptions{
-		SeqIndent: seqIndent(d.Source()),
-	})
+	opts := &yaml.EncoderOptions{SeqIndent: seqIndent(d.Source())}
+	if before != nil {
+		if out, ok := inPlace(d.Body, rn.Document(), before, opts); ok {
+			return out, nil
+		}
+	}
+	out, err := yaml.MarshalWithOptions(rn.Document(), opts)
 	if err != nil {
 		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
 	}
@@ -279,30 +288,38 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 // that holds no mapping (comments only, a scalar), an error for malformed
 // YAML or a duplicate key, and aliases and merge keys expanded.
 func parse(d *stream.Doc) (*yaml.RNode, error) {
-	rn, err := yaml.Parse(string(d.Source()))
+	rn, _, err := parseDoc(d)
+	return rn, err
+}
+
+// parseDoc is parse, also saying whether aliases were expanded: the tree
+// then no longer matches the bytes.
+func parseDoc(d *stream.Doc) (rn *yaml.RNode, expanded bool, err error) {
+	rn, err = yaml.Parse(string(d.Source()))
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil // comments only
+			return nil, false, nil // comments only
 		}
-		return nil, &DocError{Index: d.Index, Line: d.Line + yamlErrorLine(err) - 1,
+		return nil, false, &DocError{Index: d.Index, Line: d.Line + yamlErrorLine(err) - 1,
 			Err: fmt.Errorf("is not valid YAML: %v; fix the input (the tool reads what helm or kustomize rendered)", err)}
 	}
 	if rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
-		return nil, nil
+		return nil, false, nil
 	}
 	// Which of two equal keys would Kubernetes, or the injector, use? Refuse.
 	if n := duplicateKey(rn.YNode()); n != nil {
-		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line + n.Line - 1,
+		return nil, false, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line + n.Line - 1,
 			Err: fmt.Errorf("key %q is already defined in this mapping: remove one of the two", n.Value)}
 	}
 	// A pod template reached through an alias or a merge key is still the
 	// pod template: expand them, or such an istiod would silently be missed.
 	if hasAlias(rn.YNode()) {
 		if err := rn.DeAnchor(); err != nil {
-			return nil, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
+			return nil, false, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
 		}
+		expanded = true
 	}
-	return rn, nil
+	return rn, expanded, nil
 }
 
 // duplicateKey returns the second occurrence of a key in any mapping.

@@ -1,0 +1,343 @@
+package transform
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// A changed target is written as its own bytes with the new lines put in,
+// not re-serialised: the diff a user reviews is then exactly the lines the
+// tool added or changed, whatever indentation, quoting and comments the
+// chart used, and the serialiser's cost is paid only for those lines.
+//
+// This works for what the transformer does to a target: it adds keys to
+// mappings, items to lists and replaces single-line scalar values. Anything
+// else (a node removed, a flow-style collection or a multi-line scalar
+// changed, an alias expanded, CRLF line ends) is left to the serialiser.
+
+// positions records where every node of a freshly parsed document is, before
+// the transformer changes it: a replaced value keeps its node but loses its
+// position.
+type positions map[*yaml.Node]yaml.Node
+
+func record(n *yaml.Node, into positions) {
+	into[n] = yaml.Node{Kind: n.Kind, Style: n.Style, Line: n.Line, Column: n.Column, Value: n.Value}
+	for _, c := range n.Content {
+		record(c, into)
+	}
+}
+
+// edit puts text at off, in place of the cut bytes there.
+type edit struct {
+	off, cut int
+	text     []byte
+}
+
+type inPlacer struct {
+	src    []byte
+	lines  []int // byte offset of each line's start
+	before positions
+	opts   *yaml.EncoderOptions
+	seen   int // original nodes still in the tree
+	edits  []edit
+}
+
+// inPlace returns src with the changes that turned the recorded tree into
+// root written in, or false when they are not all of the kinds it writes.
+func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOptions) ([]byte, bool) {
+	if bytes.IndexByte(src, '\r') >= 0 {
+		return nil, false
+	}
+	p := &inPlacer{src: src, before: before, opts: opts, lines: []int{0}}
+	for i, c := range src {
+		if c == '\n' {
+			p.lines = append(p.lines, i+1)
+		}
+	}
+	if !p.node(root) || p.seen != len(before) {
+		return nil, false // something the parse had is gone
+	}
+	sort.SliceStable(p.edits, func(i, j int) bool { return p.edits[i].off < p.edits[j].off })
+	var out bytes.Buffer
+	out.Grow(len(src) + 4096)
+	at := 0
+	for _, e := range p.edits {
+		if e.off < at {
+			return nil, false
+		}
+		out.Write(src[at:e.off])
+		out.Write(e.text)
+		at = e.off + e.cut
+	}
+	out.Write(src[at:])
+	return out.Bytes(), true
+}
+
+// node walks an original node, recording edits for what was added under it.
+func (p *inPlacer) node(n *yaml.Node) bool {
+	was, ok := p.before[n]
+	if !ok || n.Line == 0 || was.Kind != n.Kind {
+		return false
+	}
+	p.seen++
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return len(n.Content) == 1 && p.node(n.Content[0])
+	case yaml.MappingNode:
+		return p.mapping(n, was)
+	case yaml.SequenceNode:
+		return p.sequence(n, was)
+	}
+	return true
+}
+
+func (p *inPlacer) mapping(m *yaml.Node, was yaml.Node) bool {
+	firstNew := len(m.Content)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if _, orig := p.before[k]; !orig {
+			if firstNew == len(m.Content) {
+				firstNew = i
+			}
+			continue
+		}
+		if firstNew < i || !p.node(k) {
+			return false // an original key after a new one: not an append
+		}
+		if _, orig := p.before[v]; !orig {
+			return false // a new node in place of an original one
+		}
+		if v.Line == 0 {
+			if !p.replaceScalar(v) {
+				return false
+			}
+			p.seen++
+			continue
+		}
+		if !p.node(v) {
+			return false
+		}
+	}
+	if firstNew == len(m.Content) {
+		return true
+	}
+	if firstNew == 0 || was.Style&yaml.FlowStyle != 0 {
+		return false
+	}
+	added := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[firstNew:]}
+	return p.append(m.Content[0].Column, m.Content[firstNew-2].Line, false, added)
+}
+
+func (p *inPlacer) sequence(s *yaml.Node, was yaml.Node) bool {
+	firstNew := len(s.Content)
+	for i, item := range s.Content {
+		if _, orig := p.before[item]; !orig {
+			if firstNew == len(s.Content) {
+				firstNew = i
+			}
+			continue
+		}
+		if firstNew < i || item.Line == 0 || !p.node(item) {
+			return false
+		}
+	}
+	if firstNew == len(s.Content) {
+		return true
+	}
+	if firstNew == 0 || was.Style&yaml.FlowStyle != 0 {
+		return false
+	}
+	// An item's node starts after its "- ": the dash is on that line, at the
+	// first non-space byte before it.
+	last := s.Content[firstNew-1]
+	dash, ok := p.dashColumn(last)
+	if !ok {
+		return false
+	}
+	added := &yaml.Node{Kind: yaml.SequenceNode, Content: s.Content[firstNew:]}
+	return p.append(dash, last.Line, true, added)
+}
+
+// append writes added (new pairs or items) after the block collection whose
+// entries start at column col (1-based) and whose last entry starts on line
+// lastLine, indented to col.
+func (p *inPlacer) append(col, lastLine int, seq bool, added *yaml.Node) bool {
+	text, err := yaml.MarshalWithOptions(added, p.opts)
+	if err != nil {
+		return false
+	}
+	off := p.endOf(col, lastLine, seq)
+	if off < 0 {
+		return false
+	}
+	indent := strings.Repeat(" ", col-1)
+	var b bytes.Buffer
+	if off > 0 && p.src[off-1] != '\n' {
+		b.WriteByte('\n') // the last line had no line break
+	}
+	for _, line := range bytes.SplitAfter(text, []byte("\n")) {
+		if len(line) > 1 {
+			b.WriteString(indent)
+		}
+		b.Write(line)
+	}
+	p.edits = append(p.edits, edit{off: off, text: b.Bytes()})
+	return true
+}
+
+// endOf returns the offset just past the last line of a block collection
+// whose entries start at column col and whose last entry starts on
+// lastLine: the lines after it that are indented deeper, and for a mapping
+// also a list in compact style under its last key (dashes at col). Blank
+// and comment lines count only when more of the collection follows them,
+// so the new lines go above a trailing comment. -1 when a line does not fit
+// that shape.
+func (p *inPlacer) endOf(col, lastLine int, seq bool) int {
+	end := p.lineEnd(lastLine)
+	if end < 0 {
+		return -1
+	}
+	for l := lastLine + 1; l <= len(p.lines); l++ {
+		start := p.lines[l-1]
+		if start >= len(p.src) {
+			break
+		}
+		line := p.src[start:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		trimmed := bytes.TrimLeft(line, " ")
+		if len(trimmed) == 0 || trimmed[0] == '#' {
+			continue
+		}
+		indent := len(line) - len(trimmed)
+		dash := trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ')
+		switch {
+		case indent < col-1:
+			return end
+		case indent == col-1 && seq && !dash:
+			return end // the key after a compact list
+		case indent == col-1 && seq == dash:
+			return -1 // another item, or another key: not the shape we know
+		}
+		end = p.lineEnd(l)
+	}
+	return end
+}
+
+// lineEnd is the offset just past line l (1-based), newline included.
+func (p *inPlacer) lineEnd(l int) int {
+	if l < 1 || l > len(p.lines) {
+		return -1
+	}
+	if l == len(p.lines) {
+		return len(p.src)
+	}
+	return p.lines[l]
+}
+
+// offset turns a parser position (1-based line, column in characters) into
+// a byte offset.
+func (p *inPlacer) offset(line, col int) int {
+	if line < 1 || line > len(p.lines) {
+		return -1
+	}
+	off := p.lines[line-1]
+	for c := 1; c < col; c++ {
+		if off >= len(p.src) || p.src[off] == '\n' {
+			return -1
+		}
+		_, size := utf8.DecodeRune(p.src[off:])
+		off += size
+	}
+	return off
+}
+
+// dashColumn finds the column of the "- " that opens a list item on the
+// item's own line, with nothing but spaces before it.
+func (p *inPlacer) dashColumn(item *yaml.Node) (int, bool) {
+	off := p.offset(item.Line, item.Column)
+	if off < 0 {
+		return 0, false
+	}
+	prefix := p.src[p.lines[item.Line-1]:off]
+	rest := bytes.TrimLeft(prefix, " ")
+	if len(rest) == 0 || rest[0] != '-' || len(bytes.TrimLeft(rest[1:], " ")) > 0 {
+		return 0, false
+	}
+	return len(prefix) - len(rest) + 1, true
+}
+
+// replaceScalar writes the new value of a scalar over the original one; both
+// must fit on one line.
+func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
+	was := p.before[v]
+	if was.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || was.Line == 0 ||
+		was.Style&^(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return false
+	}
+	start := p.offset(was.Line, was.Column)
+	if start < 0 {
+		return false
+	}
+	n := scalarLen(p.src[start:], was)
+	if n < 0 {
+		return false
+	}
+	text, err := yaml.MarshalWithOptions(v, p.opts)
+	if err != nil {
+		return false
+	}
+	text = bytes.TrimSuffix(text, []byte("\n"))
+	if len(text) == 0 || bytes.IndexByte(text, '\n') >= 0 {
+		return false
+	}
+	p.edits = append(p.edits, edit{off: start, cut: n, text: text})
+	return true
+}
+
+// scalarLen is the length in bytes of a one-line scalar at the start of
+// rest, or -1 when it does not end on its line or does not read as the
+// value the parser gave.
+func scalarLen(rest []byte, was yaml.Node) int {
+	line := rest
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	switch {
+	case was.Style&yaml.DoubleQuotedStyle != 0:
+		for i := 1; i < len(line); i++ {
+			switch line[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return -1
+	case was.Style&yaml.SingleQuotedStyle != 0:
+		for i := 1; i < len(line); i++ {
+			if line[i] == '\'' {
+				if i+1 < len(line) && line[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1
+			}
+		}
+		return -1
+	}
+	text := line
+	if i := bytes.Index(text, []byte(" #")); i >= 0 {
+		text = text[:i]
+	}
+	text = bytes.TrimRight(text, " \t")
+	if string(text) != was.Value {
+		return -1 // a plain scalar that goes on over more lines
+	}
+	return len(text)
+}
