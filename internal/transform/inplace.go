@@ -80,7 +80,9 @@ func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOp
 // node walks an original node, recording edits for what was added under it.
 func (p *inPlacer) node(n *yaml.Node) bool {
 	was, ok := p.before[n]
-	if !ok || n.Line == 0 || was.Kind != n.Kind {
+	// A node that is not where it was holds what another node held (kyaml
+	// sets a field by copying a node into it): only the serialiser knows.
+	if !ok || n.Line != was.Line || n.Column != was.Column || was.Kind != n.Kind {
 		return false
 	}
 	p.seen++
