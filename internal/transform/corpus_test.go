@@ -123,9 +123,10 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// checkOutputHoldsTheTree fails when a changed document, as written (in its
-// own bytes, inplace.go, or re-serialised), holds other data than the tree
-// the transformer built for it.
+// checkOutputHoldsTheTree fails when the output has another number of
+// documents than the input, or a changed document, as written (in its own
+// bytes, inplace.go, or re-serialised), does not parse or holds other data
+// than the tree the transformer built for it.
 func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 	t.Helper()
 	inDocs, outDocs := stream.Split(in), stream.Split(out)
@@ -136,11 +137,15 @@ func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 		if bytes.Equal(inDocs[i].Raw(), outDocs[i].Raw()) {
 			continue
 		}
-		// Only for what Kubernetes can read: the serialiser loses what
-		// only YAML can hold (a null key becomes an empty string).
+		// Only for what Kubernetes can read: the tool does not mend what it
+		// cannot, and the serialiser loses what only YAML can hold (a null
+		// key becomes an empty string).
 		var v any
 		if sigsyaml.Unmarshal(inDocs[i].Source(), &v) != nil {
 			continue
+		}
+		if err := sigsyaml.Unmarshal(outDocs[i].Source(), &v); err != nil {
+			t.Fatalf("changed document %d does not parse: %v\n%s", i, err, outDocs[i].Raw())
 		}
 		rn, err := parse(&inDocs[i])
 		if err != nil || rn == nil {
