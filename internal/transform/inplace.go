@@ -130,6 +130,9 @@ func (p *inPlacer) mapping(m *yaml.Node, was yaml.Node) bool {
 	if firstNew == 0 || was.Style&yaml.FlowStyle != 0 {
 		return false
 	}
+	if !p.oneLineScalars(m.Content[firstNew-2]) || !p.oneLineScalars(m.Content[firstNew-1]) {
+		return false
+	}
 	added := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[firstNew:]}
 	return p.append(m.Content[0].Column, m.Content[firstNew-2].Line, false, added)
 }
@@ -157,11 +160,54 @@ func (p *inPlacer) sequence(s *yaml.Node, was yaml.Node) bool {
 	// first non-space byte before it.
 	last := s.Content[firstNew-1]
 	dash, ok := p.dashColumn(last)
-	if !ok {
+	if !ok || !p.oneLineScalars(last) {
 		return false
 	}
 	added := &yaml.Node{Kind: yaml.SequenceNode, Content: s.Content[firstNew:]}
 	return p.append(dash, last.Line, true, added)
+}
+
+// oneLineScalars reports whether every scalar under n sits on one line:
+// then every line of n's text is structure or a real comment, and where the
+// text ends can be told from indentation alone. (A block scalar may hold
+// lines that look like comments, and with keep chomping its trailing blank
+// lines are part of its value: new lines put in above them would change it.)
+func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
+	was, ok := p.before[n]
+	if !ok {
+		return false
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Line == 0 {
+			return true // replaced: replaceScalar took only a one-line original
+		}
+		if was.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return false
+		}
+		off := p.offset(was.Line, was.Column)
+		if off < 0 {
+			return false
+		}
+		if was.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return scalarLen(p.src[off:], was) >= 0 // the closing quote is on the line
+		}
+		// A plain scalar is its value, as written; one that goes on over
+		// more lines has a value its first line does not hold.
+		line := p.src[off:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		return bytes.HasPrefix(line, []byte(was.Value))
+	case yaml.MappingNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if !p.oneLineScalars(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // append writes added (new pairs or items) after the block collection whose
@@ -173,7 +219,7 @@ func (p *inPlacer) append(col, lastLine int, seq bool, added *yaml.Node) bool {
 		return false
 	}
 	off := p.endOf(col, lastLine, seq)
-	if off < 0 {
+	if off < 0 || hasBlockScalar(added) && !p.endsBlockScalar(off, col) {
 		return false
 	}
 	indent := strings.Repeat(" ", col-1)
@@ -229,6 +275,36 @@ func (p *inPlacer) endOf(col, lastLine int, seq bool) int {
 		end = p.lineEnd(l)
 	}
 	return end
+}
+
+// hasBlockScalar reports whether n holds a literal or folded scalar.
+func hasBlockScalar(n *yaml.Node) bool {
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasBlockScalar(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsBlockScalar reports whether the text at off cannot be read as more
+// of a block scalar written just before it by a collection at column col:
+// it is the end, or a line that has something on it and is indented no
+// deeper than the collection. (A blank, a space-only or a deeper comment
+// line would become part of the scalar's value.)
+func (p *inPlacer) endsBlockScalar(off, col int) bool {
+	if off >= len(p.src) {
+		return true
+	}
+	line := p.src[off:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	trimmed := bytes.TrimLeft(line, " ")
+	return len(trimmed) > 0 && len(line)-len(trimmed) <= col-1
 }
 
 // lineEnd is the offset just past line l (1-based), newline included.
@@ -287,8 +363,8 @@ func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 		return false
 	}
 	n := scalarLen(p.src[start:], was)
-	if n < 0 {
-		return false
+	if n <= 0 {
+		return false // or an empty value, which may sit right after the colon
 	}
 	text, err := yaml.MarshalWithOptions(v, p.opts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -96,6 +97,20 @@ func TestInPlace(t *testing.T) {
 			in:     "a: |\n  one\n  two\nb: 1\n",
 			change: func(rn *yaml.RNode) { rn.PipeE(yaml.SetField("a", yaml.NewStringRNode("x"))) },
 		},
+		"after a block scalar that keeps its trailing blank line": {
+			in:     "a:\n  b: |+\n    x\n\n  # not a comment: the value ends above\nc: 1\n",
+			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("d", yaml.NewStringRNode("2"))) },
+		},
+		"after a plain scalar over two lines": {
+			in:     "a:\n  b: one\n    two\nc: 1\n",
+			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("d", yaml.NewStringRNode("2"))) },
+		},
+		"after a list item holding a quoted scalar over two lines": {
+			in: "l:\n- name: \"a\n    b\"\nc: 1\n",
+			change: func(rn *yaml.RNode) {
+				lookup(rn, "l").PipeE(yaml.Append(yaml.MustParse("name: z\n").YNode()))
+			},
+		},
 		"CRLF": {
 			in:     "a:\r\n  b: 1\r\n",
 			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("c", yaml.NewStringRNode("2"))) },
@@ -121,4 +136,56 @@ func TestInPlace(t *testing.T) {
 
 func lookup(rn *yaml.RNode, key string) *yaml.RNode {
 	return rn.Field(key).Value
+}
+
+// Whatever the document and wherever a key, a list item or a new value goes,
+// what inPlace writes holds exactly the changed tree, or inPlace declines.
+func FuzzInPlace(f *testing.F) {
+	golden.AddSeeds(f, "../../testdata/golden/*/input.yaml", "../../testdata/inputs/*.yaml")
+	for _, s := range []string{"a:\n  b: |+\n    x\n\n  c: 1\n", "l:\n- a: 1\n  # c\n- b: 'q\n  r'\n", "a: {b: 1}\nc:\n  - x\n  - y\n", "k: v # c\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rn, err := yaml.Parse(string(in))
+		if err != nil || rn.IsNilOrEmpty() || hasAlias(rn.YNode()) {
+			return
+		}
+		var collections []*yaml.Node
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+				collections = append(collections, n)
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(rn.Document())
+		if len(collections) == 0 {
+			return
+		}
+		before := positions{}
+		record(rn.Document(), before)
+		// Change a collection chosen by the input itself: a new key or item,
+		// one-line or multi-line, and a scalar replaced where there is one.
+		seed := len(in) + int(in[len(in)-1])
+		c := collections[seed%len(collections)]
+		value := yaml.NewStringRNode([]string{"v", "true", "two\nlines\n", "# x", ""}[seed%5]).YNode()
+		if c.Kind == yaml.MappingNode {
+			c.Content = append(c.Content, yaml.NewStringRNode("added-key").YNode(), value)
+			if len(c.Content) > 2 && c.Content[1].Kind == yaml.ScalarNode && seed%2 == 0 {
+				yaml.NewRNode(c.Content[1]).SetYNode(yaml.NewStringRNode("replaced").YNode())
+			}
+		} else {
+			c.Content = append(c.Content, value)
+		}
+		out, ok := inPlace(in, rn.Document(), before, &yaml.EncoderOptions{})
+		if !ok {
+			return
+		}
+		written, err := yaml.Parse(string(out))
+		if err != nil || !sameNode(written.Document(), rn.Document()) {
+			t.Fatalf("written in place (error %v), it holds other data:\n%s\n---- from:\n%s", err, out, in)
+		}
+	})
 }
