@@ -164,8 +164,11 @@ func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 // sameNode compares what two YAML trees hold, not how they are written:
 // kinds, resolved tags, scalar values, anchors and the order of content.
 func sameNode(a, b *yaml.Node) bool {
-	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) ||
-		(a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.Value != b.Value {
+	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
+		return false
+	}
+	// A null is a null however it is spelt ("", ~, null).
+	if (a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.ShortTag() != yaml.NodeTagNull && a.Value != b.Value {
 		return false
 	}
 	for i := range a.Content {

@@ -277,11 +277,26 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 			return out, nil
 		}
 	}
+	spellNulls(rn.YNode(), false)
 	out, err := yaml.MarshalWithOptions(rn.Document(), opts)
 	if err != nil {
 		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
 	}
 	return out, nil
+}
+
+// spellNulls writes out the implicit nulls of flow collections ({a}, {a: })
+// as null: the serialiser would write them as '', an empty string, which is
+// not what the document said. In block style it writes an implicit null as
+// nothing, which reads back as null, so those are left alone.
+func spellNulls(n *yaml.Node, inFlow bool) {
+	if inFlow && n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == yaml.NodeTagNull {
+		n.Value = "null"
+	}
+	flow := inFlow || n.Style&yaml.FlowStyle != 0
+	for _, c := range n.Content {
+		spellNulls(c, flow)
+	}
 }
 
 // parse reads a candidate document as every mode must see it: nil for one
