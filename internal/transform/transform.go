@@ -286,7 +286,7 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 }
 
 // spellNulls writes out the implicit nulls of flow collections ({a}, {a: })
-// as null: the serialiser would write them as '', an empty string, which is
+// as null: the serialiser would write them as ”, an empty string, which is
 // not what the document said. In block style it writes an implicit null as
 // nothing, which reads back as null, so those are left alone.
 func spellNulls(n *yaml.Node, inFlow bool) {
