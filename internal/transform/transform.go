@@ -286,8 +286,8 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 }
 
 // spellNulls writes out the implicit nulls of flow collections ({a}, {a: })
-// as null: the serialiser would write them as ”, an empty string, which is
-// not what the document said. In block style it writes an implicit null as
+// as null: the serialiser would write them as an empty quoted string, which
+// is not what the document said. In block style it writes an implicit null as
 // nothing, which reads back as null, so those are left alone.
 func spellNulls(n *yaml.Node, inFlow bool) {
 	if inFlow && n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == yaml.NodeTagNull {
