@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,6 +30,10 @@ func TestAdversarial(t *testing.T) {
 	}
 	plainIstiod := istiodWith("  template:\n    metadata:\n      labels: {app: istiod}\n    spec:\n      containers:\n      - name: discovery\n        image: pilot\n")
 	configWith := func(extra string) string { return strings.Replace(testConfig, "spec:\n", "spec:\n"+extra, 1) }
+	aliasBomb := istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		aliasBomb += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
 	huge := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n  blob: |\n" + strings.Repeat("    "+strings.Repeat("y", 120)+"\n", 50000)
 
 	for _, tc := range []struct {
@@ -46,6 +51,7 @@ func TestAdversarial(t *testing.T) {
 		{name: "byte order mark", input: "\ufeff" + plainIstiod, want: changed},
 		{name: "CRLF line ends", input: strings.ReplaceAll(plainIstiod, "\n", "\r\n"), want: changed},
 		{name: "duplicate keys in a target", input: plainIstiod + "metadata: {name: other}\n", want: refused, stderr: `already defined`},
+		{name: "alias bomb in a target", input: aliasBomb, want: refused, stderr: `document 0 \(Deployment istio-system/istiod\), line 1: its aliases expand to more than 1000000 nodes`},
 		{name: "anchor and alias to the pod template", input: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod}\nx: &t\n  metadata: {labels: {app: istiod}}\n  spec: {containers: [{name: discovery}]}\nspec:\n  template: *t\n", want: changed},
 		{name: "merge key into the labels", input: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod}\nbase: &b {app: istiod}\nspec:\n  template:\n    metadata:\n      labels:\n        <<: *b\n    spec: {containers: [{name: discovery}]}\n", want: changed},
 		{name: "document end markers", input: "kind: ConfigMap\n...\n---\nkind: Secret\n...\n", want: same},

@@ -329,6 +329,10 @@ func parseDoc(d *stream.Doc) (rn *yaml.RNode, expanded bool, err error) {
 	// A pod template reached through an alias or a merge key is still the
 	// pod template: expand them, or such an istiod would silently be missed.
 	if hasAlias(rn.YNode()) {
+		if n := expandedSize(rn.YNode(), map[*yaml.Node]int{}); n > maxExpandedNodes {
+			return nil, false, &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line,
+				Err: fmt.Errorf("its aliases expand to more than %d nodes: refused (a YAML alias bomb?); write the repeated parts out", maxExpandedNodes)}
+		}
 		if err := rn.DeAnchor(); err != nil {
 			return nil, false, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
 		}
@@ -357,6 +361,30 @@ func duplicateKey(n *yaml.Node) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// maxExpandedNodes bounds what a target's aliases may expand to. An istiod
+// Deployment has a few thousand nodes; ten aliases, each to ten of the
+// previous, would have billions, and would hang the run.
+const maxExpandedNodes = 1_000_000
+
+// expandedSize counts the nodes n would have with every alias expanded,
+// counting what each node expands to once; it stops counting past the
+// limit.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	size := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		memo[n] = maxExpandedNodes + 1 // an alias that reaches itself
+		size = expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size = min(size+expandedSize(c, memo), maxExpandedNodes+1)
+	}
+	memo[n] = size
+	return size
 }
 
 func hasAlias(n *yaml.Node) bool {
