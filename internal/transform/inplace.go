@@ -132,7 +132,7 @@ func (p *inPlacer) mapping(m *yaml.Node, was yaml.Node) bool {
 	if firstNew == 0 || was.Style&yaml.FlowStyle != 0 {
 		return false
 	}
-	if !p.oneLineScalars(m.Content[firstNew-2]) || !p.oneLineScalars(m.Content[firstNew-1]) {
+	if !p.leadsLine(m.Content[0]) || !p.oneLineScalars(m.Content[firstNew-2]) || !p.oneLineScalars(m.Content[firstNew-1]) {
 		return false
 	}
 	added := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[firstNew:]}
@@ -169,6 +169,22 @@ func (p *inPlacer) sequence(s *yaml.Node, was yaml.Node) bool {
 	return p.append(dash, last.Line, true, added)
 }
 
+// leadsLine reports whether a mapping's first key is the first thing on its
+// line but for the dashes of list items: its column is then the mapping's
+// indentation. (After "? ", an explicit key, it is not.)
+func (p *inPlacer) leadsLine(key *yaml.Node) bool {
+	off := p.offset(key.Line, key.Column)
+	if off < 0 {
+		return false
+	}
+	for _, c := range p.src[p.lines[key.Line-1]:off] {
+		if c != ' ' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // oneLineScalars reports whether every scalar under n sits on one line:
 // then every line of n's text is structure or a real comment, and where the
 // text ends can be told from indentation alone. (A block scalar may hold
@@ -202,12 +218,50 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
 		}
 		return bytes.HasPrefix(line, []byte(was.Value))
 	case yaml.MappingNode, yaml.SequenceNode:
+		if was.Style&yaml.FlowStyle != 0 {
+			off := p.offset(was.Line, was.Column)
+			return off >= 0 && flowClosesOnLine(p.src[off:])
+		}
 		for _, c := range n.Content {
 			if !p.oneLineScalars(c) {
 				return false
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// flowClosesOnLine reports whether the flow collection that opens at the
+// start of rest closes on the same line: a flow collection over several
+// lines ends on a line indented as little as it likes.
+func flowClosesOnLine(rest []byte) bool {
+	depth := 0
+	for i := 0; i < len(rest) && rest[i] != '\n'; i++ {
+		switch c := rest[i]; c {
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth--; depth == 0 {
+				return true
+			}
+		case '"', '\'':
+			for i++; i < len(rest) && rest[i] != '\n'; i++ {
+				if c == '"' && rest[i] == '\\' {
+					i++
+				} else if rest[i] == c {
+					if c == '\'' && i+1 < len(rest) && rest[i+1] == '\'' {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case '#':
+			if i > 0 && (rest[i-1] == ' ' || rest[i-1] == '\t') {
+				return false // a comment before the collection closed
+			}
+		}
 	}
 	return false
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -146,6 +147,16 @@ func FuzzInPlace(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// One document, as the transformer hands them over: yaml.Parse
+		// would read only the first of several, and inPlace would copy all.
+		docs := stream.Split(in)
+		if len(docs) == 0 {
+			return
+		}
+		in = docs[0].Source()
+		if len(in) == 0 {
+			return
+		}
 		rn, err := yaml.Parse(string(in))
 		if err != nil || rn.IsNilOrEmpty() || hasAlias(rn.YNode()) {
 			return
