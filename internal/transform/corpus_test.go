@@ -161,24 +161,6 @@ func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 	}
 }
 
-// sameNode compares what two YAML trees hold, not how they are written:
-// kinds, resolved tags, scalar values, anchors and the order of content.
-func sameNode(a, b *yaml.Node) bool {
-	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
-		return false
-	}
-	// A null is a null however it is spelt ("", ~, null).
-	if (a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.ShortTag() != yaml.NodeTagNull && a.Value != b.Value {
-		return false
-	}
-	for i := range a.Content {
-		if !sameNode(a.Content[i], b.Content[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // expectedIstiod names the one Deployment each chart file should have
 // changed, from what the file is, not from what the tool detects.
 func expectedIstiod(file string) string {

@@ -49,7 +49,11 @@ type inPlacer struct {
 }
 
 // inPlace returns src with the changes that turned the recorded tree into
-// root written in, or false when they are not all of the kinds it writes.
+// root written in, or false when they are not all of the kinds it writes or
+// the result, read back, does not hold root. That last check costs a parse
+// of the document; it makes a mistake here a fallback to the serialiser,
+// never an annotation in the wrong place, which would leave istiod without
+// its CA, silently self-signing.
 func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOptions) ([]byte, bool) {
 	if bytes.IndexByte(src, '\r') >= 0 {
 		return nil, false
@@ -76,6 +80,10 @@ func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOp
 		at = e.off + e.cut
 	}
 	out.Write(src[at:])
+	written, err := yaml.Parse(out.String())
+	if err != nil || !sameNode(written.Document(), root) {
+		return nil, false
+	}
 	return out.Bytes(), true
 }
 
@@ -474,4 +482,22 @@ func scalarLen(rest []byte, was yaml.Node) int {
 		return -1 // a plain scalar that goes on over more lines
 	}
 	return len(text)
+}
+
+// sameNode compares what two YAML trees hold, not how they are written:
+// kinds, resolved tags, scalar values, anchors and the order of content.
+func sameNode(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.ShortTag() != b.ShortTag() || a.Anchor != b.Anchor || len(a.Content) != len(b.Content) {
+		return false
+	}
+	// A null is a null however it is spelt ("", ~, null).
+	if (a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.ShortTag() != yaml.NodeTagNull && a.Value != b.Value {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
