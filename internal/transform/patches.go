@@ -85,9 +85,16 @@ func patchFor(rn *yaml.RNode, p *wiring.Plan) (*yaml.RNode, error) {
 		c := yaml.NewMapRNode(&map[string]string{"name": p.Container})
 		env := yaml.NewListRNode()
 		for _, e := range p.Env {
-			entry := yaml.NewMapRNode(&map[string]string{"name": e.Name, "value": e.Value})
-			if err := entry.PipeE(yaml.SetField("valueFrom", yaml.MakeNullNode())); err != nil {
-				return nil, err
+			// Fields one by one, in this order: a map literal would come out in
+			// Go's map order, a different patch on every run.
+			entry := yaml.NewMapRNode(nil)
+			for _, f := range []struct {
+				name  string
+				value *yaml.RNode
+			}{{"name", targets.StringNode(e.Name)}, {"value", targets.StringNode(e.Value)}, {"valueFrom", yaml.MakeNullNode()}} {
+				if err := entry.PipeE(yaml.SetField(f.name, f.value)); err != nil {
+					return nil, err
+				}
 			}
 			if err := env.PipeE(yaml.Append(entry.YNode())); err != nil {
 				return nil, err

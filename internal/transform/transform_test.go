@@ -1,8 +1,11 @@
 package transform
 
 import (
+	"bytes"
+	"os"
 	"testing"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -30,6 +33,35 @@ func TestIsCandidate(t *testing.T) {
 	} {
 		if got := tr.isCandidate([]byte(doc)); got != want {
 			t.Errorf("isCandidate(%q) = %v, want %v", doc, got, want)
+		}
+	}
+}
+
+// The same input gives the same patches every time: nothing may come out in
+// Go's map order.
+func TestPatchesAreTheSameEveryRun(t *testing.T) {
+	in, err := os.ReadFile("../../testdata/inputs/istiod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]byte(corpusConfig), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := 0; i < 30; i++ {
+		var out bytes.Buffer
+		if err := tr.Patches(bytes.NewReader(in), &out); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = out.String()
+		} else if out.String() != first {
+			t.Fatalf("run %d gave other patches:\n%s\n---- first run:\n%s", i, out.String(), first)
 		}
 	}
 }
