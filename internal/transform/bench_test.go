@@ -9,27 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
-
-func benchTransformer(b *testing.B) *Transformer {
-	b.Helper()
-	cfg, err := config.Load([]byte(corpusConfig), "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	t, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return t
-}
 
 // BenchmarkInstallStream is the full Istio 1.30 install stream: all CRDs,
 // istiod and the gateway chart (about 1 MB, 40 documents).
 func BenchmarkInstallStream(b *testing.B) {
-	run(b, benchTransformer(b), installStream(b))
+	run(b, newTransformer(b, corpusConfig), installStream(b))
 }
 
 // installStream is base.yaml, istiod.yaml and gateway.yaml of the corpus.
@@ -50,7 +36,7 @@ func installStream(b *testing.B) []byte {
 // reads a small one: documents are slices of the stream in memory, the
 // first pass finds the edits, the second writes.
 func BenchmarkInstallStreamEdits(b *testing.B) {
-	in, t := installStream(b), benchTransformer(b)
+	in, t := installStream(b), newTransformer(b, corpusConfig)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -69,7 +55,7 @@ func BenchmarkInstallStreamEdits(b *testing.B) {
 // application Deployments (candidates that are not targets) and one istiod
 // in every hundred.
 func BenchmarkSynthetic10k(b *testing.B) {
-	run(b, benchTransformer(b), synthetic(10000))
+	run(b, newTransformer(b, corpusConfig), synthetic(10000))
 }
 
 func run(b *testing.B, t *Transformer, in []byte) {

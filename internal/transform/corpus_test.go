@@ -31,6 +31,21 @@ spec:
     kv: {version: 2, path: "secret/{{ .Cluster }}/istiod"}
 `
 
+// newTransformer loads a config and builds its transformer, failing tb if
+// either fails.
+func newTransformer(tb testing.TB, cfg string) *Transformer {
+	tb.Helper()
+	c, err := config.Load([]byte(cfg), "test-config")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr, err := New(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tr
+}
+
 // TestCorpus runs every rendered chart through the tool and checks, for each
 // document, that it is either byte-identical to its input or is the one
 // istiod Deployment the file is expected to hold; that the output parses; and
@@ -40,14 +55,7 @@ func TestCorpus(t *testing.T) {
 	if len(files) == 0 {
 		t.Skipf("no corpus at %s (it lives in ../shared, beside the repository)", corpusDir)
 	}
-	cfg, err := config.Load([]byte(corpusConfig), "corpus-config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTransformer(t, corpusConfig)
 	for _, file := range files {
 		name := strings.TrimPrefix(file, corpusDir+"/")
 		t.Run(name, func(t *testing.T) {

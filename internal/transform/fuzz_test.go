@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 )
@@ -19,14 +18,7 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n"))
 	f.Add([]byte("apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\nspec: {components: {istio: {kubeSpec: {overlays: [{kind: IstioOperator, patches: [{path: spec.components.pilot.k8s.env}]}]}}}}\n"))
 	f.Add([]byte("kind: Deployment\napiVersion: apps/v1\nspec:\n  template: &t\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\n  x: *t\n"))
-	cfg, err := config.Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: r}\n  source: {kv: {version: 2, path: secret/istiod}}\n"), "fuzz")
-	if err != nil {
-		f.Fatal(err)
-	}
-	tr, err := New(cfg)
-	if err != nil {
-		f.Fatal(err)
-	}
+	tr := newTransformer(f, "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: r}\n  source: {kv: {version: 2, path: secret/istiod}}\n")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := tr.Stream(in)
 		// The two-pass path of the command line gives the same bytes and

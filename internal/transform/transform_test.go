@@ -5,7 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -44,14 +43,7 @@ func TestPatchesAreTheSameEveryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load([]byte(corpusConfig), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTransformer(t, corpusConfig)
 	var first string
 	for i := 0; i < 30; i++ {
 		var out bytes.Buffer
