@@ -330,8 +330,8 @@ func parseDoc(d *stream.Doc) (rn *yaml.RNode, expanded bool, err error) {
 	// pod template: expand them, or such an istiod would silently be missed.
 	if hasAlias(rn.YNode()) {
 		if n := expandedSize(rn.YNode(), map[*yaml.Node]int{}); n > maxExpandedNodes {
-			return nil, false, &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line,
-				Err: fmt.Errorf("its aliases expand to more than %d nodes: refused (a YAML alias bomb?); write the repeated parts out", maxExpandedNodes)}
+			return nil, false, docError(d, rn, fmt.Errorf(
+				"its aliases expand to more than %d nodes: refused (a YAML alias bomb?); write the repeated parts out", maxExpandedNodes))
 		}
 		if err := rn.DeAnchor(); err != nil {
 			return nil, false, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
