@@ -220,11 +220,7 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
 		}
 		// A plain scalar is its value, as written; one that goes on over
 		// more lines has a value its first line does not hold.
-		line := p.src[off:]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line = line[:i]
-		}
-		return bytes.HasPrefix(line, []byte(was.Value))
+		return bytes.HasPrefix(firstLine(p.src[off:]), []byte(was.Value))
 	case yaml.MappingNode, yaml.SequenceNode:
 		if was.Style&yaml.FlowStyle != 0 {
 			off := p.offset(was.Line, was.Column)
@@ -318,10 +314,7 @@ func (p *inPlacer) endOf(col, lastLine int, seq bool) int {
 		if start >= len(p.src) {
 			break
 		}
-		line := p.src[start:]
-		if i := bytes.IndexByte(line, '\n'); i >= 0 {
-			line = line[:i]
-		}
+		line := firstLine(p.src[start:])
 		trimmed := bytes.TrimLeft(line, " ")
 		if len(trimmed) == 0 || trimmed[0] == '#' {
 			continue
@@ -363,12 +356,17 @@ func (p *inPlacer) endsBlockScalar(off, col int) bool {
 	if off >= len(p.src) {
 		return true
 	}
-	line := p.src[off:]
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
+	line := firstLine(p.src[off:])
 	trimmed := bytes.TrimLeft(line, " ")
 	return len(trimmed) > 0 && len(line)-len(trimmed) <= col-1
+}
+
+// firstLine is b up to its first line break.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i]
+	}
+	return b
 }
 
 // lineEnd is the offset just past line l (1-based), newline included.
@@ -446,10 +444,7 @@ func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 // rest, or -1 when it does not end on its line or does not read as the
 // value the parser gave.
 func scalarLen(rest []byte, was yaml.Node) int {
-	line := rest
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
+	line := firstLine(rest)
 	switch {
 	case was.Style&yaml.DoubleQuotedStyle != 0:
 		for i := 1; i < len(line); i++ {
