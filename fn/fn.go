@@ -136,7 +136,7 @@ func process(items []*yaml.RNode, functionConfig *yaml.RNode) Results {
 	}
 	var rs Results
 	for _, item := range items {
-		if _, err := t.Node(item); err != nil {
+		if _, err := t.Node(item.YNode()); err != nil {
 			rs = append(rs, itemResult(item, err))
 		}
 	}

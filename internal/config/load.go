@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -46,15 +46,17 @@ func parseOne(data []byte, file string) (*yaml.Node, error) {
 	if len(docs) != 1 {
 		return nil, &FieldError{File: file, Msg: fmt.Sprintf("must hold exactly one VaultCA document, found %d", len(docs))}
 	}
-	n := docs[0].YNode()
+	n := docs[0]
 	if n.Kind != yaml.MappingNode {
 		return nil, &FieldError{File: file, Line: n.Line, Msg: "must be a mapping (a VaultCA resource)"}
 	}
 	return n, nil
 }
 
-func parseDocs(data []byte) ([]*yaml.RNode, error) {
-	var out []*yaml.RNode
+// parseDocs returns the root of every document that holds something: not
+// null, not an empty mapping or list.
+func parseDocs(data []byte) ([]*yaml.Node, error) {
+	var out []*yaml.Node
 	d := yaml.NewDecoder(strings.NewReader(string(data)))
 	for {
 		var n yaml.Node
@@ -64,11 +66,14 @@ func parseDocs(data []byte) ([]*yaml.RNode, error) {
 			}
 			return nil, err
 		}
-		rn := yaml.NewRNode(&n)
-		if rn.IsNilOrEmpty() {
+		if len(n.Content) == 0 {
 			continue
 		}
-		out = append(out, rn)
+		root := n.Content[0]
+		if root.Tag == "!!null" || (root.Kind == yaml.MappingNode || root.Kind == yaml.SequenceNode) && len(root.Content) == 0 {
+			continue
+		}
+		out = append(out, root)
 	}
 }
 

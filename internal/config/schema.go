@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // unknownFields walks the YAML tree against the Go type and reports every key

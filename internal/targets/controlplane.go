@@ -3,13 +3,15 @@ package targets
 import (
 	"strconv"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
 
 // IsControlPlane reports whether a resource is a Tetrate TSB ControlPlane.
-func IsControlPlane(rn *yaml.RNode) bool {
+func IsControlPlane(rn *yaml.Node) bool {
 	return hasKind(rn, "ControlPlane", "install.tetrate.io")
 }
 
@@ -25,16 +27,16 @@ const (
 // that, and an overlay patch that sets the pilot's whole env list or
 // podAnnotations map (seed 002) would drop ours: such patches get the plan's
 // entries too.
-func ApplyControlPlane(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
+func ApplyControlPlane(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err := checkChartMounts(rn, p.VolumePath); err != nil {
 		return false, err
 	}
-	dep, err := lookupCreate(rn, yaml.MappingNode, "spec", "components", "istio", "kubeSpec", "deployment")
-	if err != nil || dep.YNode().Kind != yaml.MappingNode {
+	dep, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "components", "istio", "kubeSpec", "deployment")
+	if err != nil || dep.Kind != yaml.MappingNode {
 		return false, errorAt(rn, kubeSpecPath+".deployment", "is not a mapping")
 	}
-	anns, err := lookupCreate(dep, yaml.MappingNode, "podAnnotations")
-	if err != nil || anns.YNode().Kind != yaml.MappingNode {
+	anns, err := yamlnode.LookupCreate(dep, yaml.MappingNode, "podAnnotations")
+	if err != nil || anns.Kind != yaml.MappingNode {
 		return false, errorAt(dep, kubeSpecPath+".deployment.podAnnotations", "is not a mapping")
 	}
 	changed, err := setOwnedAnnotations(anns, kubeSpecPath+".deployment.podAnnotations", p.Annotations, p.Override, nil)
@@ -52,24 +54,24 @@ func ApplyControlPlane(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 
 // applyOverlayPatches adds the plan to every IstioOperator overlay patch
 // that replaces the pilot's env list or podAnnotations map.
-func applyOverlayPatches(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
-	overlays := lookup(rn, "spec", "components", "istio", "kubeSpec", "overlays")
-	if overlays == nil || overlays.YNode().Kind != yaml.SequenceNode {
+func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
+	overlays := yamlnode.Lookup(rn, "spec", "components", "istio", "kubeSpec", "overlays")
+	if overlays == nil || overlays.Kind != yaml.SequenceNode {
 		return false, nil
 	}
 	changed := false
-	for i, o := range overlays.Content() {
-		ov := yaml.NewRNode(o)
-		if kind, _ := stringValue(lookup(ov, "kind")); kind != "IstioOperator" {
+	for i, o := range overlays.Content {
+		ov := o
+		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != "IstioOperator" {
 			continue
 		}
-		patches := lookup(ov, "patches")
-		if patches == nil || patches.YNode().Kind != yaml.SequenceNode {
+		patches := yamlnode.Lookup(ov, "patches")
+		if patches == nil || patches.Kind != yaml.SequenceNode {
 			continue
 		}
-		for j, pt := range patches.Content() {
-			patch := yaml.NewRNode(pt)
-			path, _ := stringValue(lookup(patch, "path"))
+		for j, pt := range patches.Content {
+			patch := pt
+			path, _ := stringValue(yamlnode.Lookup(patch, "path"))
 			at := kubeSpecPath + ".overlays[" + strconv.Itoa(i) + "].patches[" + strconv.Itoa(j) + "]"
 			var c bool
 			var err error
@@ -77,17 +79,17 @@ func applyOverlayPatches(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 			case pilotEnvPatch:
 				// The patch's value is the env list; setOwnedEnv works on a
 				// parent holding "env", so give it one around the value.
-				holder := yaml.NewMapRNode(nil)
-				if v := patch.Field("value"); v != nil {
-					_ = holder.PipeE(yaml.SetField("env", v.Value))
+				holder := yamlnode.NewMapping()
+				if _, v := yamlnode.Field(patch, "value"); v != nil {
+					yamlnode.SetField(holder, "env", v)
 				}
 				c, err = setOwnedEnv(holder, at+".value", p.Env, p.Override, nil, "")
 				if err == nil && c {
-					_ = patch.PipeE(yaml.SetField("value", lookup(holder, "env")))
+					yamlnode.SetField(patch, "value", yamlnode.Lookup(holder, "env"))
 				}
 			case pilotAnnsPatch:
-				value, e := lookupCreate(patch, yaml.MappingNode, "value")
-				if e != nil || value.YNode().Kind != yaml.MappingNode {
+				value, e := yamlnode.LookupCreate(patch, yaml.MappingNode, "value")
+				if e != nil || value.Kind != yaml.MappingNode {
 					return false, errorAt(patch, at+".value", "is not a mapping of annotations")
 				}
 				c, err = setOwnedAnnotations(value, at+".value", p.Annotations, p.Override, nil)

@@ -3,7 +3,9 @@ package targets
 import (
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -11,15 +13,15 @@ import (
 // SelectedGateway returns the gateway plan whose selector matches a
 // workload's pod template labels, nil if none does. Two plans selecting the
 // same workload would mount two volumes over each other: an error.
-func SelectedGateway(rn *yaml.RNode, plans []*wiring.Plan) (*wiring.Plan, error) {
+func SelectedGateway(rn *yaml.Node, plans []*wiring.Plan) (*wiring.Plan, error) {
 	if !hasKind(rn, "Deployment", "apps") {
 		return nil, nil
 	}
-	labels := stringMap(lookup(rn, "spec", "template", "metadata", "labels"))
+	labels := stringMap(yamlnode.Lookup(rn, "spec", "template", "metadata", "labels"))
 	return selectOne(labels, plans, rn, "spec.template.metadata.labels")
 }
 
-func selectOne(labels map[string]string, plans []*wiring.Plan, n *yaml.RNode, at string) (*wiring.Plan, error) {
+func selectOne(labels map[string]string, plans []*wiring.Plan, n *yaml.Node, at string) (*wiring.Plan, error) {
 	var found *wiring.Plan
 	for _, p := range plans {
 		if !matches(labels, p.Selector) {
@@ -50,21 +52,21 @@ func matches(labels, selector map[string]string) bool {
 // app: <name> and istio: <name without istio->, plus its label map; the
 // selector is matched against those. A gateway only the profile declares
 // is not in the file: list it by name to select it.
-func applyOperatorGateways(rn *yaml.RNode, plans []*wiring.Plan) (bool, error) {
+func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 	changed := false
 	for _, list := range []string{"ingressGateways", "egressGateways"} {
-		gws := lookup(rn, "spec", "components", list)
-		if gws == nil || gws.YNode().Kind != yaml.SequenceNode {
+		gws := yamlnode.Lookup(rn, "spec", "components", list)
+		if gws == nil || gws.Kind != yaml.SequenceNode {
 			continue
 		}
-		for _, g := range gws.Content() {
-			gw := yaml.NewRNode(g)
-			if enabled, set := boolValue(lookup(gw, "enabled")); set && !enabled {
+		for _, g := range gws.Content {
+			gw := g
+			if enabled, set := boolValue(yamlnode.Lookup(gw, "enabled")); set && !enabled {
 				continue
 			}
-			name, _ := stringValue(lookup(gw, "name"))
+			name, _ := stringValue(yamlnode.Lookup(gw, "name"))
 			labels := map[string]string{"app": name, "istio": strings.TrimPrefix(name, "istio-")}
-			for k, v := range stringMap(lookup(gw, "label")) {
+			for k, v := range stringMap(yamlnode.Lookup(gw, "label")) {
 				labels[k] = v
 			}
 			at := "spec.components." + list + "[" + name + "]"
@@ -75,7 +77,7 @@ func applyOperatorGateways(rn *yaml.RNode, plans []*wiring.Plan) (bool, error) {
 			if p == nil {
 				continue
 			}
-			anns, err := lookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
+			anns, err := yamlnode.LookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
 			if err != nil {
 				return false, errorAt(gw, at+".k8s.podAnnotations", "is not a mapping")
 			}
@@ -90,12 +92,12 @@ func applyOperatorGateways(rn *yaml.RNode, plans []*wiring.Plan) (bool, error) {
 }
 
 // stringMap reads a mapping of scalars, such as labels; nil for anything else.
-func stringMap(n *yaml.RNode) map[string]string {
+func stringMap(n *yaml.Node) map[string]string {
 	out := map[string]string{}
-	if n == nil || n.YNode().Kind != yaml.MappingNode {
+	if n == nil || n.Kind != yaml.MappingNode {
 		return out
 	}
-	c := n.YNode().Content
+	c := n.Content
 	for i := 0; i+1 < len(c); i += 2 {
 		if c[i+1].Kind == yaml.ScalarNode {
 			out[c[i].Value] = c[i+1].Value

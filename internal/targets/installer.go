@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -14,35 +16,35 @@ import (
 // error naming both places unless the config says override. The helpers
 // here are shared by both kinds; only the paths differ.
 
-func conflictError(n *yaml.RNode, path, got, want string) error {
+func conflictError(n *yaml.Node, path, got, want string) error {
 	return errorAt(n, path, "is %q but istio-vault-ca needs %q: remove it, or set spec.onConflict: override", got, want)
 }
 
 // stringValue returns a scalar's value and whether it is a string scalar.
-func stringValue(n *yaml.RNode) (string, bool) {
-	if n == nil || n.YNode().Kind != yaml.ScalarNode {
+func stringValue(n *yaml.Node) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return "", false
 	}
-	return n.YNode().Value, true
+	return n.Value, true
 }
 
 // reconcileMapEntry handles a key that a map the tool does not write to
 // (such as values.pilot.podAnnotations) may already hold. It reports
 // whether the key is taken care of there.
-func reconcileMapEntry(m *yaml.RNode, mpath, key, want string, override bool) (handled, changed bool, err error) {
-	if m == nil || m.YNode().Kind != yaml.MappingNode {
+func reconcileMapEntry(m *yaml.Node, mpath, key, want string, override bool) (handled, changed bool, err error) {
+	if m == nil || m.Kind != yaml.MappingNode {
 		return false, false, nil
 	}
-	f := m.Field(key)
-	if f == nil {
+	_, v := yamlnode.Field(m, key)
+	if v == nil {
 		return false, false, nil
 	}
-	got, _ := stringValue(f.Value)
+	got, _ := stringValue(v)
 	if got == want {
 		return true, false, nil // already there: never write it twice
 	}
 	if !override {
-		return false, false, conflictError(f.Value, mpath+"."+key, got, want)
+		return false, false, conflictError(v, mpath+"."+key, got, want)
 	}
 	return true, setString(m, key, want), nil
 }
@@ -50,7 +52,7 @@ func reconcileMapEntry(m *yaml.RNode, mpath, key, want string, override bool) (h
 // setOwnedAnnotations writes the plan's annotations into target (a
 // podAnnotations map), first reconciling each with the maps in others, which
 // take the value if they already hold the key.
-func setOwnedAnnotations(target *yaml.RNode, tpath string, pairs []wiring.Pair, override bool, others map[string]*yaml.RNode) (bool, error) {
+func setOwnedAnnotations(target *yaml.Node, tpath string, pairs []wiring.Pair, override bool, others map[string]*yaml.Node) (bool, error) {
 	changed := false
 	for _, a := range pairs {
 		handled := false
@@ -64,9 +66,9 @@ func setOwnedAnnotations(target *yaml.RNode, tpath string, pairs []wiring.Pair, 
 		if handled {
 			continue
 		}
-		if f := target.Field(a.Name); f != nil && !override {
-			if got, _ := stringValue(f.Value); got != a.Value {
-				return false, conflictError(f.Value, tpath+"."+a.Name, got, a.Value)
+		if _, v := yamlnode.Field(target, a.Name); v != nil && !override {
+			if got, _ := stringValue(v); got != a.Value {
+				return false, conflictError(v, tpath+"."+a.Name, got, a.Value)
 			}
 		}
 		changed = setString(target, a.Name, a.Value) || changed
@@ -76,7 +78,7 @@ func setOwnedAnnotations(target *yaml.RNode, tpath string, pairs []wiring.Pair, 
 
 // setOwnedEnv writes the plan's variables into an env list, refusing an
 // existing different entry (or one from valueFrom) unless override.
-func setOwnedEnv(parent *yaml.RNode, ppath string, vars []wiring.Pair, override bool, valuesEnv *yaml.RNode, vpath string) (bool, error) {
+func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override bool, valuesEnv *yaml.Node, vpath string) (bool, error) {
 	changed := false
 	var rest []wiring.Pair
 	for _, v := range vars {
@@ -90,16 +92,16 @@ func setOwnedEnv(parent *yaml.RNode, ppath string, vars []wiring.Pair, override 
 		}
 	}
 	if !override {
-		if env := lookup(parent, "env"); env != nil && env.YNode().Kind == yaml.SequenceNode {
-			for _, e := range env.Content() {
-				re := yaml.NewRNode(e)
-				name, _ := stringValue(lookup(re, "name"))
+		if env := yamlnode.Lookup(parent, "env"); env != nil && env.Kind == yaml.SequenceNode {
+			for _, e := range env.Content {
+				re := e
+				name, _ := stringValue(yamlnode.Lookup(re, "name"))
 				for _, v := range rest {
 					if name != v.Name {
 						continue
 					}
-					got, _ := stringValue(lookup(re, "value"))
-					if re.Field("valueFrom") != nil {
+					got, _ := stringValue(yamlnode.Lookup(re, "value"))
+					if _, vf := yamlnode.Field(re, "valueFrom"); vf != nil {
 						got = "valueFrom"
 					}
 					if got != v.Value {
@@ -121,7 +123,7 @@ func setOwnedEnv(parent *yaml.RNode, ppath string, vars []wiring.Pair, override 
 // against this list instead.
 var chartMounts = []string{"/etc/cacerts", "/var/run/secrets/tokens", "/var/run/secrets/istio-dns", "/var/run/secrets/remote", "/var/run/secrets/istiod/tls", "/var/run/secrets/istiod/ca"}
 
-func checkChartMounts(n *yaml.RNode, volPath string) error {
+func checkChartMounts(n *yaml.Node, volPath string) error {
 	for _, m := range chartMounts {
 		if overlaps(m, volPath) {
 			return errorAt(n, "spec", "the istiod chart mounts %s, which overlaps spec.secretVolumePath %s: choose another spec.secretVolumePath (default /vault/secrets)", m, volPath)
@@ -130,7 +132,7 @@ func checkChartMounts(n *yaml.RNode, volPath string) error {
 	return nil
 }
 
-func boolValue(n *yaml.RNode) (value, set bool) {
+func boolValue(n *yaml.Node) (value, set bool) {
 	s, ok := stringValue(n)
 	if !ok || s == "" {
 		return false, false

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -16,12 +18,11 @@ import (
 // whose pod template carries the label the istiod charts set (app: istiod),
 // for the default install and for every revision (istiod-<rev>) alike.
 // Names are not trusted: users rename releases.
-func IsIstiod(rn *yaml.RNode) bool {
+func IsIstiod(rn *yaml.Node) bool {
 	if !hasKind(rn, "Deployment", "apps") {
 		return false
 	}
-	labels, err := rn.Pipe(yaml.Lookup("spec", "template", "metadata", "labels", "app"))
-	return err == nil && labels != nil && yaml.GetValue(labels) == "istiod"
+	return yamlnode.Value(yamlnode.Lookup(rn, "spec", "template", "metadata", "labels", "app")) == "istiod"
 }
 
 // ApplyPodTemplate writes a plan into the pod template of a workload: the
@@ -29,9 +30,9 @@ func IsIstiod(rn *yaml.RNode) bool {
 // metadata), the environment of the plan's container, after checking that the
 // secret volume will not collide with a mount the container already has.
 // It reports whether anything changed.
-func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
-	tmpl, err := rn.Pipe(yaml.Lookup("spec", "template"))
-	if err != nil || tmpl == nil || tmpl.YNode().Kind != yaml.MappingNode {
+func ApplyPodTemplate(rn *yaml.Node, p *wiring.Plan) (bool, error) {
+	tmpl := yamlnode.Lookup(rn, "spec", "template")
+	if tmpl == nil || tmpl.Kind != yaml.MappingNode {
 		return false, errorAt(rn, "spec.template", "is missing or not a mapping: cannot inject a pod template that is not there")
 	}
 	c, err := findContainer(tmpl, p.Container)
@@ -59,18 +60,17 @@ func ApplyPodTemplate(rn *yaml.RNode, p *wiring.Plan) (bool, error) {
 	return changed || envChanged, err
 }
 
-func findContainer(tmpl *yaml.RNode, name string) (*yaml.RNode, error) {
-	cs, err := tmpl.Pipe(yaml.Lookup("spec", "containers"))
-	if err != nil || cs == nil || cs.YNode().Kind != yaml.SequenceNode {
+func findContainer(tmpl *yaml.Node, name string) (*yaml.Node, error) {
+	cs := yamlnode.Lookup(tmpl, "spec", "containers")
+	if cs == nil || cs.Kind != yaml.SequenceNode {
 		return nil, errorAt(tmpl, "spec.template.spec.containers", "is missing or not a list")
 	}
-	for _, c := range cs.Content() {
+	for _, c := range cs.Content {
 		if c.Kind != yaml.MappingNode {
 			continue
 		}
-		rc := yaml.NewRNode(c)
-		if n := rc.Field("name"); n != nil && yaml.GetValue(n.Value) == name {
-			return rc, nil
+		if _, n := yamlnode.Field(c, "name"); n != nil && yamlnode.Value(n) == name {
+			return c, nil
 		}
 	}
 	return nil, errorAt(cs, "spec.template.spec.containers",
@@ -80,24 +80,23 @@ func findContainer(tmpl *yaml.RNode, name string) (*yaml.RNode, error) {
 // checkMounts refuses a secret volume path that equals, contains or sits
 // inside an existing mount: the injector would add a second mount there and
 // the pod would be rejected, or worse, the existing files would hide ours.
-func checkMounts(c *yaml.RNode, cpath string, p *wiring.Plan) error {
-	mounts, err := c.Pipe(yaml.Lookup("volumeMounts"))
-	if err != nil || mounts == nil {
+func checkMounts(c *yaml.Node, cpath string, p *wiring.Plan) error {
+	mounts := yamlnode.Lookup(c, "volumeMounts")
+	if mounts == nil {
 		return nil
 	}
-	for _, m := range mounts.Content() {
-		rm := yaml.NewRNode(m)
-		mp := rm.Field("mountPath")
+	for _, m := range mounts.Content {
+		_, mp := yamlnode.Field(m, "mountPath")
 		if mp == nil {
 			continue
 		}
-		existing := path.Clean(yaml.GetValue(mp.Value))
+		existing := path.Clean(yamlnode.Value(mp))
 		if overlaps(existing, p.VolumePath) {
 			name := ""
-			if n := rm.Field("name"); n != nil {
-				name = yaml.GetValue(n.Value)
+			if _, n := yamlnode.Field(m, "name"); n != nil {
+				name = yamlnode.Value(n)
 			}
-			return errorAt(mp.Value, cpath+".volumeMounts",
+			return errorAt(mp, cpath+".volumeMounts",
 				"mount %q is at %s, which overlaps %s %s: choose another %s", name, existing, p.VolumeSetting, p.VolumePath, p.VolumeSetting)
 		}
 	}
@@ -111,64 +110,28 @@ func overlaps(a, b string) bool {
 // checkRunAsUser refuses a workload that declares a uid other than the one
 // the agent will write the files as: the key would be unreadable to it. The
 // container's own setting wins over the pod's, as in Kubernetes.
-func checkRunAsUser(tmpl, c *yaml.RNode, cpath string, p *wiring.Plan) error {
-	uid, at := lookup(c, "securityContext", "runAsUser"), cpath+".securityContext.runAsUser"
+func checkRunAsUser(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) error {
+	uid, at := yamlnode.Lookup(c, "securityContext", "runAsUser"), cpath+".securityContext.runAsUser"
 	if uid == nil {
-		uid, at = lookup(tmpl, "spec", "securityContext", "runAsUser"), "spec.template.spec.securityContext.runAsUser"
+		uid, at = yamlnode.Lookup(tmpl, "spec", "securityContext", "runAsUser"), "spec.template.spec.securityContext.runAsUser"
 	}
 	if uid == nil {
 		return nil
 	}
-	got, want := yaml.GetValue(uid), annotation(p, "agent-run-as-user")
+	got, want := yamlnode.Value(uid), annotation(p, "agent-run-as-user")
 	if _, err := strconv.ParseInt(got, 10, 64); err == nil && got != want {
 		return errorAt(uid, at, "is %s but the agent writes the files as uid %s: set spec.agent.runAsUser: %s so the workload can read its key", got, want, got)
 	}
 	return nil
 }
 
-// lookupCreate is yaml.LookupCreate that also replaces an explicit null on
-// the way (what a chart renders for `env:` with nothing under it, or an
-// IstioOperator's bare `spec:`) with an empty node of the needed kind.
-func lookupCreate(n *yaml.RNode, kind yaml.Kind, path ...string) (*yaml.RNode, error) {
-	cur := n
-	for i, key := range path {
-		k := yaml.MappingNode
-		if i == len(path)-1 {
-			k = kind
-		}
-		if f := cur.Field(key); f != nil && yaml.IsYNodeTaggedNull(f.Value.YNode()) {
-			if err := cur.PipeE(yaml.Clear(key)); err != nil {
-				return nil, err
-			}
-		}
-		next, err := cur.Pipe(yaml.LookupCreate(k, key))
-		if err != nil {
-			return nil, err
-		}
-		if next == nil || (i < len(path)-1 && next.YNode().Kind != yaml.MappingNode) {
-			return nil, fmt.Errorf("%s is not a mapping", strings.Join(path[:i+1], "."))
-		}
-		cur = next
-	}
-	return cur, nil
-}
-
-// lookup returns the node at a path of mapping keys, or nil.
-func lookup(n *yaml.RNode, path ...string) *yaml.RNode {
-	r, err := n.Pipe(yaml.Lookup(path...))
-	if err != nil {
-		return nil
-	}
-	return r
-}
-
 // checkIdentity refuses a workload whose service account or namespace the
 // Vault role does not bind: its agent would be denied and the pod would hang
 // in Init. Revisioned istiod runs as istiod-<rev>.
-func checkIdentity(rn, tmpl *yaml.RNode, p *wiring.Plan) error {
-	sa := lookup(tmpl, "spec", "serviceAccountName")
-	if sa != nil && !slices.Contains(p.ServiceAccounts, yaml.GetValue(sa)) {
-		name := yaml.GetValue(sa)
+func checkIdentity(rn, tmpl *yaml.Node, p *wiring.Plan) error {
+	sa := yamlnode.Lookup(tmpl, "spec", "serviceAccountName")
+	if sa != nil && !slices.Contains(p.ServiceAccounts, yamlnode.Value(sa)) {
+		name := yamlnode.Value(sa)
 		hint := "add it to spec.istiod.revisions"
 		if rev, ok := strings.CutPrefix(name, "istiod-"); ok {
 			hint = fmt.Sprintf("add %q to spec.istiod.revisions", rev)
@@ -176,8 +139,8 @@ func checkIdentity(rn, tmpl *yaml.RNode, p *wiring.Plan) error {
 		return errorAt(sa, "spec.template.spec.serviceAccountName",
 			"is %q but the Vault role binds only %s: %s (and re-apply the role from istio-vault-ca policy)", name, strings.Join(p.ServiceAccounts, ", "), hint)
 	}
-	if ns := rn.GetNamespace(); ns != "" && !slices.Contains(p.Namespaces, ns) {
-		return errorAt(lookup(rn, "metadata", "namespace"), "metadata.namespace",
+	if ns := yamlnode.Namespace(rn); ns != "" && !slices.Contains(p.Namespaces, ns) {
+		return errorAt(yamlnode.Lookup(rn, "metadata", "namespace"), "metadata.namespace",
 			"is %q but the Vault role binds only namespaces %s: add it to the config (spec.istiod.namespaces, or the gateway's namespaces)", ns, strings.Join(p.Namespaces, ", "))
 	}
 	return nil
@@ -192,12 +155,12 @@ func annotation(p *wiring.Plan, name string) string {
 	return ""
 }
 
-func setAnnotations(tmpl *yaml.RNode, pairs []wiring.Pair) (bool, error) {
-	anns, err := lookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
+func setAnnotations(tmpl *yaml.Node, pairs []wiring.Pair) (bool, error) {
+	anns, err := yamlnode.LookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
 	if err != nil {
 		return false, errorAt(tmpl, "spec.template.metadata.annotations", "is not a mapping: %v", err)
 	}
-	if anns.YNode().Kind != yaml.MappingNode {
+	if anns.Kind != yaml.MappingNode {
 		return false, errorAt(anns, "spec.template.metadata.annotations", "is not a mapping")
 	}
 	changed := false
@@ -210,19 +173,18 @@ func setAnnotations(tmpl *yaml.RNode, pairs []wiring.Pair) (bool, error) {
 // setEnv sets each variable on the container, updating the first entry of
 // that name, dropping any later duplicate and any valueFrom, never adding a
 // second one.
-func setEnv(c *yaml.RNode, cpath string, vars []wiring.Pair) (bool, error) {
-	env, err := lookupCreate(c, yaml.SequenceNode, "env")
-	if err != nil || env.YNode().Kind != yaml.SequenceNode {
+func setEnv(c *yaml.Node, cpath string, vars []wiring.Pair) (bool, error) {
+	env, err := yamlnode.LookupCreate(c, yaml.SequenceNode, "env")
+	if err != nil || env.Kind != yaml.SequenceNode {
 		return false, errorAt(c, cpath+".env", "is not a list")
 	}
 	changed := false
 	for _, v := range vars {
 		var keep []*yaml.Node
 		found := false
-		for _, e := range env.Content() {
-			re := yaml.NewRNode(e)
-			n := re.Field("name")
-			if e.Kind != yaml.MappingNode || n == nil || yaml.GetValue(n.Value) != v.Name {
+		for _, e := range env.Content {
+			_, n := yamlnode.Field(e, "name")
+			if e.Kind != yaml.MappingNode || n == nil || yamlnode.Value(n) != v.Name {
 				keep = append(keep, e)
 				continue
 			}
@@ -231,21 +193,20 @@ func setEnv(c *yaml.RNode, cpath string, vars []wiring.Pair) (bool, error) {
 				continue
 			}
 			found = true
-			if re.Field("valueFrom") != nil {
-				_ = re.PipeE(yaml.Clear("valueFrom"))
+			if yamlnode.Clear(e, "valueFrom") != nil {
 				changed = true
 			}
-			changed = setString(re, "value", v.Value) || changed
+			changed = setString(e, "value", v.Value) || changed
 			keep = append(keep, e)
 		}
 		if !found {
-			entry := yaml.NewMapRNode(nil)
+			entry := yamlnode.NewMapping()
 			setString(entry, "name", v.Name)
 			setString(entry, "value", v.Value)
-			keep = append(keep, entry.YNode())
+			keep = append(keep, entry)
 			changed = true
 		}
-		env.YNode().Content = keep
+		env.Content = keep
 	}
 	return changed, nil
 }

@@ -4,11 +4,30 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
 
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
+
+func mustParse(t *testing.T, in string) *yaml.Node {
+	t.Helper()
+	doc, err := yamlnode.Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return yamlnode.Root(doc)
+}
+
+func mustString(t *testing.T, n *yaml.Node) string {
+	t.Helper()
+	out, err := yamlnode.Marshal(n, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
 
 func TestSetEnv(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
@@ -21,12 +40,12 @@ func TestSetEnv(t *testing.T) {
 		"non-string value": {"env:\n- name: ROOT_CA_DIR\n  value: 1\n", "env:\n- name: ROOT_CA_DIR\n  value: /vault/secrets\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := yaml.MustParse(tc.in)
+			c := mustParse(t, tc.in)
 			changed, err := setEnv(c, "c", []wiring.Pair{{Name: "ROOT_CA_DIR", Value: "/vault/secrets"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := c.MustString()
+			got := mustString(t, c)
 			if got != tc.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 			}
@@ -62,7 +81,7 @@ func TestIsIstiod(t *testing.T) {
 		"apiVersion: v1\nkind: ConfigMap\ndata: {app: istiod}":                                                                    false,
 		"apiVersion: apps/v1\nkind: Deployment\nspec: {template: null}":                                                           false,
 	} {
-		if got := IsIstiod(yaml.MustParse(in)); got != want {
+		if got := IsIstiod(mustParse(t, in)); got != want {
 			t.Errorf("IsIstiod(%s) = %v", strings.ReplaceAll(in, "\n", " "), got)
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Error is a problem with one field of one resource. The stream layer adds
@@ -26,14 +28,14 @@ func (e *Error) Error() string {
 
 // hasKind reports whether a resource is of a kind in an API group (the
 // apiVersion's part before the slash), whatever its version.
-func hasKind(rn *yaml.RNode, kind, group string) bool {
-	return rn.GetKind() == kind && strings.HasPrefix(rn.GetApiVersion(), group+"/")
+func hasKind(rn *yaml.Node, kind, group string) bool {
+	return yamlnode.Kind(rn) == kind && strings.HasPrefix(yamlnode.APIVersion(rn), group+"/")
 }
 
-func errorAt(n *yaml.RNode, path, format string, args ...any) *Error {
+func errorAt(n *yaml.Node, path, format string, args ...any) *Error {
 	line := 0
-	if n != nil && n.YNode() != nil {
-		line = n.YNode().Line
+	if n != nil {
+		line = n.Line
 	}
 	return &Error{Line: line, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
@@ -41,26 +43,23 @@ func errorAt(n *yaml.RNode, path, format string, args ...any) *Error {
 // setString sets key to a string value in a mapping, creating nothing else.
 // It reports whether the mapping changed: a key already holding the same
 // string is left as it is, so a second run changes nothing.
-func setString(m *yaml.RNode, key, value string) bool {
-	if f := m.Field(key); f != nil {
-		v := f.Value.YNode()
-		if v.Kind == yaml.ScalarNode && v.Value == value && (v.Tag == yaml.NodeTagString || v.Tag == "" && v.Style != 0) {
+func setString(m *yaml.Node, key, value string) bool {
+	if _, v := yamlnode.Field(m, key); v != nil {
+		if v.Kind == yaml.ScalarNode && v.Value == value && (v.Tag == yamlnode.StringTag || v.Tag == "" && v.Style != 0) {
 			return false
 		}
 	}
-	if err := m.PipeE(yaml.SetField(key, StringNode(value))); err != nil {
-		panic(err) // callers pass a mapping, on which SetField cannot fail
-	}
+	yamlnode.SetField(m, key, StringNode(value))
 	return true
 }
 
 // StringNode is a string scalar as the tool writes it: tagged !!str, so
 // "true" or "1337" are emitted quoted and stay strings, and a multi-line
 // agent template as a literal block that reads like the template file.
-func StringNode(value string) *yaml.RNode {
-	n := yaml.NewStringRNode(value)
+func StringNode(value string) *yaml.Node {
+	n := yamlnode.NewString(value)
 	if len(value) > 0 && value[len(value)-1] == '\n' {
-		n.YNode().Style = yaml.LiteralStyle
+		n.Style = yaml.LiteralStyle
 	}
 	return n
 }

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // corpusDir holds upstream Istio charts rendered with helm template. It is
@@ -155,15 +155,15 @@ func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 		if err := sigsyaml.Unmarshal(outDocs[i].Source(), &v); err != nil {
 			t.Fatalf("changed document %d does not parse: %v\n%s", i, err, outDocs[i].Raw())
 		}
-		rn, err := parse(&inDocs[i])
-		if err != nil || rn == nil {
+		doc, _, err := parseDoc(&inDocs[i])
+		if err != nil || doc == nil {
 			t.Fatalf("document %d changed, but does not parse: %v", i, err)
 		}
-		if _, err := tr.Node(rn); err != nil {
+		if _, err := tr.Node(yamlnode.Root(doc)); err != nil {
 			t.Fatalf("document %d changed, but its tree fails: %v", i, err)
 		}
-		written, err := yaml.Parse(string(outDocs[i].Source()))
-		if err != nil || !sameNode(written.Document(), rn.Document()) {
+		written, err := yamlnode.Parse(outDocs[i].Source())
+		if err != nil || !sameNode(written, doc) {
 			t.Fatalf("document %d as written (error %v) holds other data than its tree:\n%s", i, err, outDocs[i].Raw())
 		}
 	}

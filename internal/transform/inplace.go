@@ -6,7 +6,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // A changed target is written as its own bytes with the new lines put in,
@@ -43,8 +45,8 @@ type inPlacer struct {
 	src    []byte
 	lines  []int // byte offset of each line's start
 	before positions
-	opts   *yaml.EncoderOptions
-	seen   int // original nodes still in the tree
+	wide   bool // sequence indentation, see wideSeqIndent
+	seen   int  // original nodes still in the tree
 	edits  []edit
 }
 
@@ -54,13 +56,13 @@ type inPlacer struct {
 // of the document; it makes a mistake in writeInPlace a fallback to the
 // serialiser, never an annotation in the wrong place, which would leave
 // istiod without its CA, silently self-signing.
-func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOptions) ([]byte, bool) {
-	out, ok := writeInPlace(src, root, before, opts)
+func inPlace(src []byte, root *yaml.Node, before positions, wide bool) ([]byte, bool) {
+	out, ok := writeInPlace(src, root, before, wide)
 	if !ok {
 		return nil, false
 	}
-	written, err := yaml.Parse(string(out))
-	if err != nil || !sameNode(written.Document(), root) {
+	written, err := yamlnode.Parse(out)
+	if err != nil || !sameNode(written, root) {
 		return nil, false
 	}
 	return out, true
@@ -68,11 +70,11 @@ func inPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOp
 
 // writeInPlace is inPlace without the read-back check: what FuzzInPlace
 // holds to the changed tree.
-func writeInPlace(src []byte, root *yaml.Node, before positions, opts *yaml.EncoderOptions) ([]byte, bool) {
+func writeInPlace(src []byte, root *yaml.Node, before positions, wide bool) ([]byte, bool) {
 	if bytes.IndexByte(src, '\r') >= 0 {
 		return nil, false
 	}
-	p := &inPlacer{src: src, before: before, opts: opts, lines: []int{0}}
+	p := &inPlacer{src: src, before: before, wide: wide, lines: []int{0}}
 	for i, c := range src {
 		if c == '\n' {
 			p.lines = append(p.lines, i+1)
@@ -284,7 +286,7 @@ func flowClosesOnLine(rest []byte) bool {
 // entries start at column col (1-based) and whose last entry starts on line
 // lastLine, indented to col.
 func (p *inPlacer) append(col, lastLine int, seq bool, added *yaml.Node) bool {
-	text, err := yaml.MarshalWithOptions(added, p.opts)
+	text, err := yamlnode.Marshal(added, p.wide)
 	if err != nil {
 		return false
 	}
@@ -438,7 +440,7 @@ func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 	if n <= 0 {
 		return false // or an empty value, which may sit right after the colon
 	}
-	text, err := yaml.MarshalWithOptions(v, p.opts)
+	text, err := yamlnode.Marshal(v, p.wide)
 	if err != nil {
 		return false
 	}
@@ -496,7 +498,7 @@ func sameNode(a, b *yaml.Node) bool {
 		return false
 	}
 	// A null is a null however it is spelt ("", ~, null).
-	if (a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.ShortTag() != yaml.NodeTagNull && a.Value != b.Value {
+	if (a.Kind == yaml.ScalarNode || a.Kind == yaml.AliasNode) && a.ShortTag() != yamlnode.NullTag && a.Value != b.Value {
 		return false
 	}
 	for i := range a.Content {

@@ -9,7 +9,8 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Every golden transformation, as written, holds the data of the tree the
@@ -57,72 +58,75 @@ func TestGoldenOutputHoldsTheTree(t *testing.T) {
 func TestInPlace(t *testing.T) {
 	for name, tc := range map[string]struct {
 		in     string
-		change func(rn *yaml.RNode)
+		change func(rn *yaml.Node)
 		want   string // "" when the change must be left to the serialiser
 	}{
 		"keys added to a block mapping, above a trailing comment": {
 			in:     "a:\n  b: 1   # one\n  c:\n  - x\n# end\nd: 2\n",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("e", yaml.NewStringRNode("true"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "e", yamlnode.NewString("true")) },
 			want:   "a:\n  b: 1   # one\n  c:\n  - x\n  e: \"true\"\n# end\nd: 2\n",
 		},
 		"an item added to a wide list, at its dashes": {
 			in: "env:\n    - name: A\n      value: a\nx: 1\n",
-			change: func(rn *yaml.RNode) {
-				lookup(rn, "env").PipeE(yaml.Append(yaml.MustParse("name: B\nvalue: b\n").YNode()))
+			change: func(rn *yaml.Node) {
+				appendItem(t, lookup(rn, "env"), "name: B\nvalue: b\n")
 			},
 			want: "env:\n    - name: A\n      value: a\n    - name: B\n      value: b\nx: 1\n",
 		},
 		"a quoted value replaced, its comment kept": {
 			in:     "a: 'old' # why\nb: 1\n",
-			change: func(rn *yaml.RNode) { rn.PipeE(yaml.SetField("a", yaml.NewStringRNode("new"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(rn, "a", yamlnode.NewString("new")) },
 			want:   "a: 'new' # why\nb: 1\n",
 		},
 		"no line break at the end": {
 			in:     "a:\n  b: 1",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("c", yaml.NewStringRNode("2"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("2")) },
 			want:   "a:\n  b: 1\n  c: \"2\"\n",
 		},
 		"a flow mapping": {
 			in:     "a: {b: 1}\n",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("c", yaml.NewStringRNode("2"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("2")) },
 		},
 		"a key removed": {
 			in:     "a: 1\nb: 2\n",
-			change: func(rn *yaml.RNode) { rn.PipeE(yaml.Clear("a")) },
+			change: func(rn *yaml.Node) { yamlnode.Clear(rn, "a") },
 		},
 		"a node copied from elsewhere": {
 			in:     "a:\n  x: 1\nb:\n  y: 2\n",
-			change: func(rn *yaml.RNode) { rn.PipeE(yaml.SetField("b", lookup(rn, "a"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(rn, "b", lookup(rn, "a")) },
 		},
 		"a multi-line value replaced": {
 			in:     "a: |\n  one\n  two\nb: 1\n",
-			change: func(rn *yaml.RNode) { rn.PipeE(yaml.SetField("a", yaml.NewStringRNode("x"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(rn, "a", yamlnode.NewString("x")) },
 		},
 		"after a block scalar that keeps its trailing blank line": {
 			in:     "a:\n  b: |+\n    x\n\n  # not a comment: the value ends above\nc: 1\n",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("d", yaml.NewStringRNode("2"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
 		},
 		"after a plain scalar over two lines": {
 			in:     "a:\n  b: one\n    two\nc: 1\n",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("d", yaml.NewStringRNode("2"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
 		},
 		"after a list item holding a quoted scalar over two lines": {
 			in: "l:\n- name: \"a\n    b\"\nc: 1\n",
-			change: func(rn *yaml.RNode) {
-				lookup(rn, "l").PipeE(yaml.Append(yaml.MustParse("name: z\n").YNode()))
+			change: func(rn *yaml.Node) {
+				appendItem(t, lookup(rn, "l"), "name: z\n")
 			},
 		},
 		"CRLF": {
 			in:     "a:\r\n  b: 1\r\n",
-			change: func(rn *yaml.RNode) { lookup(rn, "a").PipeE(yaml.SetField("c", yaml.NewStringRNode("2"))) },
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("2")) },
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rn := yaml.MustParse(tc.in)
+			doc, err := yamlnode.Parse([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
 			before := positions{}
-			record(rn.Document(), before)
-			tc.change(rn)
-			got, ok := writeInPlace([]byte(tc.in), rn.Document(), before, &yaml.EncoderOptions{})
+			record(doc, before)
+			tc.change(yamlnode.Root(doc))
+			got, ok := writeInPlace([]byte(tc.in), doc, before, false)
 			switch {
 			case tc.want == "" && ok:
 				t.Errorf("written in place, want the serialiser:\n%s", got)
@@ -135,8 +139,16 @@ func TestInPlace(t *testing.T) {
 	}
 }
 
-func lookup(rn *yaml.RNode, key string) *yaml.RNode {
-	return rn.Field(key).Value
+func lookup(rn *yaml.Node, key string) *yaml.Node {
+	return yamlnode.Lookup(rn, key)
+}
+
+func appendItem(t *testing.T, seq *yaml.Node, item string) {
+	doc, err := yamlnode.Parse([]byte(item))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq.Content = append(seq.Content, yamlnode.Root(doc))
 }
 
 // Whatever the document and wherever a key, a list item or a new value goes,
@@ -157,8 +169,8 @@ func FuzzInPlace(f *testing.F) {
 		if len(in) == 0 {
 			return
 		}
-		rn, err := yaml.Parse(string(in))
-		if err != nil || rn.IsNilOrEmpty() || hasAlias(rn.YNode()) {
+		doc, err := yamlnode.Parse(in)
+		if err != nil || yamlnode.Root(doc) == nil || hasAlias(doc) {
 			return
 		}
 		var collections []*yaml.Node
@@ -171,33 +183,33 @@ func FuzzInPlace(f *testing.F) {
 				walk(c)
 			}
 		}
-		walk(rn.Document())
+		walk(doc)
 		if len(collections) == 0 {
 			return
 		}
 		before := positions{}
-		record(rn.Document(), before)
+		record(doc, before)
 		// Change a collection chosen by the input itself: a new key or item,
 		// one-line or multi-line, and a scalar replaced where there is one.
 		seed := len(in) + int(in[len(in)-1])
 		c := collections[seed%len(collections)]
-		value := yaml.NewStringRNode([]string{"v", "true", "two\nlines\n", "# x", ""}[seed%5]).YNode()
+		value := yamlnode.NewString([]string{"v", "true", "two\nlines\n", "# x", ""}[seed%5])
 		if c.Kind == yaml.MappingNode {
-			c.Content = append(c.Content, yaml.NewStringRNode("added-key").YNode(), value)
+			c.Content = append(c.Content, yamlnode.NewString("added-key"), value)
 			if len(c.Content) > 2 && c.Content[1].Kind == yaml.ScalarNode && seed%2 == 0 {
-				yaml.NewRNode(c.Content[1]).SetYNode(yaml.NewStringRNode("replaced").YNode())
+				*c.Content[1] = *yamlnode.NewString("replaced") // as SetField replaces a value
 			}
 		} else {
 			c.Content = append(c.Content, value)
 		}
 		// The writer itself: inPlace would hide its mistakes behind the
 		// read-back check, as a fallback.
-		out, ok := writeInPlace(in, rn.Document(), before, &yaml.EncoderOptions{})
+		out, ok := writeInPlace(in, doc, before, false)
 		if !ok {
 			return
 		}
-		written, err := yaml.Parse(string(out))
-		if err != nil || !sameNode(written.Document(), rn.Document()) {
+		written, err := yamlnode.Parse(out)
+		if err != nil || !sameNode(written, doc) {
 			t.Fatalf("written in place (error %v), it holds other data:\n%s\n---- from:\n%s", err, out, in)
 		}
 	})

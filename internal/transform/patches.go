@@ -3,11 +3,12 @@ package transform
 import (
 	"io"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/targets"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Patches writes, for every target Deployment in the stream, the kustomize
@@ -27,7 +28,7 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 		}
 		p, err := t.workloadPlan(rn)
 		if err == nil && p != nil {
-			_, err = targets.ApplyPodTemplate(rn.Copy(), p)
+			_, err = targets.ApplyPodTemplate(yamlnode.Copy(rn), p)
 		}
 		if err != nil {
 			return docError(d, rn, err)
@@ -45,71 +46,52 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 			}
 		}
 		first = false
-		_, err = io.WriteString(w, patch.MustString())
+		out, err := yamlnode.Marshal(patch, false)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(out)
 		return err
 	})
 }
 
 // patchFor builds the strategic-merge patch of one workload: the pod
-// template's annotations and, on the plan's container, its env by name
-// (valueFrom set to null, which removes one a chart may have set).
-func patchFor(rn *yaml.RNode, p *wiring.Plan) (*yaml.RNode, error) {
-	patch := yaml.NewMapRNode(nil)
-	for _, f := range []struct {
-		path []string
-		v    string
-	}{
-		{[]string{"apiVersion"}, rn.GetApiVersion()},
-		{[]string{"kind"}, rn.GetKind()},
-		{[]string{"metadata", "name"}, rn.GetName()},
-	} {
-		if err := patch.PipeE(yaml.LookupCreate(yaml.ScalarNode, f.path...), yaml.FieldSetter{StringValue: f.v}); err != nil {
-			return nil, err
-		}
+// template's annotations and, on the plan's container, its env by name.
+func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
+	patch := yamlnode.NewMapping()
+	yamlnode.SetField(patch, "apiVersion", yamlnode.NewString(yamlnode.APIVersion(rn)))
+	yamlnode.SetField(patch, "kind", yamlnode.NewString(yamlnode.Kind(rn)))
+	meta, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "metadata")
+	if err != nil {
+		return nil, err
 	}
-	if ns := rn.GetNamespace(); ns != "" {
-		if err := patch.PipeE(yaml.SetK8sNamespace(ns)); err != nil {
-			return nil, err
-		}
+	yamlnode.SetField(meta, "name", yamlnode.NewString(yamlnode.Name(rn)))
+	if ns := yamlnode.Namespace(rn); ns != "" {
+		yamlnode.SetField(meta, "namespace", yamlnode.NewString(ns))
 	}
-	anns, err := patch.Pipe(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "metadata", "annotations"))
+	anns, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "spec", "template", "metadata", "annotations")
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range p.Annotations {
-		if err := anns.PipeE(yaml.SetField(a.Name, targets.StringNode(a.Value))); err != nil {
-			return nil, err
-		}
+		yamlnode.SetField(anns, a.Name, targets.StringNode(a.Value))
 	}
 	if len(p.Env) > 0 {
-		c := yaml.NewMapRNode(&map[string]string{"name": p.Container})
-		env := yaml.NewListRNode()
+		c := yamlnode.NewMapping()
+		yamlnode.SetField(c, "name", yamlnode.NewString(p.Container))
+		env := yamlnode.NewSequence()
 		for _, e := range p.Env {
-			// Fields one by one, in this order: a map literal would come out in
-			// Go's map order, a different patch on every run.
-			entry := yaml.NewMapRNode(nil)
-			for _, f := range []struct {
-				name  string
-				value *yaml.RNode
-			}{{"name", targets.StringNode(e.Name)}, {"value", targets.StringNode(e.Value)}, {"valueFrom", yaml.MakeNullNode()}} {
-				if err := entry.PipeE(yaml.SetField(f.name, f.value)); err != nil {
-					return nil, err
-				}
-			}
-			if err := env.PipeE(yaml.Append(entry.YNode())); err != nil {
-				return nil, err
-			}
+			entry := yamlnode.NewMapping()
+			yamlnode.SetField(entry, "name", targets.StringNode(e.Name))
+			yamlnode.SetField(entry, "value", targets.StringNode(e.Value))
+			env.Content = append(env.Content, entry)
 		}
-		if err := c.PipeE(yaml.SetField("env", env)); err != nil {
+		yamlnode.SetField(c, "env", env)
+		spec, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "spec", "template", "spec")
+		if err != nil {
 			return nil, err
 		}
-		cs := yaml.NewListRNode()
-		if err := cs.PipeE(yaml.Append(c.YNode())); err != nil {
-			return nil, err
-		}
-		if err := patch.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec", "template", "spec"), yaml.SetField("containers", cs)); err != nil {
-			return nil, err
-		}
+		yamlnode.SetField(spec, "containers", yamlnode.NewSequence(c))
 	}
 	return patch, nil
 }

@@ -1,16 +1,13 @@
 package transform
 
-import (
-	"bytes"
+import "bytes"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
-)
-
-// seqIndent picks the sequence indentation most of a document's lists use.
+// wideSeqIndent reports whether most of a document's lists are indented
+// two spaces further than their key ("wide"), not at its column ("compact").
 // Helm charts mix both styles in one document; the serialiser can write only
 // one, and the majority keeps the diff of a changed document smallest.
 // (kyaml's DeriveSeqIndentStyle looks only at the first list.)
-func seqIndent(src []byte) yaml.SequenceIndentStyle {
+func wideSeqIndent(src []byte) bool {
 	compact, wide := 0, 0
 	prevIndent, prevOpens := 0, false
 	for _, line := range bytes.Split(src, []byte("\n")) {
@@ -33,8 +30,5 @@ func seqIndent(src []byte) yaml.SequenceIndentStyle {
 		}
 		prevIndent = indent
 	}
-	if wide > compact {
-		return yaml.WideSequenceStyle
-	}
-	return yaml.CompactSequenceStyle
+	return wide > compact
 }

@@ -10,7 +10,9 @@ import (
 	"io"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
@@ -47,9 +49,10 @@ func (t *Transformer) Plans() []*wiring.Plan {
 	return append([]*wiring.Plan{t.istiod}, t.gateways...)
 }
 
-// Node applies the config to one resource in place and reports whether it
-// changed. Resources that are not targets are never touched.
-func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
+// Node applies the config to one resource (its root mapping) in place and
+// reports whether it changed. Resources that are not targets are never
+// touched.
+func (t *Transformer) Node(rn *yaml.Node) (bool, error) {
 	switch {
 	case targets.IsIstioOperator(rn):
 		return targets.ApplyIstioOperator(rn, t.istiod, t.gateways)
@@ -65,7 +68,7 @@ func (t *Transformer) Node(rn *yaml.RNode) (bool, error) {
 
 // workloadPlan is the plan of a Deployment that is a target: istiod's, a
 // gateway's, or nil.
-func (t *Transformer) workloadPlan(rn *yaml.RNode) (*wiring.Plan, error) {
+func (t *Transformer) workloadPlan(rn *yaml.Node) (*wiring.Plan, error) {
 	if targets.IsIstiod(rn) {
 		return t.istiod, nil
 	}
@@ -255,14 +258,15 @@ func (t *Transformer) rewrite(d *stream.Doc) ([]byte, error) {
 
 // doc returns the new body of a document, or nil when it is unchanged.
 func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
-	rn, expanded, err := parseDoc(d)
-	if err != nil || rn == nil {
+	doc, expanded, err := parseDoc(d)
+	if err != nil || doc == nil {
 		return nil, err
 	}
+	rn := yamlnode.Root(doc)
 	var before positions
 	if !expanded && stream.IsBareMarker(d.Marker) {
 		before = positions{}
-		record(rn.Document(), before)
+		record(doc, before)
 	}
 	changed, err := t.Node(rn)
 	if err != nil {
@@ -271,16 +275,16 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	if !changed {
 		return nil, nil
 	}
-	opts := &yaml.EncoderOptions{SeqIndent: seqIndent(d.Source())}
+	wide := wideSeqIndent(d.Source())
 	if before != nil {
-		if out, ok := inPlace(d.Body, rn.Document(), before, opts); ok {
+		if out, ok := inPlace(d.Body, doc, before, wide); ok {
 			return out, nil
 		}
 	}
-	spellNulls(rn.YNode(), false)
-	out, err := yaml.MarshalWithOptions(rn.Document(), opts)
+	spellNulls(rn, false)
+	out, err := yamlnode.Marshal(doc, wide)
 	if err != nil {
-		return nil, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line, Err: err}
+		return nil, &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Name: yamlnode.Name(rn), Line: d.Line, Err: err}
 	}
 	return out, nil
 }
@@ -290,7 +294,7 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 // is not what the document said. In block style it writes an implicit null as
 // nothing, which reads back as null, so those are left alone.
 func spellNulls(n *yaml.Node, inFlow bool) {
-	if inFlow && n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == yaml.NodeTagNull {
+	if inFlow && n.Kind == yaml.ScalarNode && n.Value == "" && n.ShortTag() == yamlnode.NullTag {
 		n.Value = "null"
 	}
 	flow := inFlow || n.Style&yaml.FlowStyle != 0
@@ -299,18 +303,19 @@ func spellNulls(n *yaml.Node, inFlow bool) {
 	}
 }
 
-// parse reads a candidate document as every mode must see it: nil for one
-// that holds no mapping (comments only, a scalar), an error for malformed
-// YAML or a duplicate key, and aliases and merge keys expanded.
-func parse(d *stream.Doc) (*yaml.RNode, error) {
-	rn, _, err := parseDoc(d)
-	return rn, err
+// parse reads a candidate document as every mode must see it: its root
+// mapping, nil for a document that holds no mapping (comments only, a
+// scalar), an error for malformed YAML or a duplicate key, and aliases and
+// merge keys expanded.
+func parse(d *stream.Doc) (*yaml.Node, error) {
+	doc, _, err := parseDoc(d)
+	return yamlnode.Root(doc), err
 }
 
-// parseDoc is parse, also saying whether aliases were expanded: the tree
-// then no longer matches the bytes.
-func parseDoc(d *stream.Doc) (rn *yaml.RNode, expanded bool, err error) {
-	rn, err = yaml.Parse(string(d.Source()))
+// parseDoc is parse returning the document node, also saying whether
+// aliases were expanded: the tree then no longer matches the bytes.
+func parseDoc(d *stream.Doc) (doc *yaml.Node, expanded bool, err error) {
+	doc, err = yamlnode.Parse(d.Source())
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, false, nil // comments only
@@ -318,27 +323,28 @@ func parseDoc(d *stream.Doc) (rn *yaml.RNode, expanded bool, err error) {
 		return nil, false, &DocError{Index: d.Index, Line: d.Line + yamlErrorLine(err) - 1,
 			Err: fmt.Errorf("is not valid YAML: %v; fix the input (the tool reads what helm or kustomize rendered)", err)}
 	}
-	if rn.IsNilOrEmpty() || rn.YNode().Kind != yaml.MappingNode {
+	rn := yamlnode.Root(doc)
+	if rn == nil || rn.Kind != yaml.MappingNode || len(rn.Content) == 0 {
 		return nil, false, nil
 	}
 	// Which of two equal keys would Kubernetes, or the injector, use? Refuse.
-	if n := duplicateKey(rn.YNode()); n != nil {
-		return nil, false, &DocError{Index: d.Index, Kind: rn.GetKind(), Name: rn.GetName(), Line: d.Line + n.Line - 1,
+	if n := duplicateKey(rn); n != nil {
+		return nil, false, &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Name: yamlnode.Name(rn), Line: d.Line + n.Line - 1,
 			Err: fmt.Errorf("key %q is already defined in this mapping: remove one of the two", n.Value)}
 	}
 	// A pod template reached through an alias or a merge key is still the
 	// pod template: expand them, or such an istiod would silently be missed.
-	if hasAlias(rn.YNode()) {
-		if n := expandedSize(rn.YNode(), map[*yaml.Node]int{}); n > maxExpandedNodes {
+	if hasAlias(rn) {
+		if n := expandedSize(rn, map[*yaml.Node]int{}); n > maxExpandedNodes {
 			return nil, false, docError(d, rn, fmt.Errorf(
 				"its aliases expand to more than %d nodes: refused (a YAML alias bomb?); write the repeated parts out", maxExpandedNodes))
 		}
-		if err := rn.DeAnchor(); err != nil {
+		if _, err := yamlnode.DeAnchor(doc); err != nil {
 			return nil, false, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
 		}
 		expanded = true
 	}
-	return rn, expanded, nil
+	return doc, expanded, nil
 }
 
 // duplicateKey returns the second occurrence of a key in any mapping.
@@ -400,8 +406,8 @@ func hasAlias(n *yaml.Node) bool {
 }
 
 // docError locates a target's error in the stream.
-func docError(d *stream.Doc, rn *yaml.RNode, err error) *DocError {
-	de := &DocError{Index: d.Index, Kind: rn.GetKind(), Namespace: rn.GetNamespace(), Name: rn.GetName(), Line: d.Line, Err: err}
+func docError(d *stream.Doc, rn *yaml.Node, err error) *DocError {
+	de := &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Namespace: yamlnode.Namespace(rn), Name: yamlnode.Name(rn), Line: d.Line, Err: err}
 	var te *targets.Error
 	if errors.As(err, &te) && te.Line > 0 {
 		de.Line = d.Line + te.Line - 1
