@@ -26,8 +26,9 @@ IMAGE_REF ?= istio-vault-ca:dev
 .PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
-# smaller binary with no dynamic loader starts faster. Both executables go
-# to bin/: istio-vault-ca runs istio-vault-ca-verify for `verify`.
+# smaller binary with no dynamic loader starts faster. All three executables
+# go to bin/: istio-vault-ca runs istio-vault-ca-verify for `verify` and
+# istio-vault-ca-fn for a ResourceList on stdin.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/ ./cmd/...
 
@@ -66,7 +67,7 @@ unit:
 # The KRM function's container image, built without a Docker daemon or a base
 # image: bin/istio-vault-ca-image.tar, for docker/podman load or a registry push.
 image: build
-	cd tools/image && $(GO) run . ../../$(BIN) ../../bin/istio-vault-ca-image.tar $(IMAGE_REF)
+	cd tools/image && $(GO) run . ../../bin/istio-vault-ca-fn ../../bin/istio-vault-ca-image.tar $(IMAGE_REF)
 
 # The real Vault binary (server and agent), built once from the Vault Go module
 # in e2e/vaultbin and cached outside git. The first build takes minutes.

@@ -15,9 +15,6 @@ import (
 	"os"
 	"runtime/debug"
 
-	"sigs.k8s.io/kustomize/kyaml/kio"
-
-	"github.com/istio-vault-ca/istio-vault-ca/fn"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
@@ -29,7 +26,8 @@ const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of
 Usage:
   istio-vault-ca [--config FILE] [--verbose] < manifests.yaml > out.yaml
       Helm post-renderer: a multi-document stream in, the same stream out.
-      A ResourceList on stdin runs as a KRM function (functionConfig: VaultCA).
+      A ResourceList on stdin runs as a KRM function (functionConfig: VaultCA),
+      through istio-vault-ca-fn, which kustomize and kpt can also run directly.
   istio-vault-ca patches [--config FILE] < manifests.yaml > patches.yaml
       The kustomize strategic-merge patches that give every target Deployment
       in the stream the same settings (for Flux HelmRelease postRenderers).
@@ -147,20 +145,6 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 		return code
 	}
 	return render(t, src, stdout, stderr)
-}
-
-// runFunction runs the KRM function. Its output is a ResourceList even on
-// failure (the results are the error report), as kpt and kustomize expect.
-func runFunction(in []byte, stdout, stderr io.Writer) int {
-	var out bytes.Buffer
-	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: &out, KeepReaderAnnotations: true}
-	err := fn.Run(rw)
-	stdout.Write(out.Bytes())
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return cli.ExitBadInput
-	}
-	return cli.ExitOK
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {

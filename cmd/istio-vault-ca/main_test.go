@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,18 +83,44 @@ func TestNoConfigIsUsageError(t *testing.T) {
 	}
 }
 
+// A ResourceList on stdin is handed to the KRM function's executable, which
+// is built here and found on PATH.
 func TestKRMFunctionOnStdin(t *testing.T) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "../istio-vault-ca-fn")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the function: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Chdir(t.TempDir())
 	t.Setenv(cli.EnvConfig, "")
-	list := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " +
-		strings.ReplaceAll(strings.TrimSpace(istiod), "\n", "\n  ") +
-		"\nfunctionConfig:\n  " + strings.ReplaceAll(strings.TrimSpace(testConfig), "\n", "\n  ") + "\n"
-	code, out, stderr := runCmd(nil, []byte(list))
+	code, out, stderr := runCmd(nil, []byte(resourceList(istiod, testConfig)))
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(string(out), "kind: ResourceList") || !strings.Contains(string(out), "ROOT_CA_DIR") {
 		t.Errorf("not run as a KRM function:\n%s", out)
+	}
+	// Its failures come back as they are: exit 2, the results on stdout.
+	code, out, stderr = runCmd(nil, []byte(resourceList(istiod, "kind: VaultCA\n")))
+	if code != cli.ExitBadInput || !strings.Contains(string(out), "results:") || stderr == "" {
+		t.Errorf("bad functionConfig: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+func resourceList(item, functionConfig string) string {
+	indent := func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") }
+	return "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " + indent(item) +
+		"\nfunctionConfig:\n  " + indent(functionConfig) + "\n"
+}
+
+// Without the function's executable, a ResourceList gets a message saying
+// how to install it, and nothing on stdout.
+func TestKRMFunctionWithoutItsExecutable(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, out, stderr := runCmd(nil, []byte(resourceList(istiod, testConfig)))
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "go install github.com/istio-vault-ca/istio-vault-ca/cmd/istio-vault-ca-fn") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
 

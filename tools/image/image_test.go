@@ -16,7 +16,7 @@ import (
 func TestImage(t *testing.T) {
 	bin := []byte("#!/bin/sh\necho function\n")
 	dir := t.TempDir()
-	binFile := filepath.Join(dir, "istio-vault-ca")
+	binFile := filepath.Join(dir, "istio-vault-ca-fn")
 	if err := os.WriteFile(binFile, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Command image builds the container image of the KRM function without a
 // Docker daemon or a base image from a registry: one layer holding the
-// static binary (make build), an entrypoint, a non-root user, written as a
-// tarball that `docker load`, `podman load` or a registry push accept.
+// function's static executable (istio-vault-ca-fn, from make build), an
+// entrypoint, a non-root user, written as a tarball that `docker load`,
+// `podman load` or a registry push accept.
 //
 // usage: image BINARY OUT.tar [REF]
 package main
@@ -21,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-const binPath = "/usr/local/bin/istio-vault-ca"
+const binPath = "/usr/local/bin/istio-vault-ca-fn"
 
 func main() {
 	if len(os.Args) < 3 {
