@@ -19,13 +19,14 @@ import (
 // post-renderer gives it.
 
 // renderedChart is the real istio-discovery chart rendered by the real helm.
-func renderedChart(t *testing.T) []byte {
+func renderedChart(t *testing.T, helmArgs ...string) []byte {
 	t.Helper()
 	helm := os.Getenv("HELM3_BIN")
 	if helm == "" {
 		t.Fatal("HELM3_BIN is not set: run with `make e2e`")
 	}
-	out, err := exec.Command(helm, "template", "istiod", istioDiscoveryChart(t), "-n", "istio-system").Output()
+	args := append([]string{"template", "istiod", istioDiscoveryChart(t), "-n", "istio-system"}, helmArgs...)
+	out, err := exec.Command(helm, args...).Output()
 	must(t, err)
 	return out
 }

@@ -21,8 +21,20 @@ func TestPatchesThroughKustomizeEqualPostRenderer(t *testing.T) {
 	if kustomize == "" {
 		t.Fatal("KUSTOMIZE_BIN is not set: run with `make e2e`, which installs kustomize")
 	}
+	for name, helmArgs := range map[string][]string{
+		"chart defaults": nil,
+		// The chart's envVarFrom sets ROOT_CA_DIR from a ConfigMap: the
+		// post-renderer drops that valueFrom, so the patch must remove it too.
+		"ROOT_CA_DIR from a ConfigMap": {"--set", "pilot.envVarFrom[0].name=ROOT_CA_DIR",
+			"--set", "pilot.envVarFrom[0].valueFrom.configMapKeyRef.name=ca-dir",
+			"--set", "pilot.envVarFrom[0].valueFrom.configMapKeyRef.key=dir"},
+	} {
+		t.Run(name, func(t *testing.T) { patchesEqualPostRenderer(t, kustomize, renderedChart(t, helmArgs...)) })
+	}
+}
+
+func patchesEqualPostRenderer(t *testing.T, kustomize string, in []byte) {
 	cfg := "../examples/demo/vaultca.yaml"
-	in := renderedChart(t)
 	rendered, stderr, code := tool(t, in, nil, "--config", cfg)
 	if code != 0 {
 		t.Fatal(stderr)

@@ -56,7 +56,9 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 }
 
 // patchFor builds the strategic-merge patch of one workload: the pod
-// template's annotations and, on the plan's container, its env by name.
+// template's annotations and, on the plan's container, its env by name, each
+// entry with valueFrom: null, which removes one a chart may have set (the
+// chart's envVarFrom): Kubernetes refuses an entry with both.
 func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
 	patch := yamlnode.NewMapping()
 	yamlnode.SetField(patch, "apiVersion", yamlnode.NewString(yamlnode.APIVersion(rn)))
@@ -84,6 +86,8 @@ func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
 			entry := yamlnode.NewMapping()
 			yamlnode.SetField(entry, "name", targets.StringNode(e.Name))
 			yamlnode.SetField(entry, "value", targets.StringNode(e.Value))
+			// Not through SetField, which drops a null as kyaml's does.
+			entry.Content = append(entry.Content, yamlnode.NewString("valueFrom"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.NullTag, Value: "null"})
 			env.Content = append(env.Content, entry)
 		}
 		yamlnode.SetField(c, "env", env)
