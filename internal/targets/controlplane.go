@@ -5,9 +5,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
-
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // IsControlPlane reports whether a resource is a Tetrate TSB ControlPlane.

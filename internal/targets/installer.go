@@ -6,9 +6,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
-
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Installer inputs (IstioOperator, ControlPlane) are the user's source of

@@ -12,12 +12,11 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
-
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/targets"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Transformer applies one config to resources.
