@@ -42,7 +42,8 @@ var (
 )
 
 // Render produces the agent template for one file. Parsing happens on first
-// use, not at start-up: a run that changes nothing never pays for it.
+// use, not at package initialisation: commands that derive no plan (help,
+// explain, config --defaults) never pay for it.
 func Render(name string, d Data) (string, error) {
 	parseOnce.Do(func() {
 		parsed, parseErr = template.New("").Delims("[[", "]]").
