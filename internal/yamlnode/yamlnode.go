@@ -12,8 +12,8 @@
 package yamlnode
 
 import (
-	"bytes"
 	"reflect"
+	"strings"
 
 	yaml1 "go.yaml.in/yaml/v2"
 	yaml "go.yaml.in/yaml/v3"
@@ -87,14 +87,7 @@ func LookupCreate(n *yaml.Node, kind yaml.Kind, path ...string) (*yaml.Node, err
 type notMappingError struct{ path []string }
 
 func (e *notMappingError) Error() string {
-	var b bytes.Buffer
-	for i, p := range e.path {
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(p)
-	}
-	return b.String() + " is not a mapping"
+	return strings.Join(e.path, ".") + " is not a mapping"
 }
 
 // SetField sets key in mapping m to v, as kyaml's FieldSetter does: an
@@ -168,7 +161,7 @@ func NewSequence(items ...*yaml.Node) *yaml.Node {
 // something other than a string by a YAML 1.1 parser, such as the API
 // server's.
 func isYAML11NonString(value string) bool {
-	if value == "" || bytes.IndexByte([]byte(value), '\n') >= 0 {
+	if value == "" || strings.Contains(value, "\n") {
 		return false
 	}
 	var v any
