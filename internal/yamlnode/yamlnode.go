@@ -12,6 +12,7 @@
 package yamlnode
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 
@@ -59,14 +60,14 @@ func Lookup(n *yaml.Node, path ...string) *yaml.Node {
 // under it, or an IstioOperator's bare `spec:`) is replaced by the node
 // needed. It fails where a node on the way is something else.
 func LookupCreate(n *yaml.Node, kind yaml.Kind, path ...string) (*yaml.Node, error) {
+	if n.Kind != yaml.MappingNode || n.Tag == NullTag {
+		return nil, errors.New("not a mapping")
+	}
 	cur := n
 	for i, key := range path {
 		want := yaml.MappingNode
 		if i == len(path)-1 {
 			want = kind
-		}
-		if cur.Kind != yaml.MappingNode || cur.Tag == NullTag {
-			return nil, &notMappingError{path[:i+1]}
 		}
 		if _, v := Field(cur, key); v != nil && v.Tag == NullTag {
 			Clear(cur, key)
