@@ -189,35 +189,20 @@ func (e *DocError) Error() string {
 
 func (e *DocError) Unwrap() error { return e.Err }
 
-// Stream transforms a multi-document YAML stream held in memory.
+// Stream transforms a multi-document YAML stream held in memory: the
+// documents that are not changed come out as the exact bytes that came in.
+// It is Edits and stream.Apply, the command line's two passes, on bytes.
 func (t *Transformer) Stream(in []byte) ([]byte, error) {
+	edits, size, err := t.Edits(stream.NewBytesReader(in))
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	if err := t.StreamTo(bytes.NewReader(in), &out); err != nil {
+	out.Grow(len(in))
+	if err := stream.Apply(&out, bytes.NewReader(in), size, edits); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
-}
-
-// StreamTo transforms a multi-document YAML stream one document at a time,
-// so memory is bounded by the largest document. Documents that are not
-// changed are written as the exact bytes that were read; a changed document
-// is re-serialised. On error, what was written so far is incomplete: the
-// caller must not pass it on.
-func (t *Transformer) StreamTo(r io.Reader, w io.Writer) error {
-	return stream.ForEach(r, func(d *stream.Doc) error {
-		out, err := t.rewrite(d)
-		if err != nil {
-			return err
-		}
-		if out == nil {
-			if _, err := w.Write(d.Marker); err != nil {
-				return err
-			}
-			out = d.Body
-		}
-		_, err = w.Write(out)
-		return err
-	})
 }
 
 // Edits reads a whole stream and returns the changes it needs, in stream
