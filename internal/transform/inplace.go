@@ -254,7 +254,7 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
 func flowClosesOnLine(rest []byte) bool {
 	depth := 0
 	for i := 0; i < len(rest) && rest[i] != '\n'; i++ {
-		switch c := rest[i]; c {
+		switch rest[i] {
 		case '[', '{':
 			depth++
 		case ']', '}':
@@ -262,17 +262,11 @@ func flowClosesOnLine(rest []byte) bool {
 				return true
 			}
 		case '"', '\'':
-			for i++; i < len(rest) && rest[i] != '\n'; i++ {
-				if c == '"' && rest[i] == '\\' {
-					i++
-				} else if rest[i] == c {
-					if c == '\'' && i+1 < len(rest) && rest[i+1] == '\'' {
-						i++
-						continue
-					}
-					break
-				}
+			n := quotedLen(firstLine(rest[i:]))
+			if n < 0 {
+				return false // the scalar, and so the collection, goes on over lines
 			}
+			i += n - 1
 		case '#':
 			if i > 0 && (rest[i-1] == ' ' || rest[i-1] == '\t') {
 				return false // a comment before the collection closed
@@ -457,28 +451,8 @@ func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 // value the parser gave.
 func scalarLen(rest []byte, was yaml.Node) int {
 	line := firstLine(rest)
-	switch {
-	case was.Style&yaml.DoubleQuotedStyle != 0:
-		for i := 1; i < len(line); i++ {
-			switch line[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return -1
-	case was.Style&yaml.SingleQuotedStyle != 0:
-		for i := 1; i < len(line); i++ {
-			if line[i] == '\'' {
-				if i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					continue
-				}
-				return i + 1
-			}
-		}
-		return -1
+	if was.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return quotedLen(line)
 	}
 	text := line
 	if i := bytes.Index(text, []byte(" #")); i >= 0 {
@@ -489,6 +463,29 @@ func scalarLen(rest []byte, was yaml.Node) int {
 		return -1 // a plain scalar that goes on over more lines
 	}
 	return len(text)
+}
+
+// quotedLen is the length of the quoted scalar that opens line, both quotes
+// included, or -1 when it does not close on the line. Inside double quotes a
+// backslash escapes the next byte; inside single quotes two quotes are one.
+func quotedLen(line []byte) int {
+	if len(line) == 0 {
+		return -1
+	}
+	q := line[0]
+	for i := 1; i < len(line); i++ {
+		switch {
+		case q == '"' && line[i] == '\\':
+			i++
+		case line[i] == q:
+			if q == '\'' && i+1 < len(line) && line[i+1] == '\'' {
+				i++
+				continue
+			}
+			return i + 1
+		}
+	}
+	return -1
 }
 
 // sameNode compares what two YAML trees hold, not how they are written:
