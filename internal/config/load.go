@@ -10,6 +10,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // DefaultsYAML documents every default; Default applies the same values.
@@ -66,14 +68,9 @@ func parseDocs(data []byte) ([]*yaml.Node, error) {
 			}
 			return nil, err
 		}
-		if len(n.Content) == 0 {
-			continue
+		if root := yamlnode.Root(&n); !yamlnode.IsEmpty(root) {
+			out = append(out, root)
 		}
-		root := n.Content[0]
-		if root.Tag == "!!null" || (root.Kind == yaml.MappingNode || root.Kind == yaml.SequenceNode) && len(root.Content) == 0 {
-			continue
-		}
-		out = append(out, root)
 	}
 }
 

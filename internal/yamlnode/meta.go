@@ -20,18 +20,18 @@ func topValue(rn *yaml.Node, key string) string {
 
 func metaValue(rn *yaml.Node, key string) string {
 	_, md := Field(rn, "metadata")
-	if isEmpty(md) {
+	if IsEmpty(md) {
 		return ""
 	}
-	if _, v := Field(md, key); !isEmpty(v) {
+	if _, v := Field(md, key); !IsEmpty(v) {
 		return v.Value
 	}
 	return ""
 }
 
-// isEmpty is kyaml's IsYNodeNilOrEmpty: nil, null, an empty collection, or
+// IsEmpty is kyaml's IsYNodeNilOrEmpty: nil, null, an empty collection, or
 // a node with nothing set.
-func isEmpty(n *yaml.Node) bool {
+func IsEmpty(n *yaml.Node) bool {
 	return n == nil || n.Tag == NullTag ||
 		(n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) == 0 ||
 		n.Kind == 0 && n.Style == 0 && n.Tag == "" && n.Value == "" && n.Anchor == "" && n.Alias == nil && len(n.Content) == 0
