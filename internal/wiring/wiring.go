@@ -122,36 +122,33 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 
 // fileFor returns the Vault path and agent template of one part.
 func fileFor(s config.Spec, part Part) (File, error) {
-	f := File{Part: part}
-	var name string
-	var d templates.Data
+	var f File
+	var err error
 	switch {
 	case s.Source.KV != nil:
-		kv := s.Source.KV
-		name = templates.KV
-		d = templates.Data{APIPath: KVAPIPath(kv.KVSecret), Version: kv.Version, Field: kvField(kv.Fields, part)}
+		f, err = kvFile(s.Source.KV.KVSecret, kvField(s.Source.KV.Fields, part))
 	case part == PartKey:
-		key := s.Source.PKI.Key
-		name = templates.KV
-		d = templates.Data{APIPath: KVAPIPath(key.KVSecret), Version: key.Version, Field: key.Field}
+		f, err = kvFile(s.Source.PKI.Key.KVSecret, s.Source.PKI.Key.Field)
 	default:
-		name = templates.PKI
-		d = templates.Data{APIPath: pkiAPIPath(s.Source.PKI, part)}
+		f.APIPath, f.Keys, f.Capability = pkiAPIPath(s.Source.PKI, part), []string{"certificate"}, Read
+		f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
 	}
-	tmpl, err := templates.Render(name, d)
+	f.Part = part
+	return f, err
+}
+
+// kvFile is a file rendered from one field of a KV secret.
+func kvFile(secret config.KVSecret, field string) (File, error) {
+	d := templates.Data{APIPath: KVAPIPath(secret), Version: secret.Version, Field: field}
+	tmpl, err := templates.Render(templates.KV, d)
 	if err != nil {
-		return f, err
+		return File{}, err
 	}
-	f.APIPath, f.Template, f.Capability = d.APIPath, tmpl, Read
-	switch {
-	case name == templates.PKI:
-		f.Keys = []string{"certificate"}
-	case d.Version == 2:
-		f.Keys = []string{"data", d.Field}
-	default:
-		f.Keys = []string{d.Field}
+	keys := []string{field}
+	if secret.Version == 2 {
+		keys = []string{"data", field}
 	}
-	return f, nil
+	return File{APIPath: d.APIPath, Keys: keys, Template: tmpl, Capability: Read}, nil
 }
 
 func kvField(fs config.Fields, part Part) string {
@@ -298,16 +295,12 @@ func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]Fi
 		if f.field == "" {
 			continue
 		}
-		d := templates.Data{APIPath: KVAPIPath(kv.KVSecret), Version: kv.Version, Field: f.field}
-		tmpl, err := templates.Render(templates.KV, d)
+		file, err := kvFile(kv.KVSecret, f.field)
 		if err != nil {
 			return nil, err
 		}
-		keys := []string{f.field}
-		if kv.Version == 2 {
-			keys = []string{"data", f.field}
-		}
-		files = append(files, File{Name: f.file, APIPath: d.APIPath, Keys: keys, Template: tmpl, Perms: f.perms, Capability: Read})
+		file.Name, file.Perms = f.file, f.perms
+		files = append(files, file)
 	}
 	return files, nil
 }
