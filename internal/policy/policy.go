@@ -7,6 +7,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -62,13 +63,10 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Policy {
 	return p
 }
 
+// union appends to a what b holds that a does not, in b's order.
 func union(a, b []string) []string {
 	for _, x := range b {
-		found := false
-		for _, y := range a {
-			found = found || x == y
-		}
-		if !found {
+		if !slices.Contains(a, x) {
 			a = append(a, x)
 		}
 	}
