@@ -5,9 +5,8 @@
 // It speaks the protocol with kyaml's kio (the ResourceList reader and
 // writer) rather than kyaml's fn/framework: the framework brings OpenAPI
 // validation whose package initialisation, about a millisecond and a half
-// of regular-expression compiling, every run of the binary would pay,
-// post-renderer runs included. Results are written as the framework writes
-// them.
+// of regular-expression compiling, every run of the function would pay.
+// Results are written as the framework writes them.
 package fn
 
 import (
