@@ -59,8 +59,7 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 		return false, nil
 	}
 	changed := false
-	for i, o := range overlays.Content {
-		ov := o
+	for i, ov := range overlays.Content {
 		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != "IstioOperator" {
 			continue
 		}
@@ -68,8 +67,7 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 		if patches == nil || patches.Kind != yaml.SequenceNode {
 			continue
 		}
-		for j, pt := range patches.Content {
-			patch := pt
+		for j, patch := range patches.Content {
 			path, _ := stringValue(yamlnode.Lookup(patch, "path"))
 			at := kubeSpecPath + ".overlays[" + strconv.Itoa(i) + "].patches[" + strconv.Itoa(j) + "]"
 			var c bool

@@ -58,8 +58,7 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 		if gws == nil || gws.Kind != yaml.SequenceNode {
 			continue
 		}
-		for _, g := range gws.Content {
-			gw := g
+		for _, gw := range gws.Content {
 			if enabled, set := boolValue(yamlnode.Lookup(gw, "enabled")); set && !enabled {
 				continue
 			}

@@ -92,19 +92,18 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 	}
 	if !override {
 		if env := yamlnode.Lookup(parent, "env"); env != nil && env.Kind == yaml.SequenceNode {
-			for _, e := range env.Content {
-				re := e
-				name, _ := stringValue(yamlnode.Lookup(re, "name"))
+			for _, entry := range env.Content {
+				name, _ := stringValue(yamlnode.Lookup(entry, "name"))
 				for _, v := range rest {
 					if name != v.Name {
 						continue
 					}
-					got, _ := stringValue(yamlnode.Lookup(re, "value"))
-					if _, vf := yamlnode.Field(re, "valueFrom"); vf != nil {
+					got, _ := stringValue(yamlnode.Lookup(entry, "value"))
+					if _, vf := yamlnode.Field(entry, "valueFrom"); vf != nil {
 						got = "valueFrom"
 					}
 					if got != v.Value {
-						return false, conflictError(re, fmt.Sprintf("%s.env[%s]", ppath, v.Name), got, v.Value)
+						return false, conflictError(entry, fmt.Sprintf("%s.env[%s]", ppath, v.Name), got, v.Value)
 					}
 				}
 			}
