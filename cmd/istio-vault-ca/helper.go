@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +24,8 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // runFunction runs the KRM function on a ResourceList read from stdin.
-func runFunction(list []byte, stdout, stderr io.Writer) int {
-	return runHelper("istio-vault-ca", functionCommand, nil, bytes.NewReader(list), stdout, stderr)
+func runFunction(list io.Reader, stdout, stderr io.Writer) int {
+	return runHelper("istio-vault-ca", functionCommand, nil, list, stdout, stderr)
 }
 
 // runHelper runs a helper executable with the same streams and passes its

@@ -133,12 +133,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 	defer src.Close()
 	defer src.guard(stderr, &code)()
 	if isResourceList(src.head(peekSize)) {
-		all, err := src.all()
-		if err != nil {
-			fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
-			return cli.ExitBadInput
-		}
-		return runFunction(all, stdout, stderr)
+		return runFunction(src.reader(), stdout, stderr)
 	}
 	_, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {

@@ -118,7 +118,15 @@ func (s *source) docs() *stream.Reader {
 	if s.data != nil {
 		return stream.NewBytesReader(s.data)
 	}
-	return stream.NewReader(io.NewSectionReader(s.file, s.start, 1<<62))
+	return stream.NewReader(s.reader())
+}
+
+// reader reads the whole stream from its start.
+func (s *source) reader() io.Reader {
+	if s.data != nil {
+		return bytes.NewReader(s.data)
+	}
+	return io.NewSectionReader(s.file, s.start, 1<<62)
 }
 
 // head is the stream's first n bytes, or all of it if it is shorter.
@@ -129,14 +137,6 @@ func (s *source) head(n int) []byte {
 	b := make([]byte, n)
 	m, _ := s.file.ReadAt(b, s.start)
 	return b[:m]
-}
-
-// all is the whole stream.
-func (s *source) all() ([]byte, error) {
-	if s.data != nil {
-		return s.data, nil
-	}
-	return io.ReadAll(io.NewSectionReader(s.file, s.start, 1<<62))
 }
 
 // again reads the stream's first size bytes a second time. A file is read
