@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
@@ -33,10 +34,12 @@ Usage:
       in the stream the same settings (for Flux HelmRelease postRenderers).
   istio-vault-ca check [--config FILE] FILE...
       Exit 0 if the files already carry the config, 1 with a unified diff if not.
-  istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands]
-      Print the Vault policy that allows exactly what the agent reads (hcl, the
-      default: pipe into "vault policy write NAME -"), the Kubernetes-auth role
-      body (role), or vault CLI commands writing both (commands).
+  istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands] [--role NAME]
+      Print the Vault policy that allows exactly what istiod's agent reads (hcl,
+      the default: pipe into "vault policy write NAME -"), its Kubernetes-auth
+      role body (role: pipe into "vault write AUTHPATH/role/NAME -"), or vault
+      CLI commands writing every policy and role (commands). Each role gets a
+      policy of its own; --role picks a gateway's instead of istiod's.
   istio-vault-ca verify [--config FILE] [--jwt FILE] [--warn-days N]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
@@ -223,7 +226,8 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("policy", stderr)
-	output := fs.String("output", "hcl", "hcl, json, role (the Kubernetes-auth roles by path) or commands")
+	output := fs.String("output", "hcl", "hcl, json, role (the Kubernetes-auth role's body) or commands (everything, as vault CLI commands)")
+	roleName := fs.String("role", "", "with hcl, json or role: the role (name or path) whose policy or body to print; default istiod's")
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
 	}
@@ -231,21 +235,32 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	p := policy.For(cfg, t.Plans()...)
-	var out string
+	set := policy.For(cfg, t.Plans()...)
+	if *output == "commands" {
+		fmt.Fprint(stdout, set.Commands())
+		return cli.ExitOK
+	}
+	role, err := set.RoleNamed(*roleName)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca policy: --role: %v\n", err)
+		return cli.ExitBadInput
+	}
+	var out strings.Builder
 	switch *output {
 	case "hcl":
-		out = p.HCL()
+		for _, p := range set.PoliciesOf(role) {
+			out.WriteString(set.HCL(p))
+		}
 	case "json":
-		out = p.JSON()
+		for _, p := range set.PoliciesOf(role) {
+			out.WriteString(p.JSON())
+		}
 	case "role":
-		out = p.RolesJSON()
-	case "commands":
-		out = p.Commands()
+		out.WriteString(role.JSON())
 	default:
 		fmt.Fprintf(stderr, "istio-vault-ca policy: --output must be hcl, json, role or commands, got %q\n", *output)
 		return cli.ExitBadInput
 	}
-	fmt.Fprint(stdout, out)
+	fmt.Fprint(stdout, out.String())
 	return cli.ExitOK
 }

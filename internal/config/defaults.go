@@ -18,6 +18,9 @@ const (
 	DefaultGatewayContainer       = "istio-proxy"
 	DefaultCertField              = "tls.crt"
 	DefaultKeyField               = "tls.key"
+	// GatewayServiceAccountSuffix is what the legacy gateway charts and
+	// istioctl add to a gateway's name for its service account.
+	GatewayServiceAccountSuffix = "-service-account"
 )
 
 // DefaultGatewayNamespaces are where Istio's install guides put gateways.
@@ -38,7 +41,7 @@ func (c *VaultCA) Default() {
 		s.Vault.AuthPath = DefaultAuthPath
 	}
 	if s.Vault.Policy == "" {
-		s.Vault.Policy = DefaultPolicy
+		s.Vault.Policy = perCluster(DefaultPolicy, s.Cluster)
 	}
 	if len(s.Istiod.Namespaces) == 0 {
 		s.Istiod.Namespaces = []string{DefaultIstiodNamespace}
@@ -68,7 +71,6 @@ func (c *VaultCA) Default() {
 	}
 	for i := range s.Gateways {
 		g := &s.Gateways[i]
-		fillEmpty(&g.Role, s.Vault.Role)
 		fillEmpty(&g.AuthPath, s.Vault.AuthPath)
 		fillEmpty(&g.Container, DefaultGatewayContainer)
 		if g.Rotation == nil {
@@ -79,14 +81,26 @@ func (c *VaultCA) Default() {
 			// Where Istio's docs install gateways, besides istiod's namespaces.
 			g.Namespaces = append(slices.Clone(s.Istiod.Namespaces), DefaultGatewayNamespaces...)
 		}
-		// The gateway charts name the service account after the app label,
-		// istio-<istio label>: istio: ingressgateway runs as istio-ingressgateway.
+		// The gateway chart names the service account after the app label,
+		// istio-<istio label>: istio: ingressgateway runs as
+		// istio-ingressgateway. The legacy gateway charts and istioctl add
+		// -service-account (istio-ingressgateway-service-account).
 		if len(g.ServiceAccounts) == 0 {
-			if app := g.Selector["app"]; app != "" {
-				g.ServiceAccounts = []string{app}
-			} else if istio := g.Selector["istio"]; istio != "" {
-				g.ServiceAccounts = []string{"istio-" + istio}
+			name := g.Selector["app"]
+			if istio := g.Selector["istio"]; name == "" && istio != "" {
+				name = "istio-" + istio
 			}
+			if name != "" {
+				g.ServiceAccounts = []string{name, name + GatewayServiceAccountSuffix}
+			}
+		}
+		// A gateway logs in with a role of its own, never istiod's: the
+		// role's policy is what the gateway pod's token can read.
+		if g.Role == "" && len(g.ServiceAccounts) > 0 {
+			g.Role = g.ServiceAccounts[0]
+		}
+		if g.Policy == "" && g.Role != "" {
+			g.Policy = perCluster(g.Role+"-certs", s.Cluster)
 		}
 		for j := range g.Certificates {
 			if kv := g.Certificates[j].KV; kv != nil {
@@ -114,6 +128,16 @@ func (c *VaultCA) Default() {
 		}
 		fillEmpty(&pki.Key.Field, DefaultPKIKeyField)
 	}
+}
+
+// perCluster makes a default name that differs from cluster to cluster:
+// Vault policies are global, so two clusters writing the same name would
+// replace each other's policy. It is a template, expanded with the rest.
+func perCluster(name, cluster string) string {
+	if cluster == "" {
+		return name
+	}
+	return name + "-{{ .Cluster }}"
 }
 
 func fillEmpty(s *string, def string) {

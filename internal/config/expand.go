@@ -38,6 +38,7 @@ func (c *VaultCA) templated() map[string]*string {
 		at := fmt.Sprintf("spec.gateways[%d]", i)
 		m[at+".role"] = &g.Role
 		m[at+".authPath"] = &g.AuthPath
+		m[at+".policy"] = &g.Policy
 		for j := range g.Certificates {
 			c := &g.Certificates[j]
 			cat := fmt.Sprintf("%s.certificates[%d]", at, j)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -88,10 +89,12 @@ func orRoot(path string) string {
 }
 
 // lineOf returns the line of the value at a dotted path, or of the deepest
-// parent that exists, so an error about a missing field points near it.
+// parent that exists, so an error about a missing field points near it. A
+// segment may index a list: spec.gateways[0].role.
 func lineOf(root *yaml.Node, field string) int {
 	line, n := 0, root
-	for _, key := range strings.Split(field, ".") {
+	for _, seg := range strings.Split(field, ".") {
+		key, idx := splitIndex(seg)
 		if n == nil || n.Kind != yaml.MappingNode {
 			break
 		}
@@ -102,7 +105,27 @@ func lineOf(root *yaml.Node, field string) int {
 				break
 			}
 		}
+		if idx >= 0 {
+			if next == nil || next.Kind != yaml.SequenceNode || idx >= len(next.Content) {
+				break
+			}
+			next = next.Content[idx]
+			line = next.Line
+		}
 		n = next
 	}
 	return line
+}
+
+// splitIndex cuts "gateways[0]" into "gateways" and 0; -1 without an index.
+func splitIndex(seg string) (string, int) {
+	open := strings.IndexByte(seg, '[')
+	if open < 0 || !strings.HasSuffix(seg, "]") {
+		return seg, -1
+	}
+	i, err := strconv.Atoi(seg[open+1 : len(seg)-1])
+	if err != nil || i < 0 {
+		return seg, -1
+	}
+	return seg[:open], i
 }

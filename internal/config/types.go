@@ -63,8 +63,14 @@ type Gateway struct {
 	// (e.g. istio: ingressgateway); every pair must match.
 	Selector map[string]string `json:"selector"`
 	// Role is the Kubernetes-auth role of the gateway's service account;
-	// default spec.vault.role.
+	// default: the gateway's first service account's name. It must never be
+	// istiod's role: a gateway pod's token would then read istiod's CA key.
 	Role string `json:"role,omitempty"`
+	// Policy is the name of the Vault policy the gateway's role gets, holding
+	// only the gateway's paths; default <role>-certs, with -<cluster> when
+	// spec.cluster is set (policies are global to a Vault, roles are per
+	// auth mount).
+	Policy string `json:"policy,omitempty"`
 	// AuthPath defaults to spec.vault.authPath.
 	AuthPath string `json:"authPath,omitempty"`
 	// MountPath is where the proxy reads the files.
@@ -76,8 +82,9 @@ type Gateway struct {
 	Rotation *bool `json:"rotation,omitempty"`
 	// ServiceAccounts and Namespaces are what the gateway's Vault role binds
 	// (istio-vault-ca policy); defaults: the selector's app label, else
-	// istio-<istio label> (as the gateway charts name it), and
-	// spec.istiod.namespaces.
+	// istio-<istio label> (as the gateway chart names it), and the same name
+	// with -service-account (as the legacy charts and istioctl name it); and
+	// spec.istiod.namespaces with istio-ingress and istio-egress.
 	ServiceAccounts []string      `json:"serviceAccounts,omitempty"`
 	Namespaces      []string      `json:"namespaces,omitempty"`
 	Certificates    []Certificate `json:"certificates"`
@@ -151,7 +158,9 @@ type Vault struct {
 	Address       string `json:"address,omitempty"`
 	CACert        string `json:"caCert,omitempty"`
 	TLSSkipVerify bool   `json:"tlsSkipVerify,omitempty"`
-	// Policy is the name of the Vault policy `istio-vault-ca policy` writes.
+	// Policy is the name of istiod's Vault policy, which `istio-vault-ca
+	// policy` writes; default istiod-ca, istiod-ca-<cluster> with a cluster,
+	// so clusters that share a Vault do not overwrite each other's.
 	Policy string `json:"policy,omitempty"`
 }
 

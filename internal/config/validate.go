@@ -101,6 +101,7 @@ func (c *VaultCA) Validate() Errors {
 		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i])
 	}
 	errs = append(errs, c.injectionErrors()...)
+	errs = append(errs, c.separationErrors()...)
 	sortErrors(errs)
 	return errs
 }
@@ -234,7 +235,7 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 		add(at+".authPath", "must start with auth/, got %q", g.AuthPath)
 	}
 	if g.Role == "" {
-		add(at+".role", "must be set (or spec.vault.role): the gateway's Kubernetes-auth role")
+		add(at+".role", "must be set (its default, the gateway's service account, is not known either): the gateway's own Kubernetes-auth role")
 	}
 	if len(g.ServiceAccounts) == 0 {
 		add(at+".serviceAccounts", "must be set: the selector has neither an app nor an istio label to take the gateway's service account from")

@@ -1,7 +1,11 @@
-// Package policy turns the Vault paths the plans read into the Vault policy
+// Package policy turns the Vault paths the plans read into the Vault policies
 // and Kubernetes-auth roles that allow exactly those requests. The paths come
-// from wiring.Plan, the same value the annotations are written from, so the
+// from wiring.Plan, the same value the annotations are written from, so a
 // policy cannot forget a path an agent reads.
+//
+// Every role gets a policy of its own holding only its plans' paths: a
+// gateway's token must never read istiod's CA key, nor istiod's token a
+// gateway's key.
 package policy
 
 import (
@@ -15,52 +19,70 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
 
-// Policy is what `istio-vault-ca policy` prints.
+// Set is what `istio-vault-ca policy` prints: the policies and the roles
+// that carry them, istiod's first.
+type Set struct {
+	Config    string // metadata.name of the VaultCA, for the headers
+	Namespace string // Vault Enterprise namespace everything is written in
+	Policies  []Policy
+	Roles     []Role
+}
+
+// Policy is one Vault policy: exactly the capability each path needs.
 type Policy struct {
-	Name   string // the Vault policy's name
-	Rules  []wiring.PathCapability
-	Roles  []Role // istiod's first, then each gateway's
-	Config string // metadata.name of the VaultCA, for the header
+	Name  string
+	Role  string // the path of the role that carries it, for the header
+	Rules []wiring.PathCapability
 }
 
 // Role is the body of <authPath>/role/<name> for the Kubernetes auth method.
 type Role struct {
 	Path                          string   `json:"-"`
+	Name                          string   `json:"-"`
 	BoundServiceAccountNames      []string `json:"bound_service_account_names"`
 	BoundServiceAccountNamespaces []string `json:"bound_service_account_namespaces"`
 	TokenPolicies                 []string `json:"token_policies"`
 }
 
-// For builds the policy of a config from the plans its targets use. Plans
-// that log in with the same role share it: its bindings are merged.
-func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Policy {
-	p := &Policy{Name: cfg.Spec.Vault.Policy, Config: cfg.Metadata.Name}
-	rules := map[string]string{}
-	roles := map[string]*Role{}
+// For builds the policies of a config from the plans its targets use. Plans
+// that log in with the same role share it: its bindings, and its policy's
+// paths, are merged.
+func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
+	set := &Set{Config: cfg.Metadata.Name, Namespace: cfg.Spec.Vault.Namespace}
+	rules := map[string]map[string]string{} // policy -> path -> capability
 	for _, plan := range plans {
+		if rules[plan.Policy] == nil {
+			rules[plan.Policy] = map[string]string{}
+			set.Policies = append(set.Policies, Policy{Name: plan.Policy, Role: plan.AuthPath + "/role/" + plan.Role})
+		}
 		for _, pc := range plan.APIPaths() {
-			if rules[pc.Path] != wiring.Update { // update covers what a read needs here
-				rules[pc.Path] = pc.Capability
+			if rules[plan.Policy][pc.Path] != wiring.Update { // update covers what a read needs here
+				rules[plan.Policy][pc.Path] = pc.Capability
 			}
 		}
-		path := plan.AuthPath + "/role/" + plan.Role
-		r, ok := roles[path]
-		if !ok {
-			r = &Role{Path: path, TokenPolicies: []string{p.Name}}
-			roles[path] = r
-			p.Roles = append(p.Roles, Role{Path: path})
+		set.addRole(plan)
+	}
+	for i := range set.Policies {
+		p := &set.Policies[i]
+		for path, c := range rules[p.Name] {
+			p.Rules = append(p.Rules, wiring.PathCapability{Path: path, Capability: c})
 		}
-		r.BoundServiceAccountNames = union(r.BoundServiceAccountNames, plan.ServiceAccounts)
-		r.BoundServiceAccountNamespaces = union(r.BoundServiceAccountNamespaces, plan.Namespaces)
+		sort.Slice(p.Rules, func(i, j int) bool { return p.Rules[i].Path < p.Rules[j].Path })
 	}
-	for i := range p.Roles {
-		p.Roles[i] = *roles[p.Roles[i].Path]
+	return set
+}
+
+func (s *Set) addRole(plan *wiring.Plan) {
+	path := plan.AuthPath + "/role/" + plan.Role
+	i := slices.IndexFunc(s.Roles, func(r Role) bool { return r.Path == path })
+	if i < 0 {
+		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role})
+		i = len(s.Roles) - 1
 	}
-	for path, c := range rules {
-		p.Rules = append(p.Rules, wiring.PathCapability{Path: path, Capability: c})
-	}
-	sort.Slice(p.Rules, func(i, j int) bool { return p.Rules[i].Path < p.Rules[j].Path })
-	return p
+	r := &s.Roles[i]
+	r.BoundServiceAccountNames = union(r.BoundServiceAccountNames, plan.ServiceAccounts)
+	r.BoundServiceAccountNamespaces = union(r.BoundServiceAccountNamespaces, plan.Namespaces)
+	r.TokenPolicies = union(r.TokenPolicies, []string{plan.Policy})
 }
 
 // union appends to a what b holds that a does not, in b's order.
@@ -73,10 +95,50 @@ func union(a, b []string) []string {
 	return a
 }
 
-// HCL is the policy document: exactly the capability each path needs.
-func (p *Policy) HCL() string {
+// RoleNamed is the role a user picks with --role: by name (istiod,
+// istio-ingressgateway) or by path; "" is istiod's.
+func (s *Set) RoleNamed(name string) (*Role, error) {
+	if name == "" {
+		return &s.Roles[0], nil
+	}
+	var found []*Role
+	for i, r := range s.Roles {
+		if r.Path == name || r.Name == name {
+			found = append(found, &s.Roles[i])
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("no role %q in the config; its roles are %s", name, strings.Join(s.rolePaths(), ", "))
+	}
+	return nil, fmt.Errorf("%q names more than one role: give the path, one of %s", name, strings.Join(s.rolePaths(), ", "))
+}
+
+func (s *Set) rolePaths() []string {
+	var out []string
+	for _, r := range s.Roles {
+		out = append(out, r.Path)
+	}
+	return out
+}
+
+// PoliciesOf are the policies a role's tokens get.
+func (s *Set) PoliciesOf(r *Role) []Policy {
+	var out []Policy
+	for _, p := range s.Policies {
+		if slices.Contains(r.TokenPolicies, p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// HCL is the policy document.
+func (s *Set) HCL(p Policy) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Vault policy %q, written by istio-vault-ca for VaultCA %q.\n", p.Name, p.Config)
+	fmt.Fprintf(&b, "# Vault policy %q for %s, written by istio-vault-ca for VaultCA %q.\n", p.Name, p.Role, s.Config)
 	b.WriteString("# Exactly the requests the injected Vault Agents make: read, or update to issue a certificate.\n")
 	for _, r := range p.Rules {
 		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n}\n", r.Path, r.Capability)
@@ -85,7 +147,7 @@ func (p *Policy) HCL() string {
 }
 
 // JSON is the policy in Vault's JSON policy syntax.
-func (p *Policy) JSON() string {
+func (p Policy) JSON() string {
 	type caps struct {
 		Capabilities []string `json:"capabilities"`
 	}
@@ -99,24 +161,28 @@ func (p *Policy) JSON() string {
 	return string(out) + "\n"
 }
 
-// RolesJSON maps each role's path to the body to write there.
-func (p *Policy) RolesJSON() string {
-	m := map[string]Role{}
-	for _, r := range p.Roles {
-		m[r.Path] = r
-	}
-	out, _ := json.MarshalIndent(m, "", "  ")
+// JSON is the body to write at the role's path, as
+// `vault write <path> -` reads it.
+func (r *Role) JSON() string {
+	out, _ := json.MarshalIndent(r, "", "  ")
 	return string(out) + "\n"
 }
 
-// Commands is a shell script of `vault` CLI commands that write all of it.
-func (p *Policy) Commands() string {
+// Commands is a shell script of `vault` CLI commands that write all of it,
+// in the config's Vault namespace.
+func (s *Set) Commands() string {
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: the policy and the Kubernetes-auth roles that use it.\nset -e\n")
-	fmt.Fprintf(&b, "vault policy write %s - <<'EOF'\n%sEOF\n", shellQuote(p.Name), p.HCL())
-	for _, r := range p.Roles {
-		fmt.Fprintf(&b, "vault write %s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s\n",
-			shellQuote(r.Path),
+	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: one policy per Kubernetes-auth role, and the roles.\nset -e\n")
+	ns := ""
+	if s.Namespace != "" {
+		ns = "-namespace=" + shellQuote(s.Namespace) + " "
+	}
+	for _, p := range s.Policies {
+		fmt.Fprintf(&b, "vault policy write %s%s - <<'EOF'\n%sEOF\n", ns, shellQuote(p.Name), s.HCL(p))
+	}
+	for _, r := range s.Roles {
+		fmt.Fprintf(&b, "vault write %s%s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s\n",
+			ns, shellQuote(r.Path),
 			shellQuote(strings.Join(r.BoundServiceAccountNames, ",")),
 			shellQuote(strings.Join(r.BoundServiceAccountNamespaces, ",")),
 			shellQuote(strings.Join(r.TokenPolicies, ",")))

@@ -1,7 +1,9 @@
 package targets
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -13,6 +15,9 @@ import (
 func IsControlPlane(rn *yaml.Node) bool {
 	return hasKind(rn, "ControlPlane", "install.tetrate.io")
 }
+
+// TSBIstiodServiceAccount is the service account TSB runs istiod as.
+const TSBIstiodServiceAccount = "istiod-service-account"
 
 const (
 	kubeSpecPath   = "spec.components.istio.kubeSpec"
@@ -29,6 +34,13 @@ const (
 func ApplyControlPlane(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err := checkChartMounts(rn, p.VolumePath); err != nil {
 		return false, err
+	}
+	// The Deployment TSB renders is not in the stream to check, but its
+	// service account is known: a role that does not bind it leaves an
+	// istiod whose agent can never log in, stuck in Init.
+	if !slices.Contains(p.ServiceAccounts, TSBIstiodServiceAccount) {
+		return false, errorAt(rn, "kind", "ControlPlane: TSB runs istiod as %q, which the Vault role does not bind (it binds %s): add %q to spec.istiod.serviceAccounts",
+			TSBIstiodServiceAccount, strings.Join(p.ServiceAccounts, ", "), TSBIstiodServiceAccount)
 	}
 	dep, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "components", "istio", "kubeSpec", "deployment")
 	if err != nil || dep.Kind != yaml.MappingNode {

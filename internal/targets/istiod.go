@@ -42,7 +42,11 @@ func ApplyPodTemplate(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err := checkMounts(c, cpath, p); err != nil {
 		return false, err
 	}
-	if err := checkRunAsUser(tmpl, c, cpath, p); err != nil {
+	if p.Selector == nil {
+		if err := checkRunAsUser(tmpl, c, cpath, p); err != nil {
+			return false, err
+		}
+	} else if p, err = gatewayAgent(tmpl, c, cpath, p); err != nil {
 		return false, err
 	}
 	if err := checkIdentity(rn, tmpl, p); err != nil {
@@ -117,7 +121,7 @@ func checkRunAsUser(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) error {
 	if uid == nil {
 		return nil
 	}
-	got, want := yamlnode.Value(uid), annotation(p, "agent-run-as-user")
+	got, want := yamlnode.Value(uid), p.Annotation("agent-run-as-user")
 	if _, err := strconv.ParseInt(got, 10, 64); err == nil && got != want {
 		return errorAt(uid, at, "is %s but the agent writes the files as uid %s: set spec.agent.runAsUser: %s so the workload can read its key", got, want, got)
 	}
@@ -131,27 +135,72 @@ func checkIdentity(rn, tmpl *yaml.Node, p *wiring.Plan) error {
 	sa := yamlnode.Lookup(tmpl, "spec", "serviceAccountName")
 	if sa != nil && !slices.Contains(p.ServiceAccounts, yamlnode.Value(sa)) {
 		name := yamlnode.Value(sa)
-		hint := "add it to spec.istiod.revisions"
-		if rev, ok := strings.CutPrefix(name, "istiod-"); ok {
-			hint = fmt.Sprintf("add %q to spec.istiod.revisions", rev)
-		}
 		return errorAt(sa, "spec.template.spec.serviceAccountName",
-			"is %q but the Vault role binds only %s: %s (and re-apply the role from istio-vault-ca policy)", name, strings.Join(p.ServiceAccounts, ", "), hint)
+			"is %q but the Vault role binds only %s: %s (and re-apply the role from istio-vault-ca policy)", name, strings.Join(p.ServiceAccounts, ", "), identityHint(p, name))
 	}
 	if ns := yamlnode.Namespace(rn); ns != "" && !slices.Contains(p.Namespaces, ns) {
 		return errorAt(yamlnode.Lookup(rn, "metadata", "namespace"), "metadata.namespace",
-			"is %q but the Vault role binds only namespaces %s: add it to the config (spec.istiod.namespaces, or the gateway's namespaces)", ns, strings.Join(p.Namespaces, ", "))
+			"is %q but the Vault role binds only namespaces %s: add it to %s.namespaces", ns, strings.Join(p.Namespaces, ", "), p.Setting)
 	}
 	return nil
 }
 
-func annotation(p *wiring.Plan, name string) string {
-	for _, a := range p.Annotations {
-		if a.Name == wiring.Prefix+name {
-			return a.Value
+// identityHint names the config field that would bind a service account:
+// a revision for istiod-<rev>, else the plan's own serviceAccounts.
+func identityHint(p *wiring.Plan, name string) string {
+	if p.Selector == nil {
+		if rev, ok := strings.CutPrefix(name, "istiod-"); ok && isRevision(rev) {
+			return fmt.Sprintf("add %q to spec.istiod.revisions, or %q to spec.istiod.serviceAccounts", rev, name)
 		}
 	}
-	return ""
+	return fmt.Sprintf("add %q to %s.serviceAccounts", name, p.Setting)
+}
+
+// isRevision: what istiod-<rev> can end in for a revision (istioctl's
+// revision names are DNS labels); istiod-service-account (TSB) is not one.
+func isRevision(rev string) bool {
+	return rev != "" && !strings.Contains(rev, "service-account")
+}
+
+// gatewayAgent is the gateway's plan with the agent identity its proxy can
+// read the key as (wiring.Plan.ForWorkload): what the container runs as,
+// else the pod.
+func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Plan, error) {
+	var w wiring.RunAs
+	at := cpath + ".securityContext"
+	for i, sc := range []*yaml.Node{yamlnode.Lookup(c, "securityContext"), yamlnode.Lookup(tmpl, "spec", "securityContext")} {
+		user, uerr := int64Field(sc, "runAsUser")
+		group, gerr := int64Field(sc, "runAsGroup")
+		if uerr != nil || gerr != nil {
+			return nil, errorAt(sc, at, "runAsUser and runAsGroup must be integers")
+		}
+		if w.User == nil && user != nil {
+			w.User = user
+			if i == 1 {
+				at = "spec.template.spec.securityContext"
+			}
+		}
+		if w.Group == nil {
+			w.Group = group
+		}
+	}
+	q, err := p.ForWorkload(w)
+	if err != nil {
+		return nil, errorAt(yamlnode.Lookup(c, "securityContext"), at, "%v", err)
+	}
+	return q, nil
+}
+
+func int64Field(m *yaml.Node, key string) (*int64, error) {
+	n := yamlnode.Lookup(m, key)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 func setAnnotations(tmpl *yaml.Node, pairs []wiring.Pair) (bool, error) {

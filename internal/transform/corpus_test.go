@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -181,4 +182,114 @@ func expectedIstiod(file string) string {
 		return "Deployment/istiod"
 	}
 	return "" // gateways, ztunnel, base CRDs
+}
+
+// corpusGatewayConfig selects the ingress gateway with nothing but the
+// selector: the default role, service accounts and namespaces must fit
+// every gateway chart Istio ships, whatever it runs as.
+const corpusGatewayConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: corpus}
+spec:
+  cluster: cluster1
+  vault: {role: istiod}
+  source:
+    kv: {version: 2, path: "secret/{{ .Cluster }}/istiod"}
+  gateways:
+  - selector: {istio: ingressgateway}
+    mountPath: /etc/istio/ingress-certs
+    certificates:
+    - name: shop
+      kv: {version: 2, path: "secret/{{ .Cluster }}/shop"}
+`
+
+// TestCorpusGateways runs every ingress gateway chart (the gateway chart
+// and the legacy istio-ingress chart, every version) through the default
+// gateway identity: each is changed, its agent logs in with the gateway's
+// own role, and writes the key as a user and mode the proxy can read and
+// others cannot.
+func TestCorpusGateways(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"*/gateway.yaml", "*/legacy-ingressgateway.yaml"} {
+		m, _ := filepath.Glob(filepath.Join(corpusDir, pattern))
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Skipf("no corpus at %s (it lives in ../shared, beside the repository)", corpusDir)
+	}
+	tr := newTransformer(t, corpusGatewayConfig)
+	for _, file := range files {
+		t.Run(strings.TrimPrefix(file, corpusDir+"/"), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := tr.Stream(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed := 0
+			for _, d := range stream.Split(out) {
+				var obj struct {
+					Kind string
+					Spec struct {
+						Template struct {
+							Metadata struct{ Annotations map[string]string }
+							Spec     struct {
+								SecurityContext struct{ RunAsUser, RunAsGroup *int64 }
+								Containers      []struct {
+									Name            string
+									SecurityContext struct{ RunAsUser, RunAsGroup *int64 }
+								}
+							}
+						}
+					}
+				}
+				if err := sigsyaml.Unmarshal(d.Body, &obj); err != nil || obj.Kind != "Deployment" {
+					continue
+				}
+				a := obj.Spec.Template.Metadata.Annotations
+				if a["vault.hashicorp.com/agent-inject-secret-shop.key"] == "" {
+					continue
+				}
+				changed++
+				if a["vault.hashicorp.com/role"] != "istio-ingressgateway" {
+					t.Errorf("gateway logs in as role %q", a["vault.hashicorp.com/role"])
+				}
+				uid, gid := obj.Spec.Template.Spec.SecurityContext.RunAsUser, obj.Spec.Template.Spec.SecurityContext.RunAsGroup
+				for _, c := range obj.Spec.Template.Spec.Containers {
+					if c.Name == "istio-proxy" {
+						if c.SecurityContext.RunAsUser != nil {
+							uid = c.SecurityContext.RunAsUser
+						}
+						if c.SecurityContext.RunAsGroup != nil {
+							gid = c.SecurityContext.RunAsGroup
+						}
+					}
+				}
+				agentUID, agentGID, perms := a["vault.hashicorp.com/agent-run-as-user"], a["vault.hashicorp.com/agent-run-as-group"], a["vault.hashicorp.com/agent-inject-perms-shop.key"]
+				if perms != "0400" && perms != "0440" {
+					t.Errorf("key mode %s lets others read it", perms)
+				}
+				proxyUID, proxyGID := int64(1337), int64(1337) // the proxy image's user
+				if uid != nil {
+					proxyUID = *uid
+				}
+				if gid != nil {
+					proxyGID = *gid
+				}
+				ownerReads := agentUID == strconv.FormatInt(proxyUID, 10)
+				groupReads := perms == "0440" && agentGID == strconv.FormatInt(proxyGID, 10)
+				if !ownerReads && !groupReads {
+					t.Errorf("proxy runs as %d:%d, the agent writes the key as %s:%s mode %s: the proxy cannot read it", proxyUID, proxyGID, agentUID, agentGID, perms)
+				}
+				if agentUID == "0" {
+					t.Errorf("the agent runs as root")
+				}
+			}
+			if changed != 1 {
+				t.Errorf("%d gateway Deployments changed, want 1", changed)
+			}
+		})
+	}
 }

@@ -32,10 +32,15 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 		return nil, err
 	}
 	t := &Transformer{istiod: p}
-	for _, g := range cfg.Spec.Gateways {
-		gp, err := wiring.ForGateway(cfg, g)
+	for i := range cfg.Spec.Gateways {
+		gp, err := wiring.ForGateway(cfg, i)
 		if err != nil {
 			return nil, err
+		}
+		// The gateway's policy would grant it a path istiod reads: the
+		// CA key, if the certificate is kept beside it.
+		if shared := gp.SharedPaths(p); len(shared) > 0 {
+			return nil, fmt.Errorf("`%s.certificates` read %s, which istiod reads too: the gateway's policy would grant the gateway pod istiod's CA material; keep gateway certificates at paths of their own", gp.Setting, strings.Join(shared, ", "))
 		}
 		t.gateways = append(t.gateways, gp)
 	}

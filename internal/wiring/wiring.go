@@ -78,8 +78,13 @@ type Plan struct {
 	// Override replaces conflicting values in installer inputs instead of
 	// refusing them.
 	Override bool
-	// Role and AuthPath are the Kubernetes-auth login of the plan's agent.
-	Role, AuthPath string
+	// Role and AuthPath are the Kubernetes-auth login of the plan's agent,
+	// Policy the Vault policy that role gets (holding only this plan's
+	// paths), and VaultNamespace the Vault Enterprise namespace of all three.
+	Role, AuthPath, Policy, VaultNamespace string
+	// Setting is the config field the plan comes from (spec.istiod,
+	// spec.gateways[0]), for messages that say what to change.
+	Setting string
 	// Selector picks the workloads of a gateway plan by pod labels; nil
 	// for istiod, which is found by its own rule.
 	Selector map[string]string
@@ -100,7 +105,8 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
 	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", Container: IstiodContainer,
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
-		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath}
+		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
+		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.istiod"}
 	for _, f := range fileNames[s.FileLayout] {
 		file, err := fileFor(s, f.Part)
 		if err != nil {
@@ -258,13 +264,31 @@ func (p *Plan) APIPaths() []PathCapability {
 // PathCapability is one path rule of a policy.
 type PathCapability struct{ Path, Capability string }
 
+// SharedPaths are the Vault paths both plans read or write. Between istiod
+// and a gateway there must be none: the gateway's policy would grant it.
+func (p *Plan) SharedPaths(q *Plan) []string {
+	var out []string
+	for _, a := range p.APIPaths() {
+		for _, b := range q.APIPaths() {
+			if a.Path == b.Path {
+				out = append(out, a.Path)
+			}
+		}
+	}
+	return out
+}
+
 // ForGateway builds the plan of one gateway selection: its certificates
 // rendered into MountPath for the proxy container.
-func ForGateway(cfg *config.VaultCA, g config.Gateway) (*Plan, error) {
+// index is the gateway's place in spec.gateways, for messages.
+func ForGateway(cfg *config.VaultCA, index int) (*Plan, error) {
 	s := cfg.Spec
-	p := &Plan{VolumePath: g.MountPath, VolumeSetting: "gateway mountPath", Container: g.Container,
+	g := s.Gateways[index]
+	at := "spec.gateways[" + strconv.Itoa(index) + "]"
+	p := &Plan{VolumePath: g.MountPath, VolumeSetting: at + ".mountPath", Container: g.Container,
 		ServiceAccounts: g.ServiceAccounts, Namespaces: g.Namespaces,
-		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath}
+		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath,
+		Policy: g.Policy, VaultNamespace: s.Vault.Namespace, Setting: at}
 	initOnly := !*g.Rotation
 	for _, c := range g.Certificates {
 		var files []File
