@@ -154,6 +154,24 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A converged file that also carries an annotation moving the key is not
+// converged: check reports it instead of exit 0.
+func TestCheckReportsForeignInjectorAnnotations(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
+	moved := strings.Replace(string(rendered), "vault.hashicorp.com/agent-inject: \"true\"",
+		"vault.hashicorp.com/agent-inject: \"true\"\n        vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem", 1)
+	if moved == string(rendered) {
+		t.Fatal("the rendered file has no agent-inject annotation to add beside")
+	}
+	manifest := writeFile(t, dir, "istiod.yaml", moved)
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code == cli.ExitOK || len(out) != 0 || !strings.Contains(stderr, "agent-inject-file-ca-key.pem`: changes where or how the injector writes ca-key.pem") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	code, out, _ := runCmd([]string{"config", "--defaults"}, nil)
 	if code != cli.ExitOK || string(out) != string(config.DefaultsYAML) {

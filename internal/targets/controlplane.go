@@ -50,7 +50,7 @@ func ApplyControlPlane(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err != nil || anns.Kind != yaml.MappingNode {
 		return false, errorAt(dep, kubeSpecPath+".deployment.podAnnotations", "is not a mapping")
 	}
-	changed, err := setOwnedAnnotations(anns, kubeSpecPath+".deployment.podAnnotations", p.Annotations, p.Override, nil)
+	changed, err := setOwnedAnnotations(anns, kubeSpecPath+".deployment.podAnnotations", p, nil)
 	if err != nil {
 		return false, err
 	}
@@ -101,7 +101,7 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 				if e != nil || value.Kind != yaml.MappingNode {
 					return false, errorAt(patch, at+".value", "is not a mapping of annotations")
 				}
-				c, err = setOwnedAnnotations(value, at+".value", p.Annotations, p.Override, nil)
+				c, err = setOwnedAnnotations(value, at+".value", p, nil)
 			}
 			if err != nil {
 				return false, err

@@ -79,7 +79,7 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if err != nil {
 				return false, errorAt(gw, at+".k8s.podAnnotations", "is not a mapping")
 			}
-			c, err := setOwnedAnnotations(anns, at+".k8s.podAnnotations", p.Annotations, p.Override, nil)
+			c, err := setOwnedAnnotations(anns, at+".k8s.podAnnotations", p, nil)
 			if err != nil {
 				return false, err
 			}

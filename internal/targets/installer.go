@@ -50,10 +50,20 @@ func reconcileMapEntry(m *yaml.Node, mpath, key, want string, override bool) (ha
 
 // setOwnedAnnotations writes the plan's annotations into target (a
 // podAnnotations map), first reconciling each with the maps in others, which
-// take the value if they already hold the key.
-func setOwnedAnnotations(target *yaml.Node, tpath string, pairs []wiring.Pair, override bool, others map[string]*yaml.Node) (bool, error) {
+// take the value if they already hold the key. An annotation in any of them
+// that would undo the plan is refused.
+func setOwnedAnnotations(target *yaml.Node, tpath string, p *wiring.Plan, others map[string]*yaml.Node) (bool, error) {
+	if err := checkForeignAnnotations(target, tpath, p); err != nil {
+		return false, err
+	}
+	for opath, other := range others {
+		if err := checkForeignAnnotations(other, opath, p); err != nil {
+			return false, err
+		}
+	}
+	override := p.Override
 	changed := false
-	for _, a := range pairs {
+	for _, a := range p.Annotations {
 		handled := false
 		for opath, other := range others {
 			h, c, err := reconcileMapEntry(other, opath, a.Name, a.Value, override)

@@ -52,7 +52,7 @@ func ApplyPodTemplate(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err := checkIdentity(rn, tmpl, p); err != nil {
 		return false, err
 	}
-	changed, err := setAnnotations(tmpl, p.Annotations)
+	changed, err := setAnnotations(tmpl, p)
 	if err != nil {
 		return false, err
 	}
@@ -203,7 +203,7 @@ func int64Field(m *yaml.Node, key string) (*int64, error) {
 	return &v, nil
 }
 
-func setAnnotations(tmpl *yaml.Node, pairs []wiring.Pair) (bool, error) {
+func setAnnotations(tmpl *yaml.Node, p *wiring.Plan) (bool, error) {
 	anns, err := yamlnode.LookupCreate(tmpl, yaml.MappingNode, "metadata", "annotations")
 	if err != nil {
 		return false, errorAt(tmpl, "spec.template.metadata.annotations", "is not a mapping: %v", err)
@@ -211,11 +211,29 @@ func setAnnotations(tmpl *yaml.Node, pairs []wiring.Pair) (bool, error) {
 	if anns.Kind != yaml.MappingNode {
 		return false, errorAt(anns, "spec.template.metadata.annotations", "is not a mapping")
 	}
+	if err := checkForeignAnnotations(anns, "spec.template.metadata.annotations", p); err != nil {
+		return false, err
+	}
 	changed := false
-	for _, a := range pairs {
+	for _, a := range p.Annotations {
 		changed = setString(anns, a.Name, a.Value) || changed
 	}
 	return changed, nil
+}
+
+// checkForeignAnnotations refuses an injector annotation that would undo
+// the plan (wiring.Plan.ForeignAnnotation) in an annotations map.
+func checkForeignAnnotations(anns *yaml.Node, apath string, p *wiring.Plan) error {
+	if anns == nil || anns.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(anns.Content); i += 2 {
+		k, v := anns.Content[i], anns.Content[i+1]
+		if why := p.ForeignAnnotation(k.Value, v.Value); why != "" {
+			return errorAt(k, apath+"."+k.Value, "%s: remove it (istio-vault-ca decides where and how its files are written)", why)
+		}
+	}
+	return nil
 }
 
 // setEnv sets each variable on the container, updating the first entry of

@@ -78,7 +78,7 @@ func applyOperatorPilot(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err != nil || anns.Kind != yaml.MappingNode {
 		return false, errorAt(k8s, "spec.components.pilot.k8s.podAnnotations", "is not a mapping")
 	}
-	changed, err := setOwnedAnnotations(anns, "spec.components.pilot.k8s.podAnnotations", p.Annotations, p.Override,
+	changed, err := setOwnedAnnotations(anns, "spec.components.pilot.k8s.podAnnotations", p,
 		map[string]*yaml.Node{"spec.values.pilot.podAnnotations": yamlnode.Lookup(rn, "spec", "values", "pilot", "podAnnotations")})
 	if err != nil {
 		return false, err
