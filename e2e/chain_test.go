@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,29 +66,35 @@ func (e *env) setup(t *testing.T, l layout) (cfgFile, authPath string) {
 	})
 	must(t, err)
 
-	hcl, stderr, code := tool(t, nil, nil, "policy", "--config", cfgFile)
-	if code != 0 {
-		t.Fatalf("policy: %s", stderr)
-	}
-	must(t, e.vault.client.Sys().PutPolicy(cfg.Spec.Vault.Policy, hcl))
-	e.writeRole(t, cfgFile)
+	e.applyPolicy(t, cfgFile)
 	return cfgFile, authPath
 }
 
-// writeRole applies `istio-vault-ca policy --output role`: each role's
-// body at its path.
-func (e *env) writeRole(t *testing.T, cfgFile string) {
+// applyPolicy runs the script `istio-vault-ca policy --output commands`
+// prints with the real vault CLI, as a user would: every policy and role.
+func (e *env) applyPolicy(t *testing.T, cfgFile string) {
 	t.Helper()
-	rolesJSON, stderr, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "role")
+	script, stderr, code := tool(t, nil, nil, "policy", "--config", cfgFile, "--output", "commands")
 	if code != 0 {
-		t.Fatalf("policy --output role: %s", stderr)
+		t.Fatalf("policy --output commands: %s", stderr)
 	}
-	var roles map[string]map[string]any
-	must(t, json.Unmarshal([]byte(rolesJSON), &roles))
-	for path, body := range roles {
-		_, err := e.vault.client.Logical().Write(path, body)
-		must(t, err)
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
 	}
+}
+
+// vaultCLI runs a command with the vault binary on PATH, logged in to the
+// test's Vault as root.
+func (e *env) vaultCLI(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(vaultBinary(t))+":"+filepath.Dir(toolBin)+":"+os.Getenv("PATH"),
+		"VAULT_ADDR="+e.vault.addr, "VAULT_TOKEN="+rootToken, "HOME="+t.TempDir())
+	if e.vault.caCert != "" {
+		cmd.Env = append(cmd.Env, "VAULT_CACERT="+e.vault.caCert)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // injectedPod runs the tool on the istiod chart and turns the istiod
