@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestForeignInjectorAnnotations shows, with the Vault Agent Injector's own
+// mutation code, what an annotation left on istiod's pod template does to
+// the agent the tool configures, and that the tool refuses each one (so
+// `check` cannot call such a file converged).
+func TestForeignInjectorAnnotations(t *testing.T) {
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	cfgFile := writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: t}
+spec:
+  vault: {role: istiod}
+  source:
+    kv: {version: 2, path: secret/istio/cacerts}
+`)
+	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	rendered := istiodDoc(t, out)
+
+	for _, tc := range []struct {
+		annotation string
+		// effect reads the injected init agent's config and says what the
+		// annotation did to it, "" if nothing.
+		effect func(cfg map[string]any) string
+	}{
+		{`vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem`, func(cfg map[string]any) string {
+			for _, tpl := range cfg["template"].([]any) {
+				if d := tpl.(map[string]any)["destination"].(string); strings.HasSuffix(d, "/moved/ca-key.pem") {
+					return "the key is written to " + d + ", and istiod finds no ca-key.pem"
+				}
+			}
+			return ""
+		}},
+		{`vault.hashicorp.com/agent-inject-command-ca-key.pem: "sh -c 'cat /vault/secrets/ca-key.pem'"`, func(cfg map[string]any) string {
+			for _, tpl := range cfg["template"].([]any) {
+				if c, ok := tpl.(map[string]any)["command"]; ok && strings.Contains(toJSON(t, c), "cat /vault/secrets/ca-key.pem") {
+					return "the agent runs a command that prints the key into its log"
+				}
+			}
+			return ""
+		}},
+		{`vault.hashicorp.com/agent-inject-token: "true"`, func(cfg map[string]any) string {
+			for _, s := range cfg["auto_auth"].(map[string]any)["sink"].([]any) {
+				if p := s.(map[string]any)["config"].(map[string]any)["path"].(string); strings.HasPrefix(p, "/vault/secrets/") {
+					return "the Vault token is written to " + p + ", beside the key"
+				}
+			}
+			return ""
+		}},
+	} {
+		name := tc.annotation[len("vault.hashicorp.com/"):strings.Index(tc.annotation, ":")]
+		t.Run(name, func(t *testing.T) {
+			doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
+				"        vault.hashicorp.com/agent-inject: \"true\"\n        "+tc.annotation+"\n", 1)
+			if doc == rendered {
+				t.Fatal("no agent-inject annotation to add beside")
+			}
+			pod := inject(t, podFor(t, []byte(doc)), "http://127.0.0.1:8200")
+			effect := tc.effect(agentConfig(t, &pod.Spec.InitContainers[0]))
+			if effect == "" {
+				t.Fatalf("the injector ignores %s: the case shows nothing", tc.annotation)
+			}
+			t.Log("with the real injector: " + effect)
+			stdout, stderr, code := tool(t, []byte(doc), nil, "--config", cfgFile)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, name+"`:") {
+				t.Errorf("the tool let it through: exit %d, stderr %q", code, stderr)
+			}
+		})
+	}
+}
+
+func writeTestConfig(t *testing.T, cfg string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "vaultca.yaml")
+	must(t, os.WriteFile(f, []byte(cfg), 0o644))
+	return f
+}
+
+// istiodDoc is the istiod Deployment document of a rendered stream, as text.
+func istiodDoc(t *testing.T, stream string) string {
+	t.Helper()
+	for _, doc := range strings.Split(stream, "\n---\n") {
+		if strings.Contains(doc, "\nkind: Deployment\n") && strings.Contains(doc, "\n  name: istiod\n") {
+			return doc
+		}
+	}
+	t.Fatal("no istiod Deployment in the stream")
+	return ""
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return string(b)
+}
