@@ -51,6 +51,7 @@ type jsonSpan struct {
 type jsonStyle struct {
 	pretty     bool   // one member or item a line
 	indent     string // one level of a pretty document's indentation
+	newline    string // its line break: "\n", or "\r\n"
 	colon      string // between a key and its value, colon included
 	comma      string // between members on one line, comma included
 	escapeHTML bool   // <, > and & as \u003c..., as Go's encoder writes them
@@ -224,7 +225,10 @@ func detectJSONStyle(text []byte, j *jsonDoc, root *yaml.Node) jsonStyle {
 		}
 	}
 	if i := bytes.IndexByte(text, '\n'); i >= 0 {
-		s.pretty = true
+		s.pretty, s.newline = true, "\n"
+		if i > 0 && text[i-1] == '\r' {
+			s.newline = "\r\n"
+		}
 		rest := text[i+1:]
 		s.indent = string(rest[:len(rest)-len(bytes.TrimLeft(rest, " \t"))])
 		s.comma = ","
@@ -460,9 +464,9 @@ func (j *jsonDoc) value(b *bytes.Buffer, n *yaml.Node, indent string) error {
 		for i := 0; i+step <= len(n.Content); i += step {
 			switch {
 			case j.style.pretty && i == 0:
-				b.WriteString("\n" + inner)
+				b.WriteString(j.style.newline + inner)
 			case j.style.pretty:
-				b.WriteString(",\n" + inner)
+				b.WriteString("," + j.style.newline + inner)
 			case i > 0:
 				b.WriteString(j.style.comma)
 			}
@@ -478,7 +482,7 @@ func (j *jsonDoc) value(b *bytes.Buffer, n *yaml.Node, indent string) error {
 			}
 		}
 		if j.style.pretty && len(n.Content) > 0 {
-			b.WriteString("\n" + indent)
+			b.WriteString(j.style.newline + indent)
 		}
 		b.WriteByte(closer)
 		return nil

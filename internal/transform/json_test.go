@@ -213,6 +213,14 @@ func TestJSONInPlace(t *testing.T) {
 			},
 			want: "# Source: x\n{\n  \"a\": 1,\n  \"m\": {\n    \"n\": {\n      \"k\": \"v\"\n    }\n  }\n}\n# end\n",
 		},
+		"CRLF line breaks": {
+			in: "{\r\n  \"a\": {\r\n    \"b\": 1\r\n  }\r\n}\r\n",
+			change: func(rn *yaml.Node) {
+				m, _ := yamlnode.LookupCreate(rn, yaml.MappingNode, "a", "m")
+				yamlnode.SetField(m, "k", yamlnode.NewString("v"))
+			},
+			want: "{\r\n  \"a\": {\r\n    \"b\": 1,\r\n    \"m\": {\r\n      \"k\": \"v\"\r\n    }\r\n  }\r\n}\r\n",
+		},
 		"into an empty object": {
 			in:     "{\n  \"a\": {}\n}\n",
 			change: add("a", "k", "v"),
