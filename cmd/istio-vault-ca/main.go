@@ -58,11 +58,6 @@ The config is --config FILE, else $ISTIO_VAULT_CA_CONFIG, else ./vaultca.yaml.
 Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
 `
 
-const (
-	// peekSize is how much of stdin is looked at to tell a KRM ResourceList.
-	peekSize = 64 << 10
-)
-
 func main() {
 	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -135,7 +130,12 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 	}
 	defer src.Close()
 	defer src.guard(stderr, &code)()
-	if isResourceList(src.head(peekSize)) {
+	rl, err := isResourceList(src.lines())
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
+		return cli.ExitBadInput
+	}
+	if rl {
 		return runFunction(src.reader(), stdout, stderr)
 	}
 	_, t, code := cli.LoadTransformer(c, stderr)

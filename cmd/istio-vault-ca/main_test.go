@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,5 +256,30 @@ func TestVerifyWithoutItsExecutable(t *testing.T) {
 	code, out, stderr := runCmd([]string{"verify", "--config", "x.yaml"}, nil)
 	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "go install github.com/istio-vault-ca/istio-vault-ca/cmd/istio-vault-ca-verify") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// A JSON manifest converges like a YAML one: rendered, it is JSON still,
+// and check then finds nothing to change.
+func TestCheckJSON(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	const in = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"istiod"},` +
+		`"spec":{"template":{"metadata":{"labels":{"app":"istiod"}},"spec":{"containers":[{"name":"discovery"}]}}}}` + "\n"
+	manifest := writeFile(t, dir, "istiod.json", in)
+	if code, _, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil); code != cli.ExitFailed {
+		t.Fatalf("drifted file: exit %d, want %d; %s", code, cli.ExitFailed, stderr)
+	}
+	code, rendered, stderr := runCmd([]string{"--config", cfg}, []byte(in))
+	if code != cli.ExitOK {
+		t.Fatalf("render: exit %d: %s", code, stderr)
+	}
+	if !json.Valid(rendered) || bytes.Count(rendered, []byte("\n")) != 1 {
+		t.Fatalf("rendered, it is not one line of JSON:\n%s", rendered)
+	}
+	writeFile(t, dir, "istiod.json", string(rendered))
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != cli.ExitOK || len(out) != 0 {
+		t.Errorf("converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -129,14 +130,14 @@ func (s *source) reader() io.Reader {
 	return io.NewSectionReader(s.file, s.start, 1<<62)
 }
 
-// head is the stream's first n bytes, or all of it if it is shorter.
-func (s *source) head(n int) []byte {
+// lines reads the stream's lines from its start, to tell what it is
+// (isResourceList): in place when it is in memory, through a buffer from a
+// file.
+func (s *source) lines() lineReader {
 	if s.data != nil {
-		return s.data[:min(n, len(s.data))]
+		return &sliceLines{s.data}
 	}
-	b := make([]byte, n)
-	m, _ := s.file.ReadAt(b, s.start)
-	return b[:m]
+	return bufio.NewReaderSize(s.reader(), readBuffer)
 }
 
 // again reads the stream's first size bytes a second time. A file is read

@@ -253,7 +253,11 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	}
 	rn := yamlnode.Root(doc)
 	var before positions
-	if !expanded && stream.IsBareMarker(d.Marker) {
+	var js *jsonDoc
+	if !expanded {
+		js = newJSONDoc(d.Source(), stream.IsBareMarker(d.Marker), doc)
+	}
+	if js == nil && !expanded && stream.IsBareMarker(d.Marker) {
 		before = positions{}
 		record(doc, before)
 	}
@@ -263,6 +267,13 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	}
 	if !changed {
 		return nil, nil
+	}
+	if js != nil {
+		out, err := js.write(rn)
+		if err != nil {
+			return nil, docError(d, rn, err)
+		}
+		return out, nil
 	}
 	wide := wideSeqIndent(d.Source())
 	if before != nil {
