@@ -238,3 +238,31 @@ func TestVerifyWithoutItsExecutable(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// policy, config and patches take no file argument: one would otherwise be
+// ignored and ./vaultca.yaml (or $ISTIO_VAULT_CA_CONFIG) used in its place,
+// with exit 0.
+func TestSubcommandsRefuseAPositionalArgument(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(cli.EnvConfig, "")
+	writeFile(t, dir, "vaultca.yaml", testConfig)
+	other := writeFile(t, dir, "other.yaml", strings.Replace(testConfig, "secret/istiod", "other/istiod", 1))
+	for _, args := range [][]string{
+		{"policy", other},
+		{"policy", "--output", "json", other},
+		{"config", other},
+		{"config", "--defaults", other},
+		{"patches", other},
+	} {
+		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+			code, out, stderr := runCmd(args, []byte(istiod))
+			if code != cli.ExitBadInput || len(out) != 0 {
+				t.Errorf("exit %d, %d bytes on stdout; stderr %q", code, len(out), stderr)
+			}
+			if want := `unexpected argument "` + other + `": pass the config with --config ` + other; !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q does not say %q", stderr, want)
+			}
+		})
+	}
+}
