@@ -127,8 +127,12 @@ spec:
 	}
 }
 
+// The key is read by istiod and replaced, never written, by the agent: only
+// read bits, for the owner or the owner and its group.
 func TestKeyPerms(t *testing.T) {
-	for perms, ok := range map[string]bool{"0400": true, "0440": true, "400": true, "0600": true, "0444": false, "0644": false, "0401": false, "abc": false, "04000": false} {
+	for perms, ok := range map[string]bool{"0400": true, "0440": true, "400": true, "440": true,
+		"0600": false, "0640": false, "0770": false, "0070": false, "0500": false, "0000": false, "0040": false,
+		"0444": false, "0644": false, "0401": false, "abc": false, "04000": false} {
 		c := VaultCA{APIVersion: APIVersion, Kind: Kind, Spec: Spec{Vault: Vault{Role: "r"}, Agent: Agent{KeyPerms: perms}, Source: Source{KV: &KV{KVSecret: KVSecret{Path: "a/b"}}}}}
 		c.Default()
 		errs := c.Validate()

@@ -57,7 +57,7 @@ func (c *VaultCA) Validate() Errors {
 		add("spec.agent.runAsGroup", "must not be negative")
 	}
 	if !isKeyPerms(s.Agent.KeyPerms) {
-		add("spec.agent.keyPerms", "must be an octal mode with no bits for others, such as 0400 or 0440, got %q", s.Agent.KeyPerms)
+		add("spec.agent.keyPerms", "must be \"0400\" (only the owner, istiod's uid, reads the key) or \"0440\" (its group too), got %q: istiod only reads the key and the agent replaces it, so no write, execute or others' bits", s.Agent.KeyPerms)
 	}
 	if d := s.Agent.StaticSecretRenderInterval; d != "" {
 		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
@@ -108,15 +108,16 @@ func (c *VaultCA) Validate() Errors {
 // The name checks are plain loops, not regular expressions: a compiled
 // expression is built at start-up, which every run of the binary paid.
 
-// isKeyPerms: an octal file mode with no bits for others, 0?[0-7][0-7]0.
+// isKeyPerms: 0400 or 0440, the leading 0 optional. istiod only reads the
+// key, and the agent renders to a temporary file it renames over the old
+// one, so it needs no write bit on the file: any bit beyond read for the
+// owner and group lets another process change or run the CA key.
 func isKeyPerms(s string) bool {
 	if len(s) == 4 && s[0] == '0' {
 		s = s[1:]
 	}
-	return len(s) == 3 && isOctal(s[0]) && isOctal(s[1]) && s[2] == '0'
+	return s == "400" || s == "440"
 }
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // isDNSLabel: an RFC 1123 label, as Kubernetes names namespaces.
 func isDNSLabel(s string) bool { return len(s) <= 63 && isName(s, "-") }
