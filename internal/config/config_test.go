@@ -148,3 +148,78 @@ func TestSingleDocument(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// loadSpec loads a VaultCA whose spec is the given YAML, indented under spec:.
+func loadSpec(t *testing.T, spec string) error {
+	t.Helper()
+	_, err := Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n"+spec), "c.yaml")
+	return err
+}
+
+// A * or + that reaches a policy path is a Vault wildcard: path "secret/*"
+// gave `path "secret/data/*" {read}`, which reads every secret of the mount.
+// Refused wherever a value becomes a path, mount, role or policy name, also
+// when only {{ .Cluster }} puts it there; and a gateway's role binds
+// accounts and namespaces by DNS label, as istiod's does, never by glob.
+func TestWildcardsRefused(t *testing.T) {
+	gw := func(extra string) string {
+		return "  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n" + extra
+	}
+	for _, tc := range []struct{ field, spec string }{
+		{"spec.source.kv.path", "  vault: {role: istiod}\n  source: {kv: {version: 2, path: \"secret/*\"}}\n"},
+		{"spec.source.kv.path", "  vault: {role: istiod}\n  source: {kv: {path: \"secret/+/ca\"}}\n"},
+		{"spec.source.kv.path", "  cluster: \"*\"\n  vault: {role: istiod}\n  source: {kv: {path: \"secret/{{ .Cluster }}\"}}\n"},
+		{"spec.source.kv.mount", "  vault: {role: istiod}\n  source: {kv: {mount: \"se*\", path: \"se*/x\"}}\n"},
+		{"spec.vault.role", "  vault: {role: \"istiod*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.vault.authPath", "  vault: {role: istiod, authPath: \"auth/*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.vault.policy", "  vault: {role: istiod, policy: \"istiod-*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.source.pki.mount", "  vault: {role: istiod}\n  source: {pki: {mount: \"pki*\", rootMount: pki, key: {path: kv/key}}}\n"},
+		{"spec.source.pki.rootMount", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: \"+\", key: {path: kv/key}}}\n"},
+		{"spec.source.pki.key.path", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: pki, key: {path: \"kv/*\"}}}\n"},
+		{"spec.source.pki.key.mount", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: pki, key: {mount: \"k+\", path: \"k+/key\"}}}\n"},
+		{"spec.gateways[0].role", gw("    role: \"gw*\"\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].authPath", gw("    authPath: \"auth/+\"\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].certificates[0].kv.path", gw("    certificates: [{name: a, kv: {path: \"secret/*\"}}]\n")},
+		{"spec.gateways[0].certificates[0].kv.mount", gw("    certificates: [{name: a, kv: {mount: \"s*\", path: \"s*/a\"}}]\n")},
+		{"spec.gateways[0].certificates[0].pki.mount", gw("    certificates: [{name: a, pki: {mount: \"pki*\", role: gw, commonName: a.example.com}}]\n")},
+		{"spec.gateways[0].certificates[0].pki.role", gw("    certificates: [{name: a, pki: {mount: pki, role: \"*\", commonName: a.example.com}}]\n")},
+		{"spec.gateways[0].serviceAccounts[0]", gw("    serviceAccounts: [\"*\"]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].namespaces[1]", gw("    namespaces: [istio-ingress, \"istio-*\"]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].serviceAccounts[0]", gw("    serviceAccounts: [Ingress_GW]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+	} {
+		err := loadSpec(t, tc.spec)
+		if err == nil || !strings.Contains(err.Error(), "`"+tc.field+"` ") {
+			t.Errorf("%s: not refused:\n%s\ngot: %v", tc.field, tc.spec, err)
+		}
+	}
+	// A wildcard certificate's name is not a path: it stays allowed.
+	if err := loadSpec(t, gw("    certificates: [{name: a, pki: {mount: pki, role: gw, commonName: \"*.example.com\", altNames: [\"*.shop.example.com\"]}}]\n")); err != nil {
+		t.Errorf("wildcard common name refused: %v", err)
+	}
+}
+
+// An error inside a list names the item's line, not the line of spec.
+func TestErrorsInListsHaveTheItemsLine(t *testing.T) {
+	err := loadSpec(t, `  vault: {role: istiod}
+  source: {kv: {path: secret/istiod}}
+  gateways:
+  - selector: {istio: ingressgateway}
+    mountPath: /etc/certs
+    namespaces:
+    - istio-ingress
+    - "istio-*"
+    certificates:
+    - name: a
+      kv: {path: secret/a}
+    - name: b
+      kv: {path: "secret/*"}
+`)
+	for _, want := range []string{
+		"c.yaml:11: `spec.gateways[0].namespaces[1]` ",
+		"c.yaml:16: `spec.gateways[0].certificates[1].kv.path` ",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -87,11 +88,13 @@ func orRoot(path string) string {
 	return path
 }
 
-// lineOf returns the line of the value at a dotted path, or of the deepest
-// parent that exists, so an error about a missing field points near it.
+// lineOf returns the line of the value at a dotted path such as
+// spec.gateways[0].namespaces[1], or of the deepest parent that exists, so
+// an error about a missing field points near it.
 func lineOf(root *yaml.Node, field string) int {
 	line, n := 0, root
-	for _, key := range strings.Split(field, ".") {
+	for _, seg := range strings.Split(field, ".") {
+		key, indices, _ := strings.Cut(seg, "[")
 		if n == nil || n.Kind != yaml.MappingNode {
 			break
 		}
@@ -103,6 +106,19 @@ func lineOf(root *yaml.Node, field string) int {
 			}
 		}
 		n = next
+		// Each [i] steps into a list item, whose own line is more precise
+		// than its key's when the list is written one item per line.
+		for indices != "" && n != nil {
+			var idx string
+			idx, indices, _ = strings.Cut(indices, "]")
+			indices = strings.TrimPrefix(indices, "[")
+			i, err := strconv.Atoi(idx)
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		}
 	}
 	return line
 }

@@ -101,6 +101,7 @@ func (c *VaultCA) Validate() Errors {
 		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i])
 	}
 	errs = append(errs, c.injectionErrors()...)
+	errs = append(errs, c.wildcardErrors()...)
 	sortErrors(errs)
 	return errs
 }
@@ -202,6 +203,36 @@ func (c *VaultCA) agentTemplateValues() map[string]string {
 	return m
 }
 
+// wildcardErrors refuses * and + in every value that becomes a Vault
+// policy path, a mount, a role or a policy name. Vault reads them in a
+// policy path as wildcards: path "secret/*" became `path "secret/data/*"`,
+// which reads every secret of the mount, not the one the agent renders.
+// Checked after expansion, so {{ .Cluster }} cannot bring one in either.
+func (c *VaultCA) wildcardErrors() Errors {
+	var errs Errors
+	for field, v := range c.vaultNames() {
+		if strings.ContainsAny(*v, "*+") {
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
+		}
+	}
+	return errs
+}
+
+// vaultNames is every templated value except those that are not Vault
+// names: the Vault Enterprise namespace (a request header, not a policy
+// path) and a certificate's common and alternative names, where
+// *.example.com asks for a wildcard certificate, as it should.
+func (c *VaultCA) vaultNames() map[string]*string {
+	m := c.templated()
+	delete(m, "spec.vault.namespace")
+	for field := range m {
+		if strings.HasSuffix(field, ".pki.commonName") || strings.Contains(field, ".pki.altNames[") {
+			delete(m, field)
+		}
+	}
+	return m
+}
+
 func unsafeValue(v string) string {
 	switch {
 	case strings.Contains(v, "-----BEGIN"):
@@ -216,6 +247,14 @@ func unsafeValue(v string) string {
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
 	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
 		return fmt.Sprintf("must not contain .. segments (%q)", v)
+	}
+	return ""
+}
+
+// globNote says why a glob in a role binding is refused.
+func globNote(s string) string {
+	if strings.Contains(s, "*") {
+		return ": Vault's role would read it as a glob and bind every name it matches; list the exact names"
 	}
 	return ""
 }
@@ -239,6 +278,18 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 	}
 	if len(g.ServiceAccounts) == 0 {
 		add(at+".serviceAccounts", "must be set: the selector has neither an app nor an istio label to take the gateway's service account from")
+	}
+	// The role binds exactly these names; Vault would read * in them as a
+	// glob and let every account (or namespace) it matches log in.
+	for i, sa := range g.ServiceAccounts {
+		if !isDNSLabel(sa) {
+			add(fmt.Sprintf("%s.serviceAccounts[%d]", at, i), "must be a service account name such as istio-ingressgateway, got %q%s", sa, globNote(sa))
+		}
+	}
+	for i, ns := range g.Namespaces {
+		if !isDNSLabel(ns) {
+			add(fmt.Sprintf("%s.namespaces[%d]", at, i), "must be a Kubernetes namespace name such as istio-ingress, got %q%s", ns, globNote(ns))
+		}
 	}
 	if len(g.Certificates) == 0 {
 		add(at+".certificates", "must list at least one certificate")
