@@ -223,3 +223,47 @@ func TestErrorsInListsHaveTheItemsLine(t *testing.T) {
 		}
 	}
 }
+
+func gatewayWith(certs string) string {
+	return "  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    certificates:\n" + certs
+}
+
+// A gateway's files share one directory and one set of annotations: two
+// certificates writing the same file would silently overwrite each other,
+// a name starting with file- is read by the injector as another secret's
+// template file, and an annotation name longer than 63 characters is
+// refused by the API server.
+func TestGatewayCertificateFileNames(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	for _, tc := range []struct {
+		name, certs, want string // want: "" accepted, else a regexp the error matches
+	}{
+		{"ca file of one is the cert of another", "    - {name: shop, kv: {path: secret/shop, caField: ca.crt}}\n    - {name: shop-ca, kv: {path: secret/shopca}}\n",
+			"c.yaml:11: `spec.gateways\\[0\\].certificates\\[1\\].name` writes shop-ca.crt, which certificates\\[0\\] \\(shop\\) writes too"},
+		{"in either order", "    - {name: shop-ca, kv: {path: secret/shopca}}\n    - {name: shop, kv: {path: secret/shop, caField: ca.crt}}\n",
+			"`spec.gateways\\[0\\].certificates\\[1\\].name` writes shop-ca.crt, which certificates\\[0\\] \\(shop-ca\\) writes too"},
+		{"without caField there is no collision", "    - {name: shop, kv: {path: secret/shop}}\n    - {name: shop-ca, kv: {path: secret/shopca}}\n", ""},
+		{"kv and pki of one name do not share a file", "    - {name: shop, kv: {path: secret/shop}}\n    - {name: shop2, pki: {mount: pki, role: gw, commonName: shop.example.com}}\n", ""},
+		{"same name twice", "    - {name: shop, kv: {path: secret/a}}\n    - {name: shop, pki: {mount: pki, role: gw, commonName: shop.example.com}}\n",
+			"`spec.gateways\\[0\\].certificates\\[1\\].name` \"shop\" is used twice"},
+		{"file- prefix", "    - {name: file-shop, kv: {path: secret/shop}}\n",
+			"`spec.gateways\\[0\\].certificates\\[0\\].name` must not start with file-: .*agent-inject-template-file-shop.crt as the template file of another secret, shop.crt"},
+		{"file- prefix on pki", "    - {name: file-x, pki: {mount: pki, role: gw, commonName: x.example.com}}\n", "must not start with file-"},
+		{"file inside the name is fine", "    - {name: profile-shop, kv: {path: secret/shop}}\n", ""},
+		{"longest kv name with caField", "    - {name: " + long(34) + ", kv: {path: secret/shop, caField: ca.crt}}\n", ""},
+		{"one longer", "    - {name: " + long(35) + ", kv: {path: secret/shop, caField: ca.crt}}\n",
+			"`spec.gateways\\[0\\].certificates\\[0\\].name` gives the annotation vault.hashicorp.com/agent-inject-template-a{35}-ca.crt, whose name after the / is 64 characters: Kubernetes allows 63; shorten the name to at most 34 characters"},
+		{"longest kv name", "    - {name: " + long(37) + ", kv: {path: secret/shop}}\n", ""},
+		{"longest pki name", "    - {name: " + long(37) + ", pki: {mount: pki, role: gw, commonName: x.example.com}}\n", ""},
+		{"pki one longer", "    - {name: " + long(38) + ", pki: {mount: pki, role: gw, commonName: x.example.com}}\n", "at most 37 characters"},
+		{"60 characters", "    - {name: " + long(60) + ", kv: {path: secret/shop}}\n", "whose name after the / is 86 characters"},
+	} {
+		err := loadSpec(t, gatewayWith(tc.certs))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !regexp.MustCompile(tc.want).MatchString(err.Error())):
+			t.Errorf("%s: want an error matching %s, got: %v", tc.name, tc.want, err)
+		}
+	}
+}

@@ -295,12 +295,16 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 		add(at+".certificates", "must list at least one certificate")
 	}
 	seen := map[string]bool{}
+	writer := map[string]int{} // file name -> the certificate that writes it
 	for j, c := range g.Certificates {
 		cat := fmt.Sprintf("%s.certificates[%d]", at, j)
-		if !isCertName(c.Name) {
+		switch {
+		case !isCertName(c.Name):
 			add(cat+".name", "must be a file-name-safe name such as bookinfo, got %q", c.Name)
-		} else if seen[c.Name] {
+		case seen[c.Name]:
 			add(cat+".name", "%q is used twice: file names would collide", c.Name)
+		default:
+			validateCertificateFiles(add, cat+".name", g, j, writer)
 		}
 		seen[c.Name] = true
 		switch {
@@ -325,6 +329,76 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 			}
 		default:
 			add(cat, "must set `kv` or `pki`")
+		}
+	}
+}
+
+// FileNames are the files a certificate is rendered into in its gateway's
+// mountPath: <name>.crt, <name>.key and, with caField, <name>-ca.crt from
+// KV; <name>.pem, holding certificate, chain and key, from PKI.
+func (c Certificate) FileNames() []string {
+	switch {
+	case c.KV != nil:
+		files := []string{c.Name + ".crt", c.Name + ".key"}
+		if c.KV.CAField != "" {
+			files = append(files, c.Name+"-ca.crt")
+		}
+		return files
+	case c.PKI != nil:
+		return []string{c.Name + ".pem"}
+	}
+	return nil
+}
+
+const (
+	// longestFileAnnotation is the longest of the annotations written once
+	// per file, vault.hashicorp.com/<prefix><file> (agent-inject-secret-,
+	// agent-inject-template-, agent-inject-perms-, error-on-missing-key-):
+	// it decides how long a file name may be.
+	longestFileAnnotation = "agent-inject-template-"
+	// maxAnnotationName is what Kubernetes allows after the / of an
+	// annotation's name.
+	maxAnnotationName = 63
+	// reservedFilePrefix: vault-k8s (v1.6.2) takes every annotation named
+	// agent-inject-template-file-<x> for the template file of a secret <x>,
+	// before it tries agent-inject-template-: the template of file-shop.crt
+	// would make a phantom secret shop.crt whose template file does not
+	// exist, and the agent would not start. The other prefixes it parses
+	// (agent-inject-secret-, auth-config-, agent-telemetry-) cannot follow
+	// the prefixes our annotations start with.
+	reservedFilePrefix = "file-"
+)
+
+// validateCertificateFiles checks the files of certificate j of g against
+// those of the certificates before it (writer), and the annotations that
+// will be named after them.
+func validateCertificateFiles(add func(string, string, ...any), field string, g *Gateway, j int, writer map[string]int) {
+	c := g.Certificates[j]
+	if strings.HasPrefix(c.Name, reservedFilePrefix) {
+		f := c.FileNames()
+		if len(f) == 0 {
+			f = []string{c.Name + ".crt"}
+		}
+		add(field, "must not start with %s: the injector reads the annotation %s%s as the template file of another secret, %s, and the agent cannot start; rename it",
+			reservedFilePrefix, longestFileAnnotation, f[0], strings.TrimPrefix(f[0], reservedFilePrefix))
+		return
+	}
+	longest := 0
+	for _, f := range c.FileNames() {
+		if other, ok := writer[f]; ok {
+			add(field, "writes %s, which certificates[%d] (%s) writes too: one would silently replace the other; rename one", f, other, g.Certificates[other].Name)
+			return
+		}
+		writer[f] = j
+		if len(f) > longest {
+			longest = len(f)
+		}
+	}
+	for _, f := range c.FileNames() {
+		if n := len(longestFileAnnotation) + len(f); n > maxAnnotationName {
+			add(field, "gives the annotation vault.hashicorp.com/%s%s, whose name after the / is %d characters: Kubernetes allows %d; shorten the name to at most %d characters",
+				longestFileAnnotation, f, n, maxAnnotationName, maxAnnotationName-len(longestFileAnnotation)-(longest-len(c.Name)))
+			return
 		}
 	}
 }
