@@ -102,5 +102,10 @@ func LoadConfig(c *Common, stderr io.Writer) (*config.VaultCA, int) {
 		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
 		return nil, ExitBadInput
 	}
+	// Every subcommand loads the config here, so each warns once; stdout
+	// and the exit code stay what they would be without the warning.
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "istio-vault-ca: warning: %v\n", w)
+	}
 	return cfg, ExitOK
 }

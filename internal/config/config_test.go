@@ -267,3 +267,63 @@ func TestGatewayCertificateFileNames(t *testing.T) {
 		}
 	}
 }
+
+// Plain http:// to anything but loopback sends the CA key across the
+// network in clear: refused unless spec.vault.allowPlainHTTP says so.
+func TestPlainHTTPAddress(t *testing.T) {
+	for _, tc := range []struct {
+		vault string
+		ok    bool
+	}{
+		{"address: http://vault.example.com:8200", false},
+		{"address: http://vault.example.com:8200, tlsSkipVerify: true", false},
+		{"address: HTTP://vault.example.com:8200", false},
+		{"address: http://10.0.0.7:8200", false},
+		{"address: http://127.0.0.1.example.com:8200", false},
+		{"address: http://vault.example.com:8200, allowPlainHTTP: true", true},
+		{"address: http://127.0.0.1:8200", true},
+		{"address: http://127.8.9.1:8200", true},
+		{"address: http://localhost:8200", true},
+		{"address: \"http://[::1]:8200\"", true},
+		{"address: https://vault.example.com:8200", true},
+	} {
+		err := loadSpec(t, "  vault: {role: istiod, "+tc.vault+"}\n  source: {kv: {path: secret/istiod}}\n")
+		if tc.ok && err != nil {
+			t.Errorf("%s: refused: %v", tc.vault, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "c.yaml:4: `spec.vault.address` is plain http:// to a host that is not loopback")) {
+			t.Errorf("%s: want the plain-http error, got %v", tc.vault, err)
+		}
+	}
+}
+
+// Warnings are not errors: the config loads, and says what is risky, with
+// the line.
+func TestWarnings(t *testing.T) {
+	cfg, err := Load([]byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+spec:
+  vault:
+    role: istiod
+    address: http://vault.example.com:8200
+    allowPlainHTTP: true
+    tlsSkipVerify: true
+  source: {kv: {path: secret/istiod}}
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Warnings().Error()
+	for _, want := range []string{
+		"c.yaml:8: `spec.vault.tlsSkipVerify` is true: the agent accepts any certificate",
+		"c.yaml:6: `spec.vault.address` is plain http://",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	cfg, err = Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: istiod, address: \"https://vault:8200\"}\n  source: {kv: {path: secret/istiod}}\n"), "c.yaml")
+	if err != nil || len(cfg.Warnings()) != 0 {
+		t.Errorf("a plain config: %v, warnings %v", err, cfg.Warnings())
+	}
+}

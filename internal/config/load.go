@@ -36,6 +36,9 @@ func Load(data []byte, file string) (*VaultCA, error) {
 	cfg.Default()
 	errs := cfg.expand()
 	errs = append(errs, cfg.Validate()...)
+	if len(errs) == 0 {
+		cfg.warnings = located(cfg.warningList(), file, root)
+	}
 	return &cfg, located(errs, file, root).orNil()
 }
 

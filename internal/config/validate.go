@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"sort"
@@ -31,6 +32,8 @@ func (c *VaultCA) Validate() Errors {
 	if a := s.Vault.Address; a != "" {
 		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", a)
+		} else if plainHTTP(u) && !s.Vault.AllowPlainHTTP {
+			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", a)
 		}
 	}
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
@@ -104,6 +107,39 @@ func (c *VaultCA) Validate() Errors {
 	errs = append(errs, c.wildcardErrors()...)
 	sortErrors(errs)
 	return errs
+}
+
+// plainHTTP: an http:// URL whose host is not loopback. url.Parse has
+// already lowered the scheme.
+func plainHTTP(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		return !ip.IsLoopback()
+	}
+	return !strings.EqualFold(host, "localhost")
+}
+
+// Warnings are what the config allows but a reader should know is risky,
+// located in the file when it came from Load. The front ends print them on
+// stderr; they never change the output or the exit code.
+func (c *VaultCA) Warnings() Errors {
+	return c.warnings
+}
+
+// warningList finds the warnings of a defaulted, valid config.
+func (c *VaultCA) warningList() Errors {
+	var ws Errors
+	v := c.Spec.Vault
+	if v.TLSSkipVerify {
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
+	}
+	if u, err := url.Parse(v.Address); err == nil && plainHTTP(u) && v.AllowPlainHTTP {
+		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", v.Address)})
+	}
+	return ws
 }
 
 // The name checks are plain loops, not regular expressions: a compiled
