@@ -327,3 +327,85 @@ spec:
 		t.Errorf("a plain config: %v, warnings %v", err, cfg.Warnings())
 	}
 }
+
+// Type errors name the field and its line, and say what to write.
+func TestTypeErrors(t *testing.T) {
+	for _, tc := range []struct{ spec, want string }{
+		{"  vault: {role: istiod}\n  agent: {keyPerms: 0400}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.keyPerms` is the number 0400, which YAML reads as octal 256: quote it, keyPerms: \"0400\""},
+		{"  vault: {role: istiod}\n  agent: {keyPerms: 0440}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.keyPerms` is the number 0440, which YAML reads as octal 288: quote it, keyPerms: \"0440\""},
+		{"  vault: {role: istiod}\n  rotation: \"yes\"\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.rotation` must be true or false, got the string \"yes\""},
+		{"  vault: {role: istiod}\n  source: {kv: {version: two, path: secret/istiod}}\n",
+			"c.yaml:5: `spec.source.kv.version` must be a number, got the string \"two\""},
+		{"  vault: {role: istiod}\n  agent: {runAsUser: \"1337\"}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.runAsUser` must be a number, got the string \"1337\""},
+		{"  vault: {role: [istiod]}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:4: `spec.vault.role` must be a string, got a list"},
+		{"  vault: istiod\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:4: `spec.vault` must be a mapping, got the string \"istiod\""},
+		{"  vault: {role: istiod}\n  istiod: {namespaces: istio-system}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.istiod.namespaces` must be a list, got the string \"istio-system\""},
+		{"  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways: [{selector: {istio: [a]}, mountPath: /c, certificates: [{name: a, kv: {path: s/a}}]}]\n",
+			"c.yaml:6: `spec.gateways[0].selector.istio` must be a string, got a list"},
+	} {
+		err := loadSpec(t, tc.spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got:\n%v", tc.want, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "Go struct") {
+			t.Errorf("a decoder message reaches the user: %v", err)
+		}
+	}
+	// What YAML 1.1 reads as a boolean, as Kubernetes does, stays one.
+	for _, v := range []string{"true", "false", "yes", "on", "True"} {
+		if err := loadSpec(t, "  vault: {role: istiod}\n  rotation: "+v+"\n  source: {kv: {path: secret/istiod}}\n"); err != nil {
+			t.Errorf("rotation: %s: %v", v, err)
+		}
+	}
+	// Quoted, or a number without a leading 0, which means what it says.
+	for _, v := range []string{`"0400"`, `'0440'`, `400`} {
+		if err := loadSpec(t, "  vault: {role: istiod}\n  agent: {keyPerms: "+v+"}\n  source: {kv: {path: secret/istiod}}\n"); err != nil {
+			t.Errorf("keyPerms: %s: %v", v, err)
+		}
+	}
+}
+
+// A value that cannot be expanded gets that one error, not a second one
+// about the template delimiters it still holds.
+func TestExpansionErrorIsTheOnlyOne(t *testing.T) {
+	for _, path := range []string{`secret/{{ .cluster }}`, `secret/{{ env "HOME" }}`, `secret/{{ .Cluster`, `kubernetes-{{ .Cluster }}-secrets/istiod`,
+		`secret/x" }}{{ with secret "sys/raw/core`} {
+		err := loadSpec(t, "  vault: {role: istiod}\n  source: {kv: {path: '"+path+"'}}\n")
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) != 1 {
+			t.Errorf("%s: want exactly one error, got:\n%v", path, err)
+		}
+	}
+}
+
+// A manifest of another kind passed as the config is named for what it is,
+// not picked apart field by field.
+func TestOtherKindIsNamed(t *testing.T) {
+	_, err := Load([]byte(`apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: x}
+spec:
+  profile: default
+  values: {global: {}}
+`), "iop.yaml")
+	var fe *FieldError
+	if !errors.As(err, &fe) || !IsNotVaultCA(err) {
+		t.Fatalf("want one FieldError that IsNotVaultCA, got %T: %v", err, err)
+	}
+	want := "iop.yaml:2: `kind` must be \"VaultCA\", got \"IstioOperator\" (apiVersion install.istio.io/v1alpha1): this is not a VaultCA config"
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "not a known field") {
+		t.Errorf("want %q, got:\n%v", want, err)
+	}
+	// A VaultCA with a typo elsewhere is still a VaultCA.
+	_, err = Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec: {vault: {role: r}, source: {kv: {path: a/b}}, rotaton: true}\n"), "c.yaml")
+	if err == nil || IsNotVaultCA(err) || !strings.Contains(err.Error(), "`spec.rotaton` is not a known field") {
+		t.Errorf("got %v", err)
+	}
+}
