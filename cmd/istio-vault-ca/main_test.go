@@ -283,3 +283,75 @@ func TestCheckJSON(t *testing.T) {
 		t.Errorf("converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// policy, config and patches take no file argument: one would otherwise be
+// ignored and ./vaultca.yaml (or $ISTIO_VAULT_CA_CONFIG) used in its place,
+// with exit 0.
+func TestSubcommandsRefuseAPositionalArgument(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(cli.EnvConfig, "")
+	writeFile(t, dir, "vaultca.yaml", testConfig)
+	other := writeFile(t, dir, "other.yaml", strings.Replace(testConfig, "secret/istiod", "other/istiod", 1))
+	for _, args := range [][]string{
+		{"policy", other},
+		{"policy", "--output", "json", other},
+		{"config", other},
+		{"config", "--defaults", other},
+		{"patches", other},
+	} {
+		t.Run(strings.Join(args[:len(args)-1], " "), func(t *testing.T) {
+			code, out, stderr := runCmd(args, []byte(istiod))
+			if code != cli.ExitBadInput || len(out) != 0 {
+				t.Errorf("exit %d, %d bytes on stdout; stderr %q", code, len(out), stderr)
+			}
+			if want := `unexpected argument "` + other + `": pass the config with --config ` + other; !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q does not say %q", stderr, want)
+			}
+		})
+	}
+}
+
+// A warning is not an error: it goes to stderr, with the exit code and the
+// output of a run without it.
+func TestWarningsGoToStderrOnly(t *testing.T) {
+	dir := t.TempDir()
+	base := strings.Replace(testConfig, "vault: {role: istiod}", "vault: {role: istiod, address: \"https://vault.example.com:8200\"", 1)
+	quiet := writeFile(t, dir, "quiet.yaml", strings.Replace(base, `8200"`, `8200"}`, 1))
+	skip := writeFile(t, dir, "skip.yaml", strings.Replace(base, `8200"`, `8200", tlsSkipVerify: true}`, 1))
+	for _, args := range [][]string{{"policy"}, {"config"}, {"patches"}, {}} {
+		qcode, want, qerr := runCmd(append(args, "--config", quiet), []byte(istiod))
+		if qcode != cli.ExitOK || len(want) == 0 || qerr != "" {
+			t.Fatalf("%v without tlsSkipVerify: exit %d, stderr %q", args, qcode, qerr)
+		}
+		code, out, stderr := runCmd(append(args, "--config", skip), []byte(istiod))
+		if code != cli.ExitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if !strings.Contains(stderr, "istio-vault-ca: warning: "+skip+":5: `spec.vault.tlsSkipVerify` is true") {
+			t.Errorf("%v: no warning on stderr: %q", args, stderr)
+		}
+		if strings.Contains(string(out), "warning") {
+			t.Errorf("%v: the warning reached stdout:\n%s", args, out)
+		}
+		// Only what tlsSkipVerify itself changes differs from the quiet run.
+		if got := withoutLines(string(out), "tlsSkipVerify: true", "tls-skip-verify"); got != string(want) {
+			t.Errorf("%v: output differs beyond tls-skip-verify:\n%s\nwant:\n%s", args, out, want)
+		}
+	}
+}
+
+// withoutLines drops the lines of s that contain any of subs.
+func withoutLines(s string, subs ...string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		keep := true
+		for _, sub := range subs {
+			keep = keep && !strings.Contains(line, sub)
+		}
+		if keep {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}

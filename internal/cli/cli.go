@@ -100,7 +100,19 @@ func LoadConfig(c *Common, stderr io.Writer) (*config.VaultCA, int) {
 	cfg, err := config.Load(data, file)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
+		if config.IsNotVaultCA(err) {
+			from := "--config"
+			if how != "--config" {
+				from += " (here " + how + ")"
+			}
+			fmt.Fprintf(stderr, "istio-vault-ca: %s takes a VaultCA resource, apiVersion %s, kind %s (`istio-vault-ca config --defaults` prints one); manifests to rewrite go on stdin\n", from, config.APIVersion, config.Kind)
+		}
 		return nil, ExitBadInput
+	}
+	// Every subcommand loads the config here, so each warns once; stdout
+	// and the exit code stay what they would be without the warning.
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "istio-vault-ca: warning: %v\n", w)
 	}
 	return cfg, ExitOK
 }

@@ -127,8 +127,12 @@ spec:
 	}
 }
 
+// The key is read by istiod and replaced, never written, by the agent: only
+// read bits, for the owner or the owner and its group.
 func TestKeyPerms(t *testing.T) {
-	for perms, ok := range map[string]bool{"0400": true, "0440": true, "400": true, "0600": true, "0444": false, "0644": false, "0401": false, "abc": false, "04000": false} {
+	for perms, ok := range map[string]bool{"0400": true, "0440": true, "400": true, "440": true,
+		"0600": false, "0640": false, "0770": false, "0070": false, "0500": false, "0000": false, "0040": false,
+		"0444": false, "0644": false, "0401": false, "abc": false, "04000": false} {
 		c := VaultCA{APIVersion: APIVersion, Kind: Kind, Spec: Spec{Vault: Vault{Role: "r"}, Agent: Agent{KeyPerms: perms}, Source: Source{KV: &KV{KVSecret: KVSecret{Path: "a/b"}}}}}
 		c.Default()
 		errs := c.Validate()
@@ -141,6 +145,267 @@ func TestKeyPerms(t *testing.T) {
 func TestSingleDocument(t *testing.T) {
 	_, err := Load([]byte("apiVersion: a\n---\napiVersion: b\n"), "c.yaml")
 	if err == nil || !strings.Contains(err.Error(), "exactly one VaultCA document, found 2") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// loadSpec loads a VaultCA whose spec is the given YAML, indented under spec:.
+func loadSpec(t *testing.T, spec string) error {
+	t.Helper()
+	_, err := Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n"+spec), "c.yaml")
+	return err
+}
+
+// A * or + that reaches a policy path is a Vault wildcard: path "secret/*"
+// gave `path "secret/data/*" {read}`, which reads every secret of the mount.
+// Refused wherever a value becomes a path, mount, role or policy name, also
+// when only {{ .Cluster }} puts it there; and a gateway's role binds
+// accounts and namespaces by DNS label, as istiod's does, never by glob.
+func TestWildcardsRefused(t *testing.T) {
+	gw := func(extra string) string {
+		return "  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n" + extra
+	}
+	for _, tc := range []struct{ field, spec string }{
+		{"spec.source.kv.path", "  vault: {role: istiod}\n  source: {kv: {version: 2, path: \"secret/*\"}}\n"},
+		{"spec.source.kv.path", "  vault: {role: istiod}\n  source: {kv: {path: \"secret/+/ca\"}}\n"},
+		{"spec.source.kv.path", "  cluster: \"*\"\n  vault: {role: istiod}\n  source: {kv: {path: \"secret/{{ .Cluster }}\"}}\n"},
+		{"spec.source.kv.mount", "  vault: {role: istiod}\n  source: {kv: {mount: \"se*\", path: \"se*/x\"}}\n"},
+		{"spec.vault.role", "  vault: {role: \"istiod*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.vault.authPath", "  vault: {role: istiod, authPath: \"auth/*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.vault.policy", "  vault: {role: istiod, policy: \"istiod-*\"}\n  source: {kv: {path: secret/istiod}}\n"},
+		{"spec.source.pki.mount", "  vault: {role: istiod}\n  source: {pki: {mount: \"pki*\", rootMount: pki, key: {path: kv/key}}}\n"},
+		{"spec.source.pki.rootMount", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: \"+\", key: {path: kv/key}}}\n"},
+		{"spec.source.pki.key.path", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: pki, key: {path: \"kv/*\"}}}\n"},
+		{"spec.source.pki.key.mount", "  vault: {role: istiod}\n  source: {pki: {mount: pki_int, rootMount: pki, key: {mount: \"k+\", path: \"k+/key\"}}}\n"},
+		{"spec.gateways[0].role", gw("    role: \"gw*\"\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].authPath", gw("    authPath: \"auth/+\"\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].certificates[0].kv.path", gw("    certificates: [{name: a, kv: {path: \"secret/*\"}}]\n")},
+		{"spec.gateways[0].certificates[0].kv.mount", gw("    certificates: [{name: a, kv: {mount: \"s*\", path: \"s*/a\"}}]\n")},
+		{"spec.gateways[0].certificates[0].pki.mount", gw("    certificates: [{name: a, pki: {mount: \"pki*\", role: gw, commonName: a.example.com}}]\n")},
+		{"spec.gateways[0].certificates[0].pki.role", gw("    certificates: [{name: a, pki: {mount: pki, role: \"*\", commonName: a.example.com}}]\n")},
+		{"spec.gateways[0].serviceAccounts[0]", gw("    serviceAccounts: [\"*\"]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].namespaces[1]", gw("    namespaces: [istio-ingress, \"istio-*\"]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+		{"spec.gateways[0].serviceAccounts[0]", gw("    serviceAccounts: [Ingress_GW]\n    certificates: [{name: a, kv: {path: secret/a}}]\n")},
+	} {
+		err := loadSpec(t, tc.spec)
+		if err == nil || !strings.Contains(err.Error(), "`"+tc.field+"` ") {
+			t.Errorf("%s: not refused:\n%s\ngot: %v", tc.field, tc.spec, err)
+		}
+	}
+	// A wildcard certificate's name is not a path: it stays allowed.
+	if err := loadSpec(t, gw("    certificates: [{name: a, pki: {mount: pki, role: gw, commonName: \"*.example.com\", altNames: [\"*.shop.example.com\"]}}]\n")); err != nil {
+		t.Errorf("wildcard common name refused: %v", err)
+	}
+}
+
+// An error inside a list names the item's line, not the line of spec.
+func TestErrorsInListsHaveTheItemsLine(t *testing.T) {
+	err := loadSpec(t, `  vault: {role: istiod}
+  source: {kv: {path: secret/istiod}}
+  gateways:
+  - selector: {istio: ingressgateway}
+    mountPath: /etc/certs
+    namespaces:
+    - istio-ingress
+    - "istio-*"
+    certificates:
+    - name: a
+      kv: {path: secret/a}
+    - name: b
+      kv: {path: "secret/*"}
+`)
+	for _, want := range []string{
+		"c.yaml:11: `spec.gateways[0].namespaces[1]` ",
+		"c.yaml:16: `spec.gateways[0].certificates[1].kv.path` ",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func gatewayWith(certs string) string {
+	return "  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    certificates:\n" + certs
+}
+
+// A gateway's files share one directory and one set of annotations: two
+// certificates writing the same file would silently overwrite each other,
+// a name starting with file- is read by the injector as another secret's
+// template file, and an annotation name longer than 63 characters is
+// refused by the API server.
+func TestGatewayCertificateFileNames(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	for _, tc := range []struct {
+		name, certs, want string // want: "" accepted, else a regexp the error matches
+	}{
+		{"ca file of one is the cert of another", "    - {name: shop, kv: {path: secret/shop, caField: ca.crt}}\n    - {name: shop-ca, kv: {path: secret/shopca}}\n",
+			"c.yaml:11: `spec.gateways\\[0\\].certificates\\[1\\].name` writes shop-ca.crt, which certificates\\[0\\] \\(shop\\) writes too"},
+		{"in either order", "    - {name: shop-ca, kv: {path: secret/shopca}}\n    - {name: shop, kv: {path: secret/shop, caField: ca.crt}}\n",
+			"`spec.gateways\\[0\\].certificates\\[1\\].name` writes shop-ca.crt, which certificates\\[0\\] \\(shop-ca\\) writes too"},
+		{"without caField there is no collision", "    - {name: shop, kv: {path: secret/shop}}\n    - {name: shop-ca, kv: {path: secret/shopca}}\n", ""},
+		{"kv and pki of one name do not share a file", "    - {name: shop, kv: {path: secret/shop}}\n    - {name: shop2, pki: {mount: pki, role: gw, commonName: shop.example.com}}\n", ""},
+		{"same name twice", "    - {name: shop, kv: {path: secret/a}}\n    - {name: shop, pki: {mount: pki, role: gw, commonName: shop.example.com}}\n",
+			"`spec.gateways\\[0\\].certificates\\[1\\].name` \"shop\" is used twice"},
+		{"file- prefix", "    - {name: file-shop, kv: {path: secret/shop}}\n",
+			"`spec.gateways\\[0\\].certificates\\[0\\].name` must not start with file-: .*agent-inject-template-file-shop.crt as the template file of another secret, shop.crt"},
+		{"file- prefix on pki", "    - {name: file-x, pki: {mount: pki, role: gw, commonName: x.example.com}}\n", "must not start with file-"},
+		{"file inside the name is fine", "    - {name: profile-shop, kv: {path: secret/shop}}\n", ""},
+		{"longest kv name with caField", "    - {name: " + long(34) + ", kv: {path: secret/shop, caField: ca.crt}}\n", ""},
+		{"one longer", "    - {name: " + long(35) + ", kv: {path: secret/shop, caField: ca.crt}}\n",
+			"`spec.gateways\\[0\\].certificates\\[0\\].name` gives the annotation vault.hashicorp.com/agent-inject-template-a{35}-ca.crt, whose name after the / is 64 characters: Kubernetes allows 63; shorten the name to at most 34 characters"},
+		{"longest kv name", "    - {name: " + long(37) + ", kv: {path: secret/shop}}\n", ""},
+		{"longest pki name", "    - {name: " + long(37) + ", pki: {mount: pki, role: gw, commonName: x.example.com}}\n", ""},
+		{"pki one longer", "    - {name: " + long(38) + ", pki: {mount: pki, role: gw, commonName: x.example.com}}\n", "at most 37 characters"},
+		{"60 characters", "    - {name: " + long(60) + ", kv: {path: secret/shop}}\n", "whose name after the / is 86 characters"},
+	} {
+		err := loadSpec(t, gatewayWith(tc.certs))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !regexp.MustCompile(tc.want).MatchString(err.Error())):
+			t.Errorf("%s: want an error matching %s, got: %v", tc.name, tc.want, err)
+		}
+	}
+}
+
+// Plain http:// to anything but loopback sends the CA key across the
+// network in clear: refused unless spec.vault.allowPlainHTTP says so.
+func TestPlainHTTPAddress(t *testing.T) {
+	for _, tc := range []struct {
+		vault string
+		ok    bool
+	}{
+		{"address: http://vault.example.com:8200", false},
+		{"address: http://vault.example.com:8200, tlsSkipVerify: true", false},
+		{"address: HTTP://vault.example.com:8200", false},
+		{"address: http://10.0.0.7:8200", false},
+		{"address: http://127.0.0.1.example.com:8200", false},
+		{"address: http://vault.example.com:8200, allowPlainHTTP: true", true},
+		{"address: http://127.0.0.1:8200", true},
+		{"address: http://127.8.9.1:8200", true},
+		{"address: http://localhost:8200", true},
+		{"address: \"http://[::1]:8200\"", true},
+		{"address: https://vault.example.com:8200", true},
+	} {
+		err := loadSpec(t, "  vault: {role: istiod, "+tc.vault+"}\n  source: {kv: {path: secret/istiod}}\n")
+		if tc.ok && err != nil {
+			t.Errorf("%s: refused: %v", tc.vault, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "c.yaml:4: `spec.vault.address` is plain http:// to a host that is not loopback")) {
+			t.Errorf("%s: want the plain-http error, got %v", tc.vault, err)
+		}
+	}
+}
+
+// Warnings are not errors: the config loads, and says what is risky, with
+// the line.
+func TestWarnings(t *testing.T) {
+	cfg, err := Load([]byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+spec:
+  vault:
+    role: istiod
+    address: http://vault.example.com:8200
+    allowPlainHTTP: true
+    tlsSkipVerify: true
+  source: {kv: {path: secret/istiod}}
+`), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Warnings().Error()
+	for _, want := range []string{
+		"c.yaml:8: `spec.vault.tlsSkipVerify` is true: the agent accepts any certificate",
+		"c.yaml:6: `spec.vault.address` is plain http://",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	cfg, err = Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: istiod, address: \"https://vault:8200\"}\n  source: {kv: {path: secret/istiod}}\n"), "c.yaml")
+	if err != nil || len(cfg.Warnings()) != 0 {
+		t.Errorf("a plain config: %v, warnings %v", err, cfg.Warnings())
+	}
+}
+
+// Type errors name the field and its line, and say what to write.
+func TestTypeErrors(t *testing.T) {
+	for _, tc := range []struct{ spec, want string }{
+		{"  vault: {role: istiod}\n  agent: {keyPerms: 0400}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.keyPerms` is the number 0400, which YAML reads as octal 256: quote it, keyPerms: \"0400\""},
+		{"  vault: {role: istiod}\n  agent: {keyPerms: 0440}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.keyPerms` is the number 0440, which YAML reads as octal 288: quote it, keyPerms: \"0440\""},
+		{"  vault: {role: istiod}\n  rotation: \"yes\"\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.rotation` must be true or false, got the string \"yes\""},
+		{"  vault: {role: istiod}\n  source: {kv: {version: two, path: secret/istiod}}\n",
+			"c.yaml:5: `spec.source.kv.version` must be a number, got the string \"two\""},
+		{"  vault: {role: istiod}\n  agent: {runAsUser: \"1337\"}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.agent.runAsUser` must be a number, got the string \"1337\""},
+		{"  vault: {role: [istiod]}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:4: `spec.vault.role` must be a string, got a list"},
+		{"  vault: istiod\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:4: `spec.vault` must be a mapping, got the string \"istiod\""},
+		{"  vault: {role: istiod}\n  istiod: {namespaces: istio-system}\n  source: {kv: {path: secret/istiod}}\n",
+			"c.yaml:5: `spec.istiod.namespaces` must be a list, got the string \"istio-system\""},
+		{"  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways: [{selector: {istio: [a]}, mountPath: /c, certificates: [{name: a, kv: {path: s/a}}]}]\n",
+			"c.yaml:6: `spec.gateways[0].selector.istio` must be a string, got a list"},
+	} {
+		err := loadSpec(t, tc.spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got:\n%v", tc.want, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "Go struct") {
+			t.Errorf("a decoder message reaches the user: %v", err)
+		}
+	}
+	// What YAML 1.1 reads as a boolean, as Kubernetes does, stays one.
+	for _, v := range []string{"true", "false", "yes", "on", "True"} {
+		if err := loadSpec(t, "  vault: {role: istiod}\n  rotation: "+v+"\n  source: {kv: {path: secret/istiod}}\n"); err != nil {
+			t.Errorf("rotation: %s: %v", v, err)
+		}
+	}
+	// Quoted, or a number without a leading 0, which means what it says.
+	for _, v := range []string{`"0400"`, `'0440'`, `400`} {
+		if err := loadSpec(t, "  vault: {role: istiod}\n  agent: {keyPerms: "+v+"}\n  source: {kv: {path: secret/istiod}}\n"); err != nil {
+			t.Errorf("keyPerms: %s: %v", v, err)
+		}
+	}
+}
+
+// A value that cannot be expanded gets that one error, not a second one
+// about the template delimiters it still holds.
+func TestExpansionErrorIsTheOnlyOne(t *testing.T) {
+	for _, path := range []string{`secret/{{ .cluster }}`, `secret/{{ env "HOME" }}`, `secret/{{ .Cluster`, `kubernetes-{{ .Cluster }}-secrets/istiod`,
+		`secret/x" }}{{ with secret "sys/raw/core`} {
+		err := loadSpec(t, "  vault: {role: istiod}\n  source: {kv: {path: '"+path+"'}}\n")
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) != 1 {
+			t.Errorf("%s: want exactly one error, got:\n%v", path, err)
+		}
+	}
+}
+
+// A manifest of another kind passed as the config is named for what it is,
+// not picked apart field by field.
+func TestOtherKindIsNamed(t *testing.T) {
+	_, err := Load([]byte(`apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: x}
+spec:
+  profile: default
+  values: {global: {}}
+`), "iop.yaml")
+	var fe *FieldError
+	if !errors.As(err, &fe) || !IsNotVaultCA(err) {
+		t.Fatalf("want one FieldError that IsNotVaultCA, got %T: %v", err, err)
+	}
+	want := "iop.yaml:2: `kind` must be \"VaultCA\", got \"IstioOperator\" (apiVersion install.istio.io/v1alpha1): this is not a VaultCA config"
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "not a known field") {
+		t.Errorf("want %q, got:\n%v", want, err)
+	}
+	// A VaultCA with a typo elsewhere is still a VaultCA.
+	_, err = Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec: {vault: {role: r}, source: {kv: {path: a/b}}, rotaton: true}\n"), "c.yaml")
+	if err == nil || IsNotVaultCA(err) || !strings.Contains(err.Error(), "`spec.rotaton` is not a known field") {
 		t.Errorf("got %v", err)
 	}
 }

@@ -11,6 +11,8 @@ type FieldError struct {
 	Line  int    // 1-based; 0 when the field is absent from the file
 	Field string // dotted path, e.g. "spec.source.kv.path"
 	Msg   string // what is wrong and what to do
+
+	notVaultCA bool // the document is a manifest of another kind
 }
 
 func (e *FieldError) Error() string {

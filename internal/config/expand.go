@@ -61,9 +61,11 @@ func (c *VaultCA) templated() map[string]*string {
 
 // expand renders {{ .Cluster }} (and hermetic sprig functions) in every
 // templated value, in place. What the agent's own templates will see is
-// validated afterwards, on the expanded value.
-func (c *VaultCA) expand() Errors {
-	var errs Errors
+// validated afterwards, on the expanded value. failed holds the fields left
+// unexpanded: any further error about them would be about the template
+// text, not the value, and only repeat this one.
+func (c *VaultCA) expand() (errs Errors, failed map[string]bool) {
+	failed = map[string]bool{}
 	var root *template.Template // made once: adding sprig's functions costs more than a parse
 	for field, v := range c.templated() {
 		if !strings.Contains(*v, "{{") {
@@ -71,6 +73,7 @@ func (c *VaultCA) expand() Errors {
 		}
 		if strings.Contains(*v, ".Cluster") && c.Spec.Cluster == "" {
 			errs = append(errs, &FieldError{Field: "spec.cluster", Msg: fmt.Sprintf("must be set: `%s` uses {{ .Cluster }}", field)})
+			failed[field] = true
 			continue
 		}
 		if out, ok := clusterOnly(*v, c.Spec.Cluster); ok {
@@ -83,17 +86,19 @@ func (c *VaultCA) expand() Errors {
 		t, err := root.New(field).Parse(*v)
 		if err != nil {
 			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("is not a valid template: %v", err)})
+			failed[field] = true
 			continue
 		}
 		var out bytes.Buffer
 		if err := t.Execute(&out, pathValues{Cluster: c.Spec.Cluster}); err != nil {
 			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("cannot be expanded (only {{ .Cluster }} is defined): %v", err)})
+			failed[field] = true
 			continue
 		}
 		*v = out.String()
 	}
 	sortErrors(errs)
-	return errs
+	return errs, failed
 }
 
 // clusterOnly expands v when its only actions are {{ .Cluster }}, as in

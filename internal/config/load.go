@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -26,17 +27,85 @@ func Load(data []byte, file string) (*VaultCA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if errs := unknownFields(root, reflect.TypeOf(VaultCA{}), ""); len(errs) > 0 {
+	if fe := otherKind(root); fe != nil {
+		fe.File = file
+		return nil, fe
+	}
+	typ := reflect.TypeOf(VaultCA{})
+	errs := append(unknownFields(root, typ, ""), unquotedModes(root)...)
+	if len(errs) > 0 {
 		return nil, located(errs, file, root)
 	}
 	var cfg VaultCA
 	if err := sigsyaml.Unmarshal(data, &cfg); err != nil {
+		// The decoder names neither the line nor the field as written:
+		// find them in the YAML, and keep its words only if that fails.
+		if errs := typeErrors(root, typ, ""); len(errs) > 0 {
+			return nil, located(errs, file, root)
+		}
 		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot decode: %s", cleanDecodeError(err))}
 	}
 	cfg.Default()
-	errs := cfg.expand()
-	errs = append(errs, cfg.Validate()...)
+	errs, failed := cfg.expand()
+	for _, e := range cfg.Validate() {
+		if !failed[e.Field] {
+			errs = append(errs, e)
+		}
+	}
+	sortErrors(errs)
+	if len(errs) == 0 {
+		cfg.warnings = located(cfg.warningList(), file, root)
+	}
 	return &cfg, located(errs, file, root).orNil()
+}
+
+// otherKind refuses, in one error, a manifest of another kind: an
+// IstioOperator passed as the config is not a VaultCA with a list of
+// unknown fields. A missing kind is left to Validate.
+func otherKind(root *yaml.Node) *FieldError {
+	kind, line := scalarAt(root, "kind")
+	if kind == "" || kind == Kind {
+		return nil
+	}
+	what := ""
+	if av, _ := scalarAt(root, "apiVersion"); av != "" {
+		what = " (apiVersion " + av + ")"
+	}
+	return &FieldError{Line: line, Field: "kind", notVaultCA: true,
+		Msg: fmt.Sprintf("must be %q, got %q%s: this is not a VaultCA config", Kind, kind, what)}
+}
+
+// IsNotVaultCA reports whether Load refused a manifest of another kind.
+func IsNotVaultCA(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe) && fe.notVaultCA
+}
+
+// scalarAt is the value and line of a top-level scalar key.
+func scalarAt(root *yaml.Node, key string) (string, int) {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k, v := root.Content[i], root.Content[i+1]; k.Value == key && v.Kind == yaml.ScalarNode {
+			return v.Value, k.Line
+		}
+	}
+	return "", 0
+}
+
+// unquotedModes refuses a file mode written as a YAML number with a
+// leading 0: keyPerms: 0400 is octal 256, and the decoder turns it into the
+// string "256", which no message could explain. 400 means 400 and stays.
+func unquotedModes(root *yaml.Node) []*FieldError {
+	const field = "spec.agent.keyPerms"
+	n := nodeAt(root, field)
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || len(n.Value) < 2 || n.Value[0] != '0' {
+		return nil
+	}
+	v, err := strconv.ParseInt(n.Value, 0, 64)
+	if err != nil {
+		return nil
+	}
+	return []*FieldError{{Line: n.Line, Field: field,
+		Msg: fmt.Sprintf("is the number %s, which YAML reads as octal %d: quote it, keyPerms: \"%s\"", n.Value, v, n.Value)}}
 }
 
 // parseOne returns the mapping node of the only document in data.

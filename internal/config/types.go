@@ -15,6 +15,9 @@ type VaultCA struct {
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       Spec     `json:"spec"`
+
+	// warnings are what Load found risky but valid, located in the file.
+	warnings Errors
 }
 
 // Metadata is the part of ObjectMeta a config file needs.
@@ -152,12 +155,18 @@ func (i Istiod) BoundServiceAccounts() []string {
 
 // Vault is how the agent reaches and authenticates to Vault.
 type Vault struct {
-	Role          string `json:"role,omitempty"`
-	AuthPath      string `json:"authPath,omitempty"`
-	Namespace     string `json:"namespace,omitempty"`
-	Address       string `json:"address,omitempty"`
-	CACert        string `json:"caCert,omitempty"`
-	TLSSkipVerify bool   `json:"tlsSkipVerify,omitempty"`
+	Role      string `json:"role,omitempty"`
+	AuthPath  string `json:"authPath,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Address   string `json:"address,omitempty"`
+	// AllowPlainHTTP accepts an http:// Address to a host other than
+	// loopback. The agent fetches the CA key from Vault: over plain HTTP it
+	// crosses the network in clear, so it takes this explicit opt-in.
+	AllowPlainHTTP bool   `json:"allowPlainHTTP,omitempty"`
+	CACert         string `json:"caCert,omitempty"`
+	// TLSSkipVerify makes the agent accept any certificate for Vault: a
+	// warning on every run, never for outside a lab.
+	TLSSkipVerify bool `json:"tlsSkipVerify,omitempty"`
 	// Policy is the name of istiod's Vault policy, which `istio-vault-ca
 	// policy` writes; default istiod-ca, istiod-ca-<cluster> with a cluster,
 	// so clusters that share a Vault do not overwrite each other's.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"sort"
@@ -31,6 +32,8 @@ func (c *VaultCA) Validate() Errors {
 	if a := s.Vault.Address; a != "" {
 		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", a)
+		} else if plainHTTP(u) && !s.Vault.AllowPlainHTTP {
+			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", a)
 		}
 	}
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
@@ -57,7 +60,7 @@ func (c *VaultCA) Validate() Errors {
 		add("spec.agent.runAsGroup", "must not be negative")
 	}
 	if !isKeyPerms(s.Agent.KeyPerms) {
-		add("spec.agent.keyPerms", "must be an octal mode with no bits for others, such as 0400 or 0440, got %q", s.Agent.KeyPerms)
+		add("spec.agent.keyPerms", "must be \"0400\" (only the owner, istiod's uid, reads the key) or \"0440\" (its group too), got %q: istiod only reads the key and the agent replaces it, so no write, execute or others' bits", s.Agent.KeyPerms)
 	}
 	if d := s.Agent.StaticSecretRenderInterval; d != "" {
 		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
@@ -102,22 +105,57 @@ func (c *VaultCA) Validate() Errors {
 	}
 	errs = append(errs, c.injectionErrors()...)
 	errs = append(errs, c.separationErrors()...)
+	errs = append(errs, c.wildcardErrors()...)
 	sortErrors(errs)
 	return errs
+}
+
+// plainHTTP: an http:// URL whose host is not loopback. url.Parse has
+// already lowered the scheme.
+func plainHTTP(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		return !ip.IsLoopback()
+	}
+	return !strings.EqualFold(host, "localhost")
+}
+
+// Warnings are what the config allows but a reader should know is risky,
+// located in the file when it came from Load. The front ends print them on
+// stderr; they never change the output or the exit code.
+func (c *VaultCA) Warnings() Errors {
+	return c.warnings
+}
+
+// warningList finds the warnings of a defaulted, valid config.
+func (c *VaultCA) warningList() Errors {
+	var ws Errors
+	v := c.Spec.Vault
+	if v.TLSSkipVerify {
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
+	}
+	if u, err := url.Parse(v.Address); err == nil && plainHTTP(u) && v.AllowPlainHTTP {
+		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", v.Address)})
+	}
+	return ws
 }
 
 // The name checks are plain loops, not regular expressions: a compiled
 // expression is built at start-up, which every run of the binary paid.
 
-// isKeyPerms: an octal file mode with no bits for others, 0?[0-7][0-7]0.
+// isKeyPerms: 0400 or 0440, the leading 0 optional. istiod only reads the
+// key, and the agent renders to a temporary file it renames over the old
+// one, so it needs no write bit on the file: any bit beyond read for the
+// owner and group lets another process change or run the CA key.
 func isKeyPerms(s string) bool {
 	if len(s) == 4 && s[0] == '0' {
 		s = s[1:]
 	}
-	return len(s) == 3 && isOctal(s[0]) && isOctal(s[1]) && s[2] == '0'
+	return s == "400" || s == "440"
 }
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // isDNSLabel: an RFC 1123 label, as Kubernetes names namespaces.
 func isDNSLabel(s string) bool { return len(s) <= 63 && isName(s, "-") }
@@ -202,6 +240,36 @@ func (c *VaultCA) agentTemplateValues() map[string]string {
 	return m
 }
 
+// wildcardErrors refuses * and + in every value that becomes a Vault
+// policy path, a mount, a role or a policy name. Vault reads them in a
+// policy path as wildcards: path "secret/*" became `path "secret/data/*"`,
+// which reads every secret of the mount, not the one the agent renders.
+// Checked after expansion, so {{ .Cluster }} cannot bring one in either.
+func (c *VaultCA) wildcardErrors() Errors {
+	var errs Errors
+	for field, v := range c.vaultNames() {
+		if strings.ContainsAny(*v, "*+") {
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
+		}
+	}
+	return errs
+}
+
+// vaultNames is every templated value except those that are not Vault
+// names: the Vault Enterprise namespace (a request header, not a policy
+// path) and a certificate's common and alternative names, where
+// *.example.com asks for a wildcard certificate, as it should.
+func (c *VaultCA) vaultNames() map[string]*string {
+	m := c.templated()
+	delete(m, "spec.vault.namespace")
+	for field := range m {
+		if strings.HasSuffix(field, ".pki.commonName") || strings.Contains(field, ".pki.altNames[") {
+			delete(m, field)
+		}
+	}
+	return m
+}
+
 func unsafeValue(v string) string {
 	switch {
 	case strings.Contains(v, "-----BEGIN"):
@@ -216,6 +284,14 @@ func unsafeValue(v string) string {
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
 	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
 		return fmt.Sprintf("must not contain .. segments (%q)", v)
+	}
+	return ""
+}
+
+// globNote says why a glob in a role binding is refused.
+func globNote(s string) string {
+	if strings.Contains(s, "*") {
+		return ": Vault's role would read it as a glob and bind every name it matches; list the exact names"
 	}
 	return ""
 }
@@ -240,16 +316,32 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 	if len(g.ServiceAccounts) == 0 {
 		add(at+".serviceAccounts", "must be set: the selector has neither an app nor an istio label to take the gateway's service account from")
 	}
+	// The role binds exactly these names; Vault would read * in them as a
+	// glob and let every account (or namespace) it matches log in.
+	for i, sa := range g.ServiceAccounts {
+		if !isDNSLabel(sa) {
+			add(fmt.Sprintf("%s.serviceAccounts[%d]", at, i), "must be a service account name such as istio-ingressgateway, got %q%s", sa, globNote(sa))
+		}
+	}
+	for i, ns := range g.Namespaces {
+		if !isDNSLabel(ns) {
+			add(fmt.Sprintf("%s.namespaces[%d]", at, i), "must be a Kubernetes namespace name such as istio-ingress, got %q%s", ns, globNote(ns))
+		}
+	}
 	if len(g.Certificates) == 0 {
 		add(at+".certificates", "must list at least one certificate")
 	}
 	seen := map[string]bool{}
+	writer := map[string]int{} // file name -> the certificate that writes it
 	for j, c := range g.Certificates {
 		cat := fmt.Sprintf("%s.certificates[%d]", at, j)
-		if !isCertName(c.Name) {
+		switch {
+		case !isCertName(c.Name):
 			add(cat+".name", "must be a file-name-safe name such as bookinfo, got %q", c.Name)
-		} else if seen[c.Name] {
+		case seen[c.Name]:
 			add(cat+".name", "%q is used twice: file names would collide", c.Name)
+		default:
+			validateCertificateFiles(add, cat+".name", g, j, writer)
 		}
 		seen[c.Name] = true
 		switch {
@@ -274,6 +366,76 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 			}
 		default:
 			add(cat, "must set `kv` or `pki`")
+		}
+	}
+}
+
+// FileNames are the files a certificate is rendered into in its gateway's
+// mountPath: <name>.crt, <name>.key and, with caField, <name>-ca.crt from
+// KV; <name>.pem, holding certificate, chain and key, from PKI.
+func (c Certificate) FileNames() []string {
+	switch {
+	case c.KV != nil:
+		files := []string{c.Name + ".crt", c.Name + ".key"}
+		if c.KV.CAField != "" {
+			files = append(files, c.Name+"-ca.crt")
+		}
+		return files
+	case c.PKI != nil:
+		return []string{c.Name + ".pem"}
+	}
+	return nil
+}
+
+const (
+	// longestFileAnnotation is the longest of the annotations written once
+	// per file, vault.hashicorp.com/<prefix><file> (agent-inject-secret-,
+	// agent-inject-template-, agent-inject-perms-, error-on-missing-key-):
+	// it decides how long a file name may be.
+	longestFileAnnotation = "agent-inject-template-"
+	// maxAnnotationName is what Kubernetes allows after the / of an
+	// annotation's name.
+	maxAnnotationName = 63
+	// reservedFilePrefix: vault-k8s (v1.6.2) takes every annotation named
+	// agent-inject-template-file-<x> for the template file of a secret <x>,
+	// before it tries agent-inject-template-: the template of file-shop.crt
+	// would make a phantom secret shop.crt whose template file does not
+	// exist, and the agent would not start. The other prefixes it parses
+	// (agent-inject-secret-, auth-config-, agent-telemetry-) cannot follow
+	// the prefixes our annotations start with.
+	reservedFilePrefix = "file-"
+)
+
+// validateCertificateFiles checks the files of certificate j of g against
+// those of the certificates before it (writer), and the annotations that
+// will be named after them.
+func validateCertificateFiles(add func(string, string, ...any), field string, g *Gateway, j int, writer map[string]int) {
+	c := g.Certificates[j]
+	if strings.HasPrefix(c.Name, reservedFilePrefix) {
+		f := c.FileNames()
+		if len(f) == 0 {
+			f = []string{c.Name + ".crt"}
+		}
+		add(field, "must not start with %s: the injector reads the annotation %s%s as the template file of another secret, %s, and the agent cannot start; rename it",
+			reservedFilePrefix, longestFileAnnotation, f[0], strings.TrimPrefix(f[0], reservedFilePrefix))
+		return
+	}
+	longest := 0
+	for _, f := range c.FileNames() {
+		if other, ok := writer[f]; ok {
+			add(field, "writes %s, which certificates[%d] (%s) writes too: one would silently replace the other; rename one", f, other, g.Certificates[other].Name)
+			return
+		}
+		writer[f] = j
+		if len(f) > longest {
+			longest = len(f)
+		}
+	}
+	for _, f := range c.FileNames() {
+		if n := len(longestFileAnnotation) + len(f); n > maxAnnotationName {
+			add(field, "gives the annotation vault.hashicorp.com/%s%s, whose name after the / is %d characters: Kubernetes allows %d; shorten the name to at most %d characters",
+				longestFileAnnotation, f, n, maxAnnotationName, maxAnnotationName-len(longestFileAnnotation)-(longest-len(c.Name)))
+			return
 		}
 	}
 }
