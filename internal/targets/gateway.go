@@ -75,6 +75,9 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if p == nil {
 				continue
 			}
+			if err := checkOperatorGateway(rn, gw, at, list, plans, p); err != nil {
+				return false, err
+			}
 			anns, err := yamlnode.LookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
 			if err != nil {
 				return false, errorAt(gw, at+".k8s.podAnnotations", "is not a mapping")
@@ -83,7 +86,11 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			changed = changed || c
+			oc, err := applyDeploymentOverlays(yamlnode.Lookup(gw, "k8s", "overlays"), at+".k8s.overlays", func(n string) bool { return n == name }, p)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c || oc
 		}
 	}
 	return changed, nil

@@ -158,6 +158,78 @@ func checkOperatorIdentity(rn *yaml.Node, p *wiring.Plan) error {
 	return nil
 }
 
+// checkOperatorGateway refuses a gateway of an IstioOperator (gw, at
+// its path, of a component list) selected by plan p, one of plans, whose
+// pod would run as a service account or in a namespace the gateway's Vault
+// role does not bind: its agent could not log in, and the pod would hang in
+// Init. istioctl renders the gateway charts, which run a gateway named n as
+// n-service-account (unless an overlay says otherwise), in the gateway's
+// namespace, else the install's: values.global.istioNamespace, which the
+// profiles set to istio-system and which istioctl uses over
+// metadata.namespace.
+func checkOperatorGateway(rn, gw *yaml.Node, at, list string, plans []*wiring.Plan, p *wiring.Plan) error {
+	setting := fmt.Sprintf("spec.gateways[%d]", slices.Index(plans, p))
+	name, _ := stringValue(yamlnode.Lookup(gw, "name"))
+	if name == "" {
+		// The component's own name, which the charts default to.
+		name = map[string]string{"ingressGateways": "istio-ingressgateway", "egressGateways": "istio-egressgateway"}[list]
+	}
+	sa, saAt, saNode := name+"-service-account", at+".name", yamlnode.Lookup(gw, "name")
+	if o, oAt, v := overlayServiceAccount(yamlnode.Lookup(gw, "k8s", "overlays"), at+".k8s.overlays", name); v != nil {
+		sa, saAt, saNode = o, oAt, v
+	}
+	if saNode == nil {
+		saNode = gw
+	}
+	if !slices.Contains(p.ServiceAccounts, sa) {
+		return errorAt(saNode, saAt, "istioctl runs this gateway as service account %q, but the Vault role binds only %s: add %q to %s.serviceAccounts (and re-apply the role from istio-vault-ca policy)",
+			sa, strings.Join(p.ServiceAccounts, ", "), sa, setting)
+	}
+	ns, nsAt, nsNode := "istio-system", at+".namespace", gw
+	if v := yamlnode.Lookup(rn, "spec", "values", "global", "istioNamespace"); yamlnode.Value(v) != "" {
+		ns, nsAt, nsNode = v.Value, "spec.values.global.istioNamespace", v
+	}
+	if v := yamlnode.Lookup(gw, "namespace"); yamlnode.Value(v) != "" {
+		ns, nsAt, nsNode = v.Value, at+".namespace", v
+	}
+	if !slices.Contains(p.Namespaces, ns) {
+		return errorAt(nsNode, nsAt, "istioctl installs this gateway in namespace %q, but the Vault role binds only namespaces %s: add %q to %s.namespaces (and re-apply the role from istio-vault-ca policy)",
+			ns, strings.Join(p.Namespaces, ", "), ns, setting)
+	}
+	return nil
+}
+
+// overlayServiceAccount is the service account the last overlay patch on
+// a Deployment (named name) sets, with its value node and path; "default",
+// which Kubernetes then runs the pod as, if it removes the field.
+func overlayServiceAccount(overlays *yaml.Node, at, name string) (string, string, *yaml.Node) {
+	var sa, saAt string
+	var node *yaml.Node
+	if overlays == nil || overlays.Kind != yaml.SequenceNode {
+		return "", "", nil
+	}
+	for i, ov := range overlays.Content {
+		kind, _ := stringValue(yamlnode.Lookup(ov, "kind"))
+		n, _ := stringValue(yamlnode.Lookup(ov, "name"))
+		patches := yamlnode.Lookup(ov, "patches")
+		if kind != "Deployment" || n != name || patches == nil || patches.Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, patch := range patches.Content {
+			raw, _ := stringValue(yamlnode.Lookup(patch, "path"))
+			if !slices.Equal(overlayPath(raw), []string{"spec", "template", "spec", "serviceAccountName"}) {
+				continue
+			}
+			saAt = fmt.Sprintf("%s[%d].patches[%d].value", at, i, j)
+			_, node = yamlnode.Field(patch, "value")
+			if sa = yamlnode.Value(node); node == nil || node.Tag == yamlnode.NullTag {
+				sa, node = "default", patch
+			}
+		}
+	}
+	return sa, saAt, node
+}
+
 // applyDeploymentOverlays reconciles the overlays (a k8s.overlays list, at)
 // that istioctl applies, after k8s.podAnnotations and k8s.env, to the
 // Deployment a plan is written for (isTarget tells its name): each patch

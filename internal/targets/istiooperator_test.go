@@ -157,3 +157,47 @@ func TestOperatorOverlays(t *testing.T) {
 		})
 	}
 }
+
+func TestOperatorGatewayIdentity(t *testing.T) {
+	gw := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "ingressgateway"},
+		ServiceAccounts: []string{"istio-ingressgateway-service-account"}, Namespaces: []string{"istio-system"},
+		Annotations: []wiring.Pair{{Name: "vault.hashicorp.com/agent-inject", Value: "true"}}}
+	other := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "egressgateway"}}
+	plans := []*wiring.Plan{other, gw}
+	for name, tc := range map[string]struct{ spec, err string }{
+		"bound": {spec: "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway}]}\n"},
+		"the profile's namespace, not metadata's": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway}]}\nmetadata: {namespace: elsewhere}\n"},
+		"a gateway of another name": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: edge, label: {istio: ingressgateway}}]}\n",
+			err:  "`spec.components.ingressGateways[edge].name`: istioctl runs this gateway as service account \"edge-service-account\", but the Vault role binds only istio-ingressgateway-service-account: add \"edge-service-account\" to spec.gateways[1].serviceAccounts",
+		},
+		"a service account an overlay sets": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway, k8s: {overlays: [{kind: Deployment, name: istio-ingressgateway, patches: [{path: spec.template.spec.serviceAccountName, value: edge}]}]}}]}\n",
+			err:  "`spec.components.ingressGateways[istio-ingressgateway].k8s.overlays[0].patches[0].value`: istioctl runs this gateway as service account \"edge\"",
+		},
+		"the gateway's namespace": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway, namespace: istio-ingress}]}\n",
+			err:  "`spec.components.ingressGateways[istio-ingressgateway].namespace`: istioctl installs this gateway in namespace \"istio-ingress\", but the Vault role binds only namespaces istio-system: add \"istio-ingress\" to spec.gateways[1].namespaces",
+		},
+		"the install's namespace": {
+			spec: "  profile: empty\n  values: {global: {istioNamespace: mesh}}\n  components: {ingressGateways: [{name: istio-ingressgateway}]}\n",
+			err:  "`spec.values.global.istioNamespace`: istioctl installs this gateway in namespace \"mesh\"",
+		},
+		"a disabled gateway is not checked": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: edge, enabled: false, label: {istio: ingressgateway}}]}\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ApplyIstioOperator(mustParse(t, operatorHead+tc.spec), overlayPlan, plans)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
