@@ -1,7 +1,7 @@
 package targets
 
 import (
-	"strings"
+	"maps"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -47,8 +47,9 @@ func matches(labels, selector map[string]string) bool {
 }
 
 // applyOperatorGateways writes gateway plans into the ingressGateways and
-// egressGateways of an IstioOperator. istioctl labels a gateway
-// app: <name> and istio: <name without istio->, plus its label map; the
+// egressGateways of an IstioOperator. istioctl labels a gateway with its
+// chart's labels (app: istio-ingressgateway, istio: ingressgateway for
+// every ingress gateway, whatever its name) under its label map; the
 // selector is matched against those. A gateway only the profile declares
 // is not in the file: list it by name to select it.
 func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
@@ -63,7 +64,7 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 				continue
 			}
 			name, _ := stringValue(yamlnode.Lookup(gw, "name"))
-			labels := map[string]string{"app": name, "istio": strings.TrimPrefix(name, "istio-")}
+			labels := maps.Clone(operatorGatewayCharts[list].labels)
 			for k, v := range stringMap(yamlnode.Lookup(gw, "label")) {
 				labels[k] = v
 			}

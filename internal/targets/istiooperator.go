@@ -158,6 +158,17 @@ func checkOperatorIdentity(rn *yaml.Node, p *wiring.Plan) error {
 	return nil
 }
 
+// operatorGatewayCharts is what the legacy gateway chart of each component
+// list renders a gateway with: the name it defaults to, and the pod labels
+// whatever the name, which helm merges the component's label map over.
+var operatorGatewayCharts = map[string]struct {
+	name   string
+	labels map[string]string
+}{
+	"ingressGateways": {"istio-ingressgateway", map[string]string{"app": "istio-ingressgateway", "istio": "ingressgateway"}},
+	"egressGateways":  {"istio-egressgateway", map[string]string{"app": "istio-egressgateway", "istio": "egressgateway"}},
+}
+
 // checkOperatorGateway refuses a gateway of an IstioOperator (gw, at
 // its path, of a component list) selected by plan p, one of plans, whose
 // pod would run as a service account or in a namespace the gateway's Vault
@@ -171,8 +182,7 @@ func checkOperatorGateway(rn, gw *yaml.Node, at, list string, plans []*wiring.Pl
 	setting := fmt.Sprintf("spec.gateways[%d]", slices.Index(plans, p))
 	name, _ := stringValue(yamlnode.Lookup(gw, "name"))
 	if name == "" {
-		// The component's own name, which the charts default to.
-		name = map[string]string{"ingressGateways": "istio-ingressgateway", "egressGateways": "istio-egressgateway"}[list]
+		name = operatorGatewayCharts[list].name
 	}
 	sa, saAt, saNode := name+"-service-account", at+".name", yamlnode.Lookup(gw, "name")
 	if o, oAt, v := overlayServiceAccount(yamlnode.Lookup(gw, "k8s", "overlays"), at+".k8s.overlays", name); v != nil {

@@ -172,6 +172,10 @@ func TestOperatorGatewayIdentity(t *testing.T) {
 			spec: "  profile: empty\n  components: {ingressGateways: [{name: edge, label: {istio: ingressgateway}}]}\n",
 			err:  "`spec.components.ingressGateways[edge].name`: istioctl runs this gateway as service account \"edge-service-account\", but the Vault role binds only istio-ingressgateway-service-account: add \"edge-service-account\" to spec.gateways[1].serviceAccounts",
 		},
+		"a gateway of another name has the chart's labels": {
+			spec: "  profile: empty\n  components: {ingressGateways: [{name: edge}]}\n",
+			err:  "add \"edge-service-account\" to spec.gateways[1].serviceAccounts",
+		},
 		"a service account an overlay sets": {
 			spec: "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway, k8s: {overlays: [{kind: Deployment, name: istio-ingressgateway, patches: [{path: spec.template.spec.serviceAccountName, value: edge}]}]}}]}\n",
 			err:  "`spec.components.ingressGateways[istio-ingressgateway].k8s.overlays[0].patches[0].value`: istioctl runs this gateway as service account \"edge\"",
