@@ -101,18 +101,30 @@ func applyOperatorPilot(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	return changed || envChanged || ovChanged, err
 }
 
-// operatorIstiodName is the name of the istiod Deployment the istiod chart
-// renders, which is what an overlay names: istiod-<revision> for any
-// revision set, values.revision winning over spec.revision as in istioctl.
+// operatorRevision is the revision istioctl renders istiod with, and the
+// field that says so: values.revision wins over spec.revision, which
+// istioctl copies there.
+func operatorRevision(rn *yaml.Node) (rev, at string, n *yaml.Node) {
+	rev, at = "", "spec.revision"
+	if n = yamlnode.Lookup(rn, "spec", "revision"); n != nil {
+		rev, _ = stringValue(n)
+	}
+	if v := yamlnode.Lookup(rn, "spec", "values", "revision"); v != nil {
+		if vr, ok := stringValue(v); ok {
+			rev, at, n = vr, "spec.values.revision", v
+		}
+	}
+	return rev, at, n
+}
+
+// operatorIstiodName is the name of the istiod Deployment (and of its
+// service account) the istiod chart renders, which is what an overlay
+// names: istiod-<revision> for any revision set.
 func operatorIstiodName(rn *yaml.Node) string {
-	rev, _ := stringValue(yamlnode.Lookup(rn, "spec", "revision"))
-	if v, ok := stringValue(yamlnode.Lookup(rn, "spec", "values", "revision")); ok {
-		rev = v
+	if rev, _, _ := operatorRevision(rn); rev != "" {
+		return "istiod-" + rev
 	}
-	if rev == "" {
-		return "istiod"
-	}
-	return "istiod-" + rev
+	return "istiod"
 }
 
 // checkEnvVarFrom refuses a values.pilot.envVarFrom entry for one of the
@@ -134,26 +146,31 @@ func checkEnvVarFrom(rn *yaml.Node, p *wiring.Plan) error {
 }
 
 // checkOperatorIdentity: istioctl runs istiod as istiod-<revision> in the
-// pilot component's namespace; the Vault role must bind both.
+// pilot component's namespace, else values.global.istioNamespace
+// (istio-system from the profiles; neither spec.namespace nor
+// metadata.namespace moves it); the Vault role must bind both.
 func checkOperatorIdentity(rn *yaml.Node, p *wiring.Plan) error {
-	sa := "istiod"
-	if rev, _ := stringValue(yamlnode.Lookup(rn, "spec", "revision")); rev != "" && rev != "default" {
-		sa = "istiod-" + rev
-		if !slices.Contains(p.ServiceAccounts, sa) {
-			return errorAt(yamlnode.Lookup(rn, "spec", "revision"), "spec.revision",
-				"is %q, so istiod runs as %s, but the Vault role binds only %s: add %q to spec.istiod.revisions", rev, sa, strings.Join(p.ServiceAccounts, ", "), rev)
-		}
+	rev, revAt, revNode := operatorRevision(rn)
+	if rev == "default" {
+		// The chart names istiod istiod-default, istioctl applies the
+		// pilot's k8s settings to a Deployment named istiod.
+		return errorAt(revNode, revAt, "is \"default\": istioctl then renders istiod as istiod-default but writes k8s.podAnnotations and k8s.env to a Deployment named istiod, so no Vault setting would reach istiod, which would sign with a CA of its own: leave the revision unset for the default revision, or give it another name")
+	}
+	sa := operatorIstiodName(rn)
+	if rev != "" && !slices.Contains(p.ServiceAccounts, sa) {
+		return errorAt(revNode, revAt,
+			"is %q, so istiod runs as %s, but the Vault role binds only %s: add %q to spec.istiod.revisions", rev, sa, strings.Join(p.ServiceAccounts, ", "), rev)
 	} else if !slices.Contains(p.ServiceAccounts, sa) {
 		return errorAt(rn, "spec.revision", "is the default revision, so istiod runs as istiod, but the Vault role binds only %s: add \"default\" to spec.istiod.revisions", strings.Join(p.ServiceAccounts, ", "))
 	}
-	ns := "istio-system"
-	for _, path := range [][]string{{"spec", "values", "global", "istioNamespace"}, {"spec", "namespace"}, {"spec", "components", "pilot", "namespace"}} {
-		if v, _ := stringValue(yamlnode.Lookup(rn, path...)); v != "" {
-			ns = v
+	ns, nsAt, nsNode := "istio-system", "spec.components.pilot.namespace", rn
+	for _, path := range [][]string{{"spec", "values", "global", "istioNamespace"}, {"spec", "components", "pilot", "namespace"}} {
+		if v := yamlnode.Lookup(rn, path...); yamlnode.Value(v) != "" {
+			ns, nsAt, nsNode = v.Value, strings.Join(path, "."), v
 		}
 	}
 	if !slices.Contains(p.Namespaces, ns) {
-		return errorAt(rn, "spec.components.pilot.namespace", "istiod is installed in %q but the Vault role binds only namespaces %s: add it to spec.istiod.namespaces", ns, strings.Join(p.Namespaces, ", "))
+		return errorAt(nsNode, nsAt, "istiod is installed in %q but the Vault role binds only namespaces %s: add it to spec.istiod.namespaces", ns, strings.Join(p.Namespaces, ", "))
 	}
 	return nil
 }

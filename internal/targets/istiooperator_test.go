@@ -205,3 +205,32 @@ func TestOperatorGatewayIdentity(t *testing.T) {
 		})
 	}
 }
+
+func TestOperatorIstiodIdentity(t *testing.T) {
+	p := &wiring.Plan{Container: "discovery", ServiceAccounts: []string{"istiod", "istiod-canary"}, Namespaces: []string{"istio-system", "mesh"},
+		Annotations: overlayPlan.Annotations, Env: overlayPlan.Env, VolumePath: "/vault/secrets"}
+	for name, tc := range map[string]struct{ spec, err string }{
+		"default":                          {spec: "  profile: minimal\n"},
+		"a revision":                       {spec: "  revision: canary\n"},
+		"values.revision wins":             {spec: "  revision: canary\n  values: {revision: other}\n", err: "`spec.values.revision`: is \"other\", so istiod runs as istiod-other"},
+		"revision default":                 {spec: "  revision: default\n", err: "`spec.revision`: is \"default\": istioctl then renders istiod as istiod-default"},
+		"spec.namespace moves nothing":     {spec: "  namespace: elsewhere\n"},
+		"metadata.namespace moves nothing": {spec: "  profile: minimal\nmetadata: {namespace: elsewhere}\n"},
+		"the install's namespace":          {spec: "  values: {global: {istioNamespace: elsewhere}}\n", err: "`spec.values.global.istioNamespace`: istiod is installed in \"elsewhere\""},
+		"the pilot's namespace wins":       {spec: "  values: {global: {istioNamespace: elsewhere}}\n  components: {pilot: {namespace: mesh}}\n"},
+		"the pilot's namespace":            {spec: "  components: {pilot: {namespace: other}}\n", err: "`spec.components.pilot.namespace`: istiod is installed in \"other\""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ApplyIstioOperator(mustParse(t, operatorHead+tc.spec), p, nil)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
