@@ -393,3 +393,89 @@ spec:
 		})
 	}
 }
+
+// TestOperatorIstiodIdentityThroughIstioctl holds the identity the tool
+// expects istiod to run as against the one istioctl renders, as
+// TestOperatorGatewaysThroughIstioctl does for gateways. The revision
+// "default" is refused: the tool's output for the file without it, with it
+// put back, renders an istiod without the Vault settings.
+func TestOperatorIstiodIdentityThroughIstioctl(t *testing.T) {
+	const head = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\n"
+	for name, spec := range map[string]string{
+		"defaults":           "spec: {profile: minimal}\n",
+		"a revision":         "spec: {profile: minimal, revision: canary}\n",
+		"values.revision":    "spec: {profile: minimal, revision: canary, values: {revision: other}}\n",
+		"spec.namespace":     "spec: {profile: minimal, namespace: elsewhere}\n",
+		"metadata.namespace": "metadata: {name: cp, namespace: elsewhere}\nspec: {profile: minimal}\n",
+		"install namespace":  "spec: {profile: minimal, values: {global: {istioNamespace: mesh}}}\n",
+		"pilot namespace":    "spec: {profile: minimal, values: {global: {istioNamespace: mesh}}, components: {pilot: {namespace: control}}}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := head + spec
+			d := istiodOf(t, renderYAML(t, in))
+			sa, ns := d.Spec.Template.Spec.ServiceAccountName, d.Namespace
+			rev := "default"
+			if r, ok := strings.CutPrefix(sa, "istiod-"); ok {
+				rev = r
+			}
+			config := func(rev, ns string) string {
+				f := filepath.Join(t.TempDir(), "vaultca.yaml")
+				must(t, os.WriteFile(f, []byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: istiod}
+spec:
+  vault: {role: istiod}
+  istiod: {namespaces: [`+ns+`], revisions: [`+rev+`]}
+  source:
+    kv: {version: 2, path: secret/istio/cacerts}
+`), 0o644))
+				return f
+			}
+			out, stderr, code := tool(t, []byte(in), nil, "--config", config(rev, ns))
+			if code != 0 {
+				t.Fatalf("binding what istioctl renders (%s in %s): exit %d: %s", sa, ns, code, stderr)
+			}
+			anns, env := vaultSettings(istiodOf(t, renderYAML(t, out)))
+			if anns["vault.hashicorp.com/agent-inject"] != "true" || env["ROOT_CA_DIR"] != "/vault/secrets" {
+				t.Fatalf("the istiod istioctl renders from the output lacks the Vault settings: %v %v", anns, env)
+			}
+			other := "default"
+			if rev == "default" {
+				other = "canary"
+			}
+			for what, cfg := range map[string]string{
+				"so istiod runs as " + sa + ", but":   config(other, ns),
+				`istiod is installed in "` + ns + `"`: config(rev, "somewhere-else"),
+			} {
+				if rev == "default" && strings.HasPrefix(what, "so") {
+					what = "add \"default\" to spec.istiod.revisions"
+				}
+				out, stderr, code := tool(t, []byte(in), nil, "--config", cfg)
+				if code != 2 || out != "" || !strings.Contains(stderr, what) {
+					t.Errorf("exit %d, %d bytes out, stderr %s: want a refusal saying %s", code, len(out), stderr, what)
+				}
+			}
+		})
+	}
+
+	t.Run("revision default", func(t *testing.T) {
+		c := "err-iop-revision-default"
+		out, stderr, code := toolOnGolden(t, c, nil)
+		if code != 2 || out != "" || !strings.Contains(stderr, "`spec.revision`") {
+			t.Fatalf("exit %d, %d bytes out, stderr %s: want a refusal naming spec.revision", code, len(out), stderr)
+		}
+		out, stderr, code = toolOnGolden(t, c, []byte(head+"spec: {}\n"))
+		if code != 0 {
+			t.Fatalf("without the revision: exit %d: %s", code, stderr)
+		}
+		var iop map[string]any
+		must(t, yaml.Unmarshal([]byte(out), &iop))
+		iop["spec"].(map[string]any)["revision"] = "default"
+		with, err := yaml.Marshal(iop)
+		must(t, err)
+		d := istiodOf(t, renderYAML(t, string(with)))
+		if anns, env := vaultSettings(d); len(anns) != 0 || len(env) != 0 {
+			t.Errorf("%s renders with the Vault settings %v %v, yet the revision is refused", d.Name, anns, env)
+		}
+	})
+}
