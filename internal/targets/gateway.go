@@ -76,7 +76,7 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if p == nil {
 				continue
 			}
-			if err := checkOperatorGateway(rn, gw, at, list, plans, p); err != nil {
+			if err := checkOperatorGateway(rn, gw, at, list, p); err != nil {
 				return false, err
 			}
 			anns, err := yamlnode.LookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")

@@ -187,7 +187,7 @@ var operatorGatewayCharts = map[string]struct {
 }
 
 // checkOperatorGateway refuses a gateway of an IstioOperator (gw, at
-// its path, of a component list) selected by plan p, one of plans, whose
+// its path, of a component list) selected by plan p, whose
 // pod would run as a service account or in a namespace the gateway's Vault
 // role does not bind: its agent could not log in, and the pod would hang in
 // Init. istioctl renders the gateway charts, which run a gateway named n as
@@ -195,8 +195,7 @@ var operatorGatewayCharts = map[string]struct {
 // namespace, else the install's: values.global.istioNamespace, which the
 // profiles set to istio-system and which istioctl uses over
 // metadata.namespace.
-func checkOperatorGateway(rn, gw *yaml.Node, at, list string, plans []*wiring.Plan, p *wiring.Plan) error {
-	setting := fmt.Sprintf("spec.gateways[%d]", slices.Index(plans, p))
+func checkOperatorGateway(rn, gw *yaml.Node, at, list string, p *wiring.Plan) error {
 	name, _ := stringValue(yamlnode.Lookup(gw, "name"))
 	if name == "" {
 		name = operatorGatewayCharts[list].name
@@ -210,7 +209,7 @@ func checkOperatorGateway(rn, gw *yaml.Node, at, list string, plans []*wiring.Pl
 	}
 	if !slices.Contains(p.ServiceAccounts, sa) {
 		return errorAt(saNode, saAt, "istioctl runs this gateway as service account %q, but the Vault role binds only %s: add %q to %s.serviceAccounts (and re-apply the role from istio-vault-ca policy)",
-			sa, strings.Join(p.ServiceAccounts, ", "), sa, setting)
+			sa, strings.Join(p.ServiceAccounts, ", "), sa, p.Setting)
 	}
 	ns, nsAt, nsNode := "istio-system", at+".namespace", gw
 	if v := yamlnode.Lookup(rn, "spec", "values", "global", "istioNamespace"); yamlnode.Value(v) != "" {
@@ -221,7 +220,7 @@ func checkOperatorGateway(rn, gw *yaml.Node, at, list string, plans []*wiring.Pl
 	}
 	if !slices.Contains(p.Namespaces, ns) {
 		return errorAt(nsNode, nsAt, "istioctl installs this gateway in namespace %q, but the Vault role binds only namespaces %s: add %q to %s.namespaces (and re-apply the role from istio-vault-ca policy)",
-			ns, strings.Join(p.Namespaces, ", "), ns, setting)
+			ns, strings.Join(p.Namespaces, ", "), ns, p.Setting)
 	}
 	return nil
 }

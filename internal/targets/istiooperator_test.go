@@ -159,7 +159,7 @@ func TestOperatorOverlays(t *testing.T) {
 }
 
 func TestOperatorGatewayIdentity(t *testing.T) {
-	gw := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "ingressgateway"},
+	gw := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "ingressgateway"}, Setting: "spec.gateways[1]",
 		ServiceAccounts: []string{"istio-ingressgateway-service-account"}, Namespaces: []string{"istio-system"},
 		Annotations: []wiring.Pair{{Name: "vault.hashicorp.com/agent-inject", Value: "true"}}}
 	other := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "egressgateway"}}
