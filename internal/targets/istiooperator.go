@@ -314,6 +314,14 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 			return false, errorAt(patch, at, "path %s removes the env of container %s, with %s, which istio-vault-ca writes (k8s.env): remove this patch", raw, p.Container, envNames(p))
 		}
 		return reconcileEnvPatch(patch, at, p)
+	case reachesOtherAnnotation:
+		if removes || value.Kind != yaml.ScalarNode {
+			return false, nil
+		}
+		if why := p.ForeignAnnotation(r.what, value.Value); why != "" {
+			return false, errorAt(value, at+".value", "sets annotation %s, which %s: remove this patch (istio-vault-ca decides where and how its files are written)", r.what, why)
+		}
+		return false, nil
 	case reachesEnvByIndex:
 		return false, errorAt(patch, at, "path %s selects an env entry of container %s by its position, which could be %s, set by istio-vault-ca: select the entry by name ([name:...]) instead",
 			raw, p.Container, envNames(p))
@@ -386,15 +394,16 @@ func envEntries(p *wiring.Plan) string { return envNames(p) + " (k8s.env)" }
 type reachKind int
 
 const (
-	reachesNothing     reachKind = iota
-	reachesHolder                // what holds the annotations or the env: the template, its metadata, the container...
-	reachesAnnotations           // the pod template's annotations map
-	reachesEnv                   // the container's env list
-	reachesEnvByIndex            // an entry of the env list, by position
-	reachesAnnotation            // one of the plan's annotations
-	reachesEnvEntry              // one of the plan's env entries, itself
-	reachesEnvValue              // the value of one of the plan's env entries
-	reachesBelowEntry            // anything else of, or below, one of the plan's entries
+	reachesNothing         reachKind = iota
+	reachesHolder                    // what holds the annotations or the env: the template, its metadata, the container...
+	reachesAnnotations               // the pod template's annotations map
+	reachesEnv                       // the container's env list
+	reachesEnvByIndex                // an entry of the env list, by position
+	reachesAnnotation                // one of the plan's annotations
+	reachesOtherAnnotation           // another annotation, which may be one that undoes the plan
+	reachesEnvEntry                  // one of the plan's env entries, itself
+	reachesEnvValue                  // the value of one of the plan's env entries
+	reachesBelowEntry                // anything else of, or below, one of the plan's entries
 )
 
 // reached is what an overlay patch path reaches of what a plan writes.
@@ -434,6 +443,9 @@ func reach(el []string, p *wiring.Plan) reached {
 				}
 				return r
 			}
+		}
+		if at(5) {
+			return reached{kind: reachesOtherAnnotation, what: el[4]}
 		}
 	case "spec":
 		if len(p.Env) == 0 {

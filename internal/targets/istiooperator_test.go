@@ -40,7 +40,8 @@ func TestReach(t *testing.T) {
 		{"spec.template.metadata.annotations", istiod, reachesAnnotations},
 		{`spec.template.metadata.annotations.vault\.hashicorp\.com/agent-inject`, gateway, reachesAnnotation},
 		{`spec.template.metadata.annotations.vault\.hashicorp\.com/agent-inject.x`, istiod, reachesBelowEntry},
-		{`spec.template.metadata.annotations.vault\.hashicorp\.com/role`, istiod, reachesNothing},
+		{`spec.template.metadata.annotations.vault\.hashicorp\.com/role`, istiod, reachesOtherAnnotation},
+		{`spec.template.metadata.annotations.team.x`, istiod, reachesNothing},
 		{"spec.template.spec", istiod, reachesHolder},
 		{"spec.template.spec", gateway, reachesNothing}, // a gateway's env is not the tool's
 		{"spec.template.spec.containers", istiod, reachesHolder},
@@ -109,6 +110,18 @@ func TestOperatorOverlays(t *testing.T) {
 		"an annotation set otherwise": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.metadata.annotations.vault\\.hashicorp\\.com/role', value: other}]}]}}}\n",
 			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: sets annotation vault.hashicorp.com/role to \"other\" but istio-vault-ca needs \"istiod\"",
+		},
+		"an annotation that undoes the plan": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.metadata.annotations.vault\\.hashicorp\\.com/agent-inject-token', value: 'true'}]}]}}}\n",
+			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: sets annotation vault.hashicorp.com/agent-inject-token, which changes how the injector writes every file",
+		},
+		"an annotation that does not": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.metadata.annotations.vault\\.hashicorp\\.com/agent-inject-token', value: 'false'}]}]}}}\n",
+			want: "agent-inject-token', value: 'false'}",
+		},
+		"a whole annotations map that undoes the plan": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: spec.template.metadata.annotations, value: {vault.hashicorp.com/agent-configmap: mine}}]}]}}}\n",
+			err:  "vault.hashicorp.com/agent-configmap`: changes how the injector writes every file",
 		},
 		"an env entry set to a reference": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].env.[name:ROOT_CA_DIR]', value: {name: ROOT_CA_DIR, valueFrom: {}}}]}]}}}\n",
