@@ -263,7 +263,7 @@ func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 	}
 
 	for _, c := range []string{"err-iop-overlay-env", "err-iop-overlay-annotation", "err-iop-overlay-removes",
-		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index"} {
+		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index", "err-iop-overlay-foreign"} {
 		t.Run(c, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join(goldenDir, c, "input.yaml"))
 			must(t, err)
