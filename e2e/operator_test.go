@@ -224,7 +224,8 @@ func istiodOf(t *testing.T, ds []*appsv1.Deployment) *appsv1.Deployment {
 // renders from its output must carry exactly the Vault settings of the
 // raw-Deployment path; where it refuses them, the overlay must really undo
 // them: the tool's output for the file without the overlay, with the overlay
-// put back, renders an istiod that has lost them.
+// put back, renders an istiod whose Vault settings are no longer the tool's
+// (lost, changed, or joined by one that undoes them).
 func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 	for _, c := range []string{"iop-overlays", "iop-overlay-override"} {
 		t.Run(c, func(t *testing.T) {
