@@ -20,9 +20,10 @@ func IsControlPlane(rn *yaml.Node) bool {
 const TSBIstiodServiceAccount = "istiod-service-account"
 
 const (
-	kubeSpecPath   = "spec.components.istio.kubeSpec"
-	pilotEnvPatch  = "spec.components.pilot.k8s.env"
-	pilotAnnsPatch = "spec.components.pilot.k8s.podAnnotations"
+	kubeSpecPath       = "spec.components.istio.kubeSpec"
+	pilotEnvPatch      = "spec.components.pilot.k8s.env"
+	pilotAnnsPatch     = "spec.components.pilot.k8s.podAnnotations"
+	pilotOverlaysPatch = "spec.components.pilot.k8s.overlays"
 )
 
 // ApplyControlPlane writes a plan where TSB reads istiod settings: the
@@ -86,22 +87,13 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 			var err error
 			switch path {
 			case pilotEnvPatch:
-				// The patch's value is the env list; setOwnedEnv works on a
-				// parent holding "env", so give it one around the value.
-				holder := yamlnode.NewMapping()
-				if _, v := yamlnode.Field(patch, "value"); v != nil {
-					yamlnode.SetField(holder, "env", v)
-				}
-				c, err = setOwnedEnv(holder, at+".value", p.Env, p.Override, nil, "")
-				if err == nil && c {
-					yamlnode.SetField(patch, "value", yamlnode.Lookup(holder, "env"))
-				}
+				c, err = reconcileEnvPatch(patch, at, p)
 			case pilotAnnsPatch:
-				value, e := yamlnode.LookupCreate(patch, yaml.MappingNode, "value")
-				if e != nil || value.Kind != yaml.MappingNode {
-					return false, errorAt(patch, at+".value", "is not a mapping of annotations")
-				}
-				c, err = setOwnedAnnotations(value, at+".value", p, nil)
+				c, err = reconcileAnnotationsPatch(patch, at, p)
+			case pilotOverlaysPatch:
+				// The generated IstioOperator's own overlays on istiod,
+				// which istioctl applies last of all.
+				c, err = applyDeploymentOverlays(yamlnode.Lookup(patch, "value"), at+".value", isTSBIstiod, p)
 			}
 			if err != nil {
 				return false, err
@@ -110,4 +102,10 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 		}
 	}
 	return changed, nil
+}
+
+// isTSBIstiod: the names TSB's istiod Deployment has, for every revision;
+// the ControlPlane does not say which revision TSB installs.
+func isTSBIstiod(name string) bool {
+	return name == "istiod" || strings.HasPrefix(name, "istiod-")
 }

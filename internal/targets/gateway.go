@@ -1,7 +1,7 @@
 package targets
 
 import (
-	"strings"
+	"maps"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -47,8 +47,9 @@ func matches(labels, selector map[string]string) bool {
 }
 
 // applyOperatorGateways writes gateway plans into the ingressGateways and
-// egressGateways of an IstioOperator. istioctl labels a gateway
-// app: <name> and istio: <name without istio->, plus its label map; the
+// egressGateways of an IstioOperator. istioctl labels a gateway with its
+// chart's labels (app: istio-ingressgateway, istio: ingressgateway for
+// every ingress gateway, whatever its name) under its label map; the
 // selector is matched against those. A gateway only the profile declares
 // is not in the file: list it by name to select it.
 func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
@@ -63,7 +64,7 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 				continue
 			}
 			name, _ := stringValue(yamlnode.Lookup(gw, "name"))
-			labels := map[string]string{"app": name, "istio": strings.TrimPrefix(name, "istio-")}
+			labels := maps.Clone(operatorGatewayCharts[list].labels)
 			for k, v := range stringMap(yamlnode.Lookup(gw, "label")) {
 				labels[k] = v
 			}
@@ -75,6 +76,9 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if p == nil {
 				continue
 			}
+			if err := checkOperatorGateway(rn, gw, at, list, p); err != nil {
+				return false, err
+			}
 			anns, err := yamlnode.LookupCreate(gw, yaml.MappingNode, "k8s", "podAnnotations")
 			if err != nil {
 				return false, errorAt(gw, at+".k8s.podAnnotations", "is not a mapping")
@@ -83,7 +87,11 @@ func applyOperatorGateways(rn *yaml.Node, plans []*wiring.Plan) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			changed = changed || c
+			oc, err := applyDeploymentOverlays(yamlnode.Lookup(gw, "k8s", "overlays"), at+".k8s.overlays", func(n string) bool { return n == name }, p)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c || oc
 		}
 	}
 	return changed, nil

@@ -101,22 +101,8 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 		}
 	}
 	if !override {
-		if env := yamlnode.Lookup(parent, "env"); env != nil && env.Kind == yaml.SequenceNode {
-			for _, entry := range env.Content {
-				name, _ := stringValue(yamlnode.Lookup(entry, "name"))
-				for _, v := range rest {
-					if name != v.Name {
-						continue
-					}
-					got, _ := stringValue(yamlnode.Lookup(entry, "value"))
-					if _, vf := yamlnode.Field(entry, "valueFrom"); vf != nil {
-						got = "valueFrom"
-					}
-					if got != v.Value {
-						return false, conflictError(entry, fmt.Sprintf("%s.env[%s]", ppath, v.Name), got, v.Value)
-					}
-				}
-			}
+		if err := checkEnvEntries(yamlnode.Lookup(parent, "env"), ppath+".env", rest); err != nil {
+			return false, err
 		}
 	}
 	if len(rest) == 0 {
@@ -124,6 +110,86 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 	}
 	c, err := setEnv(parent, ppath, rest)
 	return changed || c, err
+}
+
+// checkEnvEntries refuses an entry of an env list (at envPath) that gives
+// one of vars another value, or takes it from a reference.
+func checkEnvEntries(env *yaml.Node, envPath string, vars []wiring.Pair) error {
+	if env == nil || env.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, entry := range env.Content {
+		name, _ := stringValue(yamlnode.Lookup(entry, "name"))
+		for _, v := range vars {
+			if name != v.Name {
+				continue
+			}
+			if got := envEntryValue(entry); got != v.Value {
+				return conflictError(entry, fmt.Sprintf("%s[%s]", envPath, v.Name), got, v.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// envEntryValue is what an env entry sets its variable to, "valueFrom" for
+// a reference.
+func envEntryValue(entry *yaml.Node) string {
+	if _, vf := yamlnode.Field(entry, "valueFrom"); vf != nil {
+		return "valueFrom"
+	}
+	got, _ := stringValue(yamlnode.Lookup(entry, "value"))
+	return got
+}
+
+// An installer lets the user patch what it renders after it has applied
+// the settings the tool writes (TSB's kubeSpec.overlays on the IstioOperator
+// it generates, istioctl's k8s.overlays on the Deployments it renders). A
+// patch that sets a whole env list or annotations map would drop the
+// plan's entries: the two functions below give such a patch the entries
+// too, so that whichever wins, the plan is in it.
+
+// reconcileEnvPatch gives the plan's variables to a patch (at) whose value
+// is a whole env list, refusing an entry that sets one of them otherwise
+// unless override. A patch without a value gets a list of them.
+func reconcileEnvPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error) {
+	holder := yamlnode.NewMapping()
+	if _, v := yamlnode.Field(patch, "value"); v != nil && v.Tag != yamlnode.NullTag {
+		if v.Kind != yaml.SequenceNode {
+			return false, errorAt(v, at+".value", "is not a list of env entries: write it as a YAML list, so that istio-vault-ca can add %s to it", envNames(p))
+		}
+		if !p.Override {
+			if err := checkEnvEntries(v, at+".value", p.Env); err != nil {
+				return false, err
+			}
+		}
+		yamlnode.SetField(holder, "env", v)
+	}
+	// setEnv works on a parent holding "env": the holder is one around the
+	// patch's value.
+	changed, err := setEnv(holder, at+".value", p.Env)
+	if err == nil && changed {
+		yamlnode.SetField(patch, "value", yamlnode.Lookup(holder, "env"))
+	}
+	return changed, err
+}
+
+// reconcileAnnotationsPatch gives the plan's annotations to a patch (at)
+// whose value is a whole annotations map.
+func reconcileAnnotationsPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error) {
+	value, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "value")
+	if err != nil || value.Kind != yaml.MappingNode {
+		return false, errorAt(patch, at+".value", "is not a mapping of annotations: write it as a YAML mapping, so that istio-vault-ca can add its annotations to it")
+	}
+	return setOwnedAnnotations(value, at+".value", p, nil)
+}
+
+func envNames(p *wiring.Plan) string {
+	names := make([]string, len(p.Env))
+	for i, v := range p.Env {
+		names[i] = v.Name
+	}
+	return strings.Join(names, " and ")
 }
 
 // chartMounts are the paths the istiod chart always mounts into discovery;
