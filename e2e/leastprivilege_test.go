@@ -96,7 +96,7 @@ func TestPolicyPipesIntoVaultCLI(t *testing.T) {
 		"istio-vault-ca policy --config " + cfgFile + " --role istio-ingressgateway | vault policy write istio-ingressgateway-certs-cluster1 -",
 		"istio-vault-ca policy --config " + cfgFile + " --role istio-ingressgateway --output role | vault write auth/kubernetes/role/istio-ingressgateway -",
 	} {
-		if out, err := e.vaultCLI(t, "sh", "-c", "set -e -o pipefail; "+pipe); err != nil {
+		if out, err := e.vaultCLI(t, "bash", "-c", "set -e -o pipefail; "+pipe); err != nil {
 			t.Fatalf("%s: %v\n%s", pipe, err, out)
 		}
 	}
