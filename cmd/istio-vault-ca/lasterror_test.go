@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +65,30 @@ func TestArgvShape(t *testing.T) {
 	} {
 		if got := argvShape(tc.args); got != tc.want {
 			t.Errorf("argvShape(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// A malformed ResourceList fails in the function's executable, whose
+// stderr is recorded: neither it nor the record quotes the list, which may
+// carry Secrets.
+func TestRecordOfAMalformedListQuotesNoContents(t *testing.T) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "../istio-vault-ca-fn")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the function: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: ca, annotations: [c2VjcmV0LWtleS1tYXRlcmlhbA==]}\ndata: {key: c2VjcmV0LWtleS1tYXRlcmlhbA==}"
+	code, _, stderr := runCmd(nil, []byte(resourceList(secret, testConfig)))
+	if code != cli.ExitBadInput || !strings.Contains(stderr, "v1/Secret/ca metadata.annotations: items[0], line 6: metadata.annotations is a list") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, record, _ := runCmd([]string{"explain"}, nil)
+	for what, s := range map[string]string{"stderr": stderr, "the record": string(record)} {
+		if strings.Contains(s, "c2VjcmV0") {
+			t.Errorf("%s quotes the Secret:\n%s", what, s)
 		}
 	}
 }
