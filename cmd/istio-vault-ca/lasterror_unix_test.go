@@ -58,10 +58,11 @@ func sharedDir(t *testing.T) string {
 	if err := os.Chmod(dir, 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if err := exec.Command("sh", "-c", "true").Run(); err != nil {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
 		t.Skip("no sh to act as another user with")
 	}
-	probe := exec.Command("sh", "-c", `test -w "$1"`, "sh", dir)
+	probe := exec.Command(sh, "-c", `test -w "$1"`, "sh", dir)
 	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	if probe.Run() != nil {
 		t.Skipf("nobody cannot reach %s (the temporary directory is not open to every user)", dir)
