@@ -81,41 +81,258 @@ func (r *Result) String() string {
 	return b.String()
 }
 
-// Run executes the function over a ResourceList: the list is written
-// whatever happens, with the results in it, as the KRM protocol expects,
-// and an error is returned when there are any, so the caller exits
-// non-zero.
+// Run executes the function over a ResourceList: once the list has been
+// read, it is written whatever happens, with the results in it, as the KRM
+// protocol expects, and an error is returned when there are any, so the
+// caller exits non-zero. The list and its items may hold Secrets: no
+// message quotes their contents, only says where they are wrong.
 func Run(rw *kio.ByteReadWriter) error {
-	items, err := rw.Read()
+	items, err := read(rw)
 	if err != nil {
-		return fmt.Errorf("failed to read ResourceList input: %w", err)
+		return err
+	}
+	if rs := checkItems(items); len(rs) > 0 {
+		// kyaml's annotation bookkeeping fails on such items, and so does
+		// its writer: they are written back as they came, with the results.
+		if err := setResults(rw, rs); err != nil {
+			return err
+		}
+		if err := writeAsIs(rw, items); err != nil {
+			return err
+		}
+		return rs
 	}
 	// Orchestrators write file annotations in a legacy and a current form;
 	// keep the two in step, as every kyaml-based function does.
 	annos, err := kio.PreprocessResourcesForInternalAnnotationMigration(items)
 	if err != nil {
-		return err
+		return withoutContents(err)
 	}
 	results := process(items, rw.FunctionConfig)
 	if err := kio.ReconcileInternalAnnotations(items, annos); err != nil {
-		return err
+		return withoutContents(err)
 	}
-	if len(results) > 0 {
-		b, err := yaml.Marshal(results)
-		if err != nil {
-			return err
-		}
-		if rw.Results, err = yaml.Parse(string(b)); err != nil {
-			return err
-		}
+	return finish(rw, items, results)
+}
+
+// finish writes the list with the results, and returns them as the error.
+func finish(rw *kio.ByteReadWriter, items []*yaml.RNode, results Results) error {
+	if err := setResults(rw, results); err != nil {
+		return err
 	}
 	if err := rw.Write(items); err != nil {
-		return err
+		return withoutContents(err)
 	}
 	if len(results) > 0 {
 		return results
 	}
 	return nil
+}
+
+// setResults puts the results, if any, in the list to be written.
+func setResults(rw *kio.ByteReadWriter, results Results) error {
+	if len(results) == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(results)
+	if err != nil {
+		return err
+	}
+	rw.Results, err = yaml.Parse(string(b))
+	return err
+}
+
+// writeAsIs writes the list as kio's writer lays it out, but without the
+// writer's annotation clean-up, which fails (or panics) on items that are
+// not resources.
+func writeAsIs(rw *kio.ByteReadWriter, items []*yaml.RNode) error {
+	enc := yaml.NewEncoder(rw.Writer)
+	if rw.WrappingKind == "" {
+		for _, item := range items {
+			if err := enc.Encode(item.Document()); err != nil {
+				return withoutContents(err)
+			}
+		}
+		return enc.Close()
+	}
+	list := &yaml.Node{Kind: yaml.MappingNode}
+	field := func(name string, value *yaml.Node) {
+		list.Content = append(list.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, value)
+	}
+	field("apiVersion", &yaml.Node{Kind: yaml.ScalarNode, Value: rw.WrappingAPIVersion})
+	field("kind", &yaml.Node{Kind: yaml.ScalarNode, Value: rw.WrappingKind})
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, item := range items {
+		seq.Content = append(seq.Content, item.YNode())
+	}
+	field("items", seq)
+	if rw.FunctionConfig != nil {
+		field("functionConfig", rw.FunctionConfig.YNode())
+	}
+	if rw.Results != nil {
+		field("results", rw.Results.YNode())
+	}
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{list}}); err != nil {
+		return withoutContents(err)
+	}
+	return enc.Close()
+}
+
+const readFailed = "failed to read ResourceList input: "
+
+// read reads the ResourceList as kio.ByteReadWriter.Read does, but unwraps
+// it itself: kyaml reports a node of the wrong kind (a list's metadata that
+// is not a mapping, items that are not a list) with the node's contents in
+// the message, and the message reaches stderr, CI logs and results.
+func read(rw *kio.ByteReadWriter) ([]*yaml.RNode, error) {
+	docs, err := (&kio.ByteReader{Reader: rw.Reader, OmitReaderAnnotations: true, DisableUnwrapping: true}).Read()
+	if err != nil {
+		return nil, errors.New(readFailed + withoutContents(err).Error())
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf(readFailed+"stdin holds %d YAML documents: a KRM function takes a single ResourceList", len(docs))
+	}
+	list := docs[0]
+	if k := list.YNode().Kind; k != yaml.MappingNode {
+		return nil, errors.New(readFailed + "stdin is " + nodeKind(list.YNode()) + ", not a ResourceList (a mapping)")
+	}
+	if kind := label(list.GetKind()); kind != kio.ResourceListKind && kind != "List" {
+		return nil, fmt.Errorf(readFailed+"stdin is not a ResourceList: its kind is %q", kind)
+	}
+	if f := list.Field("functionConfig"); f != nil && rw.FunctionConfig == nil {
+		rw.FunctionConfig = f.Value
+	}
+	if f := list.Field("results"); f != nil {
+		rw.Results = f.Value
+	}
+	if !rw.NoWrap && rw.WrappingKind == "" {
+		rw.WrappingKind, rw.WrappingAPIVersion = list.GetKind(), list.GetApiVersion()
+	}
+	f := list.Field("items")
+	if f == nil || yaml.IsMissingOrNull(f.Value) {
+		return nil, nil
+	}
+	if n := f.Value.YNode(); n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf(readFailed+"line %d: items is %s: it must be a list of resources", n.Line, nodeKind(n))
+	}
+	var items []*yaml.RNode
+	for _, n := range f.Value.Content() {
+		items = append(items, yaml.NewRNode(n))
+	}
+	return items, nil
+}
+
+// checkItems finds the items that are not resources kyaml can annotate,
+// and says what is wrong with each: by index, line and, where it can be
+// read, kind and name, never by contents.
+func checkItems(items []*yaml.RNode) Results {
+	var rs Results
+	for i, item := range items {
+		problem, field, line := itemShape(item)
+		if problem == "" {
+			continue
+		}
+		r := &Result{Severity: severityError, Message: fmt.Sprintf("items[%d], line %d: %s", i, line, problem)}
+		if field != "" {
+			r.Field = &Field{Path: field}
+		}
+		if item.YNode().Kind == yaml.MappingNode {
+			id := identity(item)
+			if id.Kind != "" || id.Name != "" {
+				r.ResourceRef = &id
+			}
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// itemShape says what is wrong with an item, in which field and on which
+// line: it must be a mapping, and its metadata and metadata.annotations
+// mappings if set. A null item is passed through, as kyaml does.
+func itemShape(item *yaml.RNode) (problem, field string, line int) {
+	n := item.YNode()
+	if yaml.IsMissingOrNull(item) {
+		return "", "", 0
+	}
+	if n.Kind != yaml.MappingNode {
+		return "is " + nodeKind(n) + ", not a resource: each item must be a mapping with apiVersion, kind and metadata", "", n.Line
+	}
+	md := item.Field(yaml.MetadataField)
+	if md == nil || yaml.IsMissingOrNull(md.Value) {
+		return "", "", 0
+	}
+	if m := md.Value.YNode(); m.Kind != yaml.MappingNode {
+		return "metadata is " + nodeKind(m) + ": it must be a mapping (name, namespace, labels, annotations)", "metadata", m.Line
+	}
+	an := md.Value.Field(yaml.AnnotationsField)
+	if an == nil || yaml.IsMissingOrNull(an.Value) {
+		return "", "", 0
+	}
+	// An alias to a mapping is one to kyaml too.
+	if a := an.Value.YNode(); a.Kind != yaml.MappingNode && !(a.Kind == yaml.AliasNode && a.Alias != nil && a.Alias.Kind == yaml.MappingNode) {
+		return "metadata.annotations is " + nodeKind(a) + ": it must be a mapping of names to strings", "metadata.annotations", a.Line
+	}
+	return "", "", 0
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return "a scalar"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	return "a mapping"
+}
+
+// identity is an item's apiVersion, kind, namespace and name, as far as
+// they are short single-line strings: a message names the item by them,
+// and anything else in their place could be anything. (kyaml's getters
+// panic on a metadata that is a list.)
+func identity(item *yaml.RNode) yaml.ResourceIdentifier {
+	var meta *yaml.RNode
+	if f := item.Field(yaml.MetadataField); f != nil {
+		meta = f.Value
+	}
+	return yaml.ResourceIdentifier{
+		TypeMeta: yaml.TypeMeta{APIVersion: scalarField(item, yaml.APIVersionField), Kind: scalarField(item, yaml.KindField)},
+		NameMeta: yaml.NameMeta{Name: scalarField(meta, yaml.NameField), Namespace: scalarField(meta, yaml.NamespaceField)},
+	}
+}
+
+// scalarField is the value of a mapping's field, if it is a label.
+func scalarField(n *yaml.RNode, name string) string {
+	if n == nil {
+		return ""
+	}
+	f := n.Field(name)
+	if f == nil || f.Value.YNode().Kind != yaml.ScalarNode {
+		return ""
+	}
+	return label(f.Value.YNode().Value)
+}
+
+// label is s if it can be a Kubernetes name or kind, else empty.
+func label(s string) string {
+	if len(s) > 253 || strings.ContainsAny(s, "\n\r") {
+		return ""
+	}
+	return s
+}
+
+// withoutContents drops what kyaml appends to a wrong-kind error: the
+// node's contents.
+func withoutContents(err error) error {
+	msg, _, cut := strings.Cut(err.Error(), ": node contents:")
+	if !cut {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // process applies the functionConfig to the items and returns what went
@@ -163,10 +380,7 @@ func configResults(err error) Results {
 }
 
 func itemResult(item *yaml.RNode, err error) *Result {
-	id := yaml.ResourceIdentifier{
-		TypeMeta: yaml.TypeMeta{APIVersion: item.GetApiVersion(), Kind: item.GetKind()},
-		NameMeta: yaml.NameMeta{Name: item.GetName(), Namespace: item.GetNamespace()},
-	}
+	id := identity(item)
 	r := &Result{Severity: severityError, Message: err.Error(), ResourceRef: &id}
 	var te *targets.Error
 	if errors.As(err, &te) && te.Path != "" {

@@ -2,6 +2,7 @@ package fn
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -100,5 +101,77 @@ func TestFunctionWithoutConfig(t *testing.T) {
 	out, err := runList(t, in)
 	if err == nil || !strings.Contains(out, "no functionConfig") {
 		t.Errorf("err %v, out:\n%s", err, out)
+	}
+}
+
+// A ResourceList may carry Secrets: a malformed one is reported by where
+// it is wrong (item index, line, kind and name when they can be read),
+// never by its contents, which kyaml's messages quoted. Every bad node
+// below holds SECRETDATA.
+func TestMalformedListsAreReportedWithoutContents(t *testing.T) {
+	const fc = "functionConfig:\n  apiVersion: istio-vault-ca.dev/v1alpha1\n  kind: VaultCA\n  metadata: {name: fn}\n  spec:\n    vault: {role: istiod}\n    source:\n      kv: {version: 2, path: secret/istiod}\n"
+	const head = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"
+	list := func(items string) string { return head + "items:\n" + items + fc }
+	configMap := "- {apiVersion: v1, kind: ConfigMap, metadata: {name: fine}}\n"
+	for _, tc := range []struct {
+		name, in string
+		want     string // regexp the error must match; empty: the list is fine
+		listed   bool   // the list is written back, with the results
+	}{
+		{"scalar item", list("- just-SECRETDATA\n"), `^\[error\]: items\[0\], line 4: is a scalar, not a resource: each item must be a mapping with apiVersion, kind and metadata$`, true},
+		{"empty string item", list(`- ""` + "\n"), `items\[0\], line 4: is a scalar, not a resource`, true},
+		{"list item", list(configMap + "- [a, SECRETDATA]\n"), `^\[error\]: items\[1\], line 5: is a list, not a resource`, true},
+		{"list item in block style", list(configMap + "- - SECRETDATA\n"), `items\[1\], line 5: is a list`, true},
+		{"alias item", list("- &a {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {k: SECRETDATA}}\n- *a\n"), `items\[1\], line 5: is an alias, not a resource`, true},
+		{"scalar metadata", list("- {apiVersion: v1, kind: Secret, metadata: SECRETDATA}\n"), `^\[error\] v1/Secret metadata: items\[0\], line 4: metadata is a scalar: it must be a mapping`, true},
+		{"list metadata", list("- {apiVersion: v1, kind: Secret, metadata: [SECRETDATA]}\n"), `v1/Secret metadata: items\[0\], line 4: metadata is a list`, true},
+		{"alias metadata", list("- {x: &m {name: SECRETDATA}, apiVersion: v1, kind: Secret, metadata: *m}\n"), `items\[0\], line 4: metadata is an alias`, true},
+		{"list annotations", list("- {apiVersion: v1, kind: Secret, metadata: {name: s, annotations: [SECRETDATA]}}\n"), `^\[error\] v1/Secret/s metadata.annotations: items\[0\], line 4: metadata.annotations is a list: it must be a mapping`, true},
+		{"scalar annotations", list("- {apiVersion: v1, kind: Secret, metadata: {name: s, annotations: SECRETDATA}}\n"), `v1/Secret/s metadata.annotations: items\[0\], line 4: metadata.annotations is a scalar`, true},
+		{"every bad item is named", list("- SECRETDATA\n" + configMap + "- [SECRETDATA]\n"), `(?s)items\[0\], line 4: is a scalar.*\n\n.*items\[2\], line 6: is a list`, true},
+		{"items a mapping", head + "items: {a: SECRETDATA}\n" + fc, `^failed to read ResourceList input: line 3: items is a mapping: it must be a list of resources$`, false},
+		{"items a scalar", head + "items: SECRETDATA\n" + fc, `line 3: items is a scalar: it must be a list`, false},
+		{"stdin a scalar", "SECRETDATA\n", `stdin is a scalar, not a ResourceList`, false},
+		{"stdin a list", "- SECRETDATA\n", `stdin is a list, not a ResourceList`, false},
+		{"two documents", list(configMap) + "---\n" + list("- SECRETDATA\n"), `stdin holds 2 YAML documents: a KRM function takes a single ResourceList`, false},
+		// kyaml set its reader annotations on the list itself, and failed
+		// on its metadata with the contents; the list's metadata is not used.
+		{"scalar metadata of the list", head + "metadata: SECRETDATA\nitems:\n" + configMap + fc, "", true},
+		{"keys that are not strings", list("- {apiVersion: v1, kind: Secret, metadata: {name: s, annotations: {? [SECRETDATA]: x}}, ? {SECRETDATA: 1}: 2}\n"), "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runList(t, tc.in)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
+			}
+			if strings.Contains(err.Error(), "SECRETDATA") || strings.Contains(err.Error(), "node contents") {
+				t.Errorf("the message quotes the list: %v", err)
+			}
+			if !regexp.MustCompile(tc.want).MatchString(err.Error()) {
+				t.Errorf("message %q does not match %q", err, tc.want)
+			}
+			if !tc.listed {
+				if out != "" {
+					t.Errorf("output for a list that could not be read:\n%s", out)
+				}
+				return
+			}
+			i := strings.Index(out, "\nresults:")
+			if i < 0 {
+				t.Fatalf("the list is not written back with the results:\n%s", out)
+			}
+			if results := out[i:]; !strings.Contains(out, "kind: ResourceList") || strings.Contains(results, "SECRETDATA") || !strings.Contains(results, "severity: error") {
+				t.Errorf("the list is not written back with the results, or they quote it:\n%s", out)
+			}
+			if strings.Contains(out, "vault.hashicorp.com/") {
+				t.Errorf("items were changed despite the bad item:\n%s", out)
+			}
+		})
 	}
 }

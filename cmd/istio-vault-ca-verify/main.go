@@ -8,10 +8,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -76,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *jwtFile != "" {
 		b, err := os.ReadFile(*jwtFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
+			fmt.Fprintf(stderr, "istio-vault-ca verify: %s\n", jwtFileError(err))
 			return cli.ExitBadInput
 		}
 		opts.JWT = strings.TrimSpace(string(b))
@@ -92,4 +95,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitFailed
 	}
 	return cli.ExitOK
+}
+
+// jwtFileError says why --jwt could not be read without naming what it was
+// given: passing the token itself instead of a path is an easy mistake, and
+// the message, unlike the token, ends up in logs and in explain's record.
+func jwtFileError(err error) string {
+	// A real token is longer than a file name may be.
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENAMETOOLONG) {
+		return "--jwt: no such file (the flag takes a path to a token file, not the token)"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "--jwt: cannot read the token file: " + err.Error()
 }

@@ -81,8 +81,13 @@ func tuneGC() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	rec := &recorder{w: stderr}
 	code := dispatch(args, stdin, stdout, rec)
-	if code != cli.ExitOK && rec.buf.Len() > 0 {
-		keepFailure(args, rec.buf.Bytes())
+	// explain's own failure is not recorded: it would replace the record
+	// it failed to show.
+	explain := len(args) > 0 && args[0] == "explain"
+	if code != cli.ExitOK && rec.buf.Len() > 0 && !explain {
+		if err := keepFailure(args, rec); err != nil {
+			fmt.Fprintf(stderr, "istio-vault-ca: this message is not kept for `istio-vault-ca explain`: %v\n", err)
+		}
 	}
 	return code
 }

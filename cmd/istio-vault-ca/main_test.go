@@ -230,7 +230,7 @@ func TestExplainShowsTheLastFailure(t *testing.T) {
 		t.Fatalf("bad config: exit %d", code)
 	}
 	code, out, _ = runCmd([]string{"explain"}, nil)
-	if code != cli.ExitOK || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") || !strings.Contains(string(out), "--config "+cfg) {
+	if code != cli.ExitOK || !strings.Contains(string(out), "`spec.vault.rol` is not a known field") || !strings.Contains(string(out), " istio-vault-ca --config=…\n") {
 		t.Errorf("explain: exit %d, %q", code, out)
 	}
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+)
+
+// A service-account token, shaped as Kubernetes issues them.
+const testJWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6aXN0aW8tc3lzdGVtOmlzdGlvZCJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+
+// The record outlives the run: it keeps how the tool was invoked, but no
+// value, since `verify --jwt "$JWT"` passes the token itself where a path
+// belongs; and a token a message echoes back is not kept either.
+func TestRecordKeepsNoArgumentValues(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("PATH", t.TempDir()) // verify's executable is not found: the run fails
+	cfg := filepath.Join(t.TempDir(), "private-name-of-the-config.yaml")
+	if code, _, _ := runCmd([]string{"verify", "--jwt", testJWT, "--config=" + cfg, "--warn-days", "9"}, nil); code != cli.ExitBadInput {
+		t.Fatalf("verify without its executable: exit %d", code)
+	}
+	code, out, _ := runCmd([]string{"explain"}, nil)
+	if code != cli.ExitOK || !strings.Contains(string(out), " istio-vault-ca verify --jwt=… --config=… --warn-days=…\n") {
+		t.Errorf("the record does not say how the run was invoked: exit %d, %q", code, out)
+	}
+	for _, secret := range []string{testJWT, "eyJ", "private-name-of-the-config", " 9"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("the record keeps %q:\n%s", secret, out)
+		}
+	}
+
+	// A token given where nothing is expected is echoed on stderr (the
+	// user sees what they typed), but not kept.
+	code, _, stderr := runCmd([]string{testJWT}, nil)
+	if code != cli.ExitBadInput || !strings.Contains(stderr, "unexpected argument") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, out, _ = runCmd([]string{"explain"}, nil)
+	if strings.Contains(string(out), "eyJ") || !strings.Contains(string(out), "unexpected argument \"[redacted token]\"") {
+		t.Errorf("the record keeps the token the message echoed:\n%s", out)
+	}
+}
+
+func TestArgvShape(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"--config", "c.yaml", "--verbose"}, "--config=… --verbose"},
+		{[]string{"-config=c.yaml"}, "--config=…"},
+		{[]string{"verify", "--jwt", testJWT, "--allow-insecure-http", "--timeout=3s"}, "verify --jwt=… --allow-insecure-http --timeout=…"},
+		{[]string{"check", "--verbose", "a.yaml", "--config", "b.yaml"}, "check --verbose … … …"}, // flags end at the first argument
+		{[]string{"check", "--", "-a.yaml"}, "check -- …"},
+		{[]string{"policy", "--output"}, "policy --output"},
+		{[]string{"--" + testJWT, "x"}, "--unknown-flag …"},
+		{[]string{"--" + testJWT + "=y"}, "--unknown-flag=…"},
+		{[]string{testJWT}, "…"},
+		{[]string{"-"}, "…"},
+		{[]string{"explain"}, "explain"},
+	} {
+		if got := argvShape(tc.args); got != tc.want {
+			t.Errorf("argvShape(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// A malformed ResourceList fails in the function's executable, whose
+// stderr is recorded: neither it nor the record quotes the list, which may
+// carry Secrets.
+func TestRecordOfAMalformedListQuotesNoContents(t *testing.T) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "../istio-vault-ca-fn")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the function: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	secret := "apiVersion: v1\nkind: Secret\nmetadata: {name: ca, annotations: [c2VjcmV0LWtleS1tYXRlcmlhbA==]}\ndata: {key: c2VjcmV0LWtleS1tYXRlcmlhbA==}"
+	code, _, stderr := runCmd(nil, []byte(resourceList(secret, testConfig)))
+	if code != cli.ExitBadInput || !strings.Contains(stderr, "v1/Secret/ca metadata.annotations: items[0], line 6: metadata.annotations is a list") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, record, _ := runCmd([]string{"explain"}, nil)
+	for what, s := range map[string]string{"stderr": stderr, "the record": string(record)} {
+		if strings.Contains(s, "c2VjcmV0") {
+			t.Errorf("%s quotes the Secret:\n%s", what, s)
+		}
+	}
+}
