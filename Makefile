@@ -3,10 +3,17 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/istio-vault-ca
 
-# Built tools live outside the clone, so a fresh clone (CI) reuses them; the
-# vault binary's name carries a hash of the module file that pins its version.
+# Built tools live outside the clone, so a fresh clone (CI) reuses them, in
+# a directory of their own: the cache's istio-vault-ca directory itself holds
+# the tool's explain record. The vault binary's name carries a hash of the
+# module file that pins its version. The name is not what makes a cached
+# tool trusted: before each use, bin/toolcache (tools/toolcache) checks the
+# sha256 recorded beside it at build time and the module versions the Go
+# toolchain embedded in it, and rebuilds it on a mismatch.
 CACHE ?= $(HOME)/.cache/istio-vault-ca
-VAULT := $(CACHE)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.go | sha256sum | cut -c1-12)
+TOOLS ?= $(CACHE)/tools
+TOOLCACHE := bin/toolcache
+VAULT := $(TOOLS)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.go | sha256sum | cut -c1-12)
 
 FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzz
@@ -15,15 +22,25 @@ FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesS
 FUZZTIME ?= 30000x
 
 KUSTOMIZE_VERSION := v5.8.0
-KUSTOMIZE := $(CACHE)/kustomize-$(KUSTOMIZE_VERSION)
+KUSTOMIZE := $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION)
 HELM3_VERSION := v3.22.0
-HELM3 := $(CACHE)/helm-$(HELM3_VERSION)
+HELM3 := $(TOOLS)/helm-$(HELM3_VERSION)
 HELM4_VERSION := v4.3.1
-HELM4 := $(CACHE)/helm-$(HELM4_VERSION)
+HELM4 := $(TOOLS)/helm-$(HELM4_VERSION)
+# kpt's Go module cannot be built here (modules it needs are not served), so
+# the e2e runs the kpt of the machine image (package google-cloud-cli-kpt),
+# checked to be the version the tests were written against.
+KPT ?= /usr/bin/kpt
+KPT_VERSION := 1.0.0-beta.56
+# pre-commit from Debian's packages, at a pinned package version (its
+# dependencies come from the same stable release).
+PRE_COMMIT := /usr/bin/pre-commit
+PRE_COMMIT_DEB := 3.0.4-1
+PRE_COMMIT_VERSION := pre-commit 3.0.4
 CORPUS ?= ../shared/corpus/istio-charts
 IMAGE_REF ?= istio-vault-ca:dev
 
-.PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit
+.PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit kpt FORCE
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
 # smaller binary with no dynamic loader starts faster. All three executables
@@ -59,30 +76,37 @@ vet:
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
 	cd tools/image && $(GO) vet ./...
+	cd tools/toolcache && $(GO) vet ./...
 
 unit:
 	$(GO) test -count=1 ./...
 	cd tools/image && $(GO) test -count=1 ./...
+	cd tools/toolcache && $(GO) test -count=1 ./...
 
 # The KRM function's container image, built without a Docker daemon or a base
 # image: bin/istio-vault-ca-image.tar, for docker/podman load or a registry push.
 image: build
 	cd tools/image && $(GO) run . ../../bin/istio-vault-ca-fn ../../bin/istio-vault-ca-image.tar $(IMAGE_REF)
 
+# Checks and builds the cached tools (stdlib only, so it builds in seconds).
+$(TOOLCACHE): tools/toolcache/go.mod tools/toolcache/main.go
+	cd tools/toolcache && $(GO) build -o ../../$@ .
+
 # The real Vault binary (server and agent), built once from the Vault Go module
 # in e2e/vaultbin and cached outside git. The first build takes minutes.
+# Each cached tool's recipe runs every time (FORCE): it is the check, and
+# builds only what is missing or does not pass.
 vault: $(VAULT)
-$(VAULT):
-	mkdir -p $(CACHE)
-	cd e2e/vaultbin && $(GO) build -trimpath -o $(VAULT).tmp . && mv $(VAULT).tmp $(VAULT)
+$(VAULT): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/vaultbin
 
 # The whole chain with real components: Vault server and agent, the Vault Agent
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
 # kpt is on the machine image; helm and kustomize are built from their Go
-# modules; pre-commit comes from Debian's packages.
-e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) pre-commit
+# modules; pre-commit comes from Debian's packages. Each is checked first.
+e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) kpt pre-commit
 	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) HELM4_BIN=$(HELM4) \
-		$(GO) test -count=1 -timeout 30m ./...
+		KPT_BIN=$(KPT) PRE_COMMIT_BIN=$(PRE_COMMIT) $(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
 # comparison with kustomize and cat on the same input (needs the corpus).
@@ -91,23 +115,24 @@ bench: build $(KUSTOMIZE)
 	@if [ -d $(CORPUS) ]; then scripts/bench-compare.sh $(BIN) $(KUSTOMIZE) $(CORPUS); \
 	else echo "no corpus at $(CORPUS): whole-process comparison skipped"; fi
 
-$(KUSTOMIZE):
-	mkdir -p $(CACHE)/gobin
-	GOBIN=$(CACHE)/gobin $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
-	mv $(CACHE)/gobin/kustomize $(KUSTOMIZE)
+$(KUSTOMIZE): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) install $@ sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-$(HELM3):
-	mkdir -p $(CACHE)/gobin
-	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
-	mv $(CACHE)/gobin/helm $(HELM3)
+$(HELM3): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) install $@ helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 
-pre-commit:
-	@command -v pre-commit >/dev/null || { apt-get update -q && apt-get install -y -q pre-commit; }
+$(HELM4): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) install $@ helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 
-$(HELM4):
-	mkdir -p $(CACHE)/gobin
-	GOBIN=$(CACHE)/gobin $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
-	mv $(CACHE)/gobin/helm $(HELM4)
+kpt: $(TOOLCACHE)
+	@$(TOOLCACHE) version $(KPT) $(KPT_VERSION) version || \
+		{ echo "the e2e is pinned to kpt $(KPT_VERSION), from the machine image (google-cloud-cli-kpt); set KPT= to such a kpt"; exit 1; }
+
+# Installed (as root, like CI) when the pinned package version is not.
+pre-commit: $(TOOLCACHE)
+	@test "$$(dpkg-query -W -f='$${db:Status-Abbrev}$${Version}' pre-commit 2>/dev/null)" = "ii $(PRE_COMMIT_DEB)" || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pre-commit=$(PRE_COMMIT_DEB); }
+	@$(TOOLCACHE) version $(PRE_COMMIT) "$(PRE_COMMIT_VERSION)" --version
 
 # Rewrite golden files; review the diff before committing.
 update:

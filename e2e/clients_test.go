@@ -97,10 +97,7 @@ func TestKustomizeExecFunction(t *testing.T) {
 }
 
 func TestKptRender(t *testing.T) {
-	kpt, err := exec.LookPath("kpt")
-	if err != nil {
-		t.Fatal("kpt is not on PATH (the machine image ships it)")
-	}
+	kpt := checkedTool(t, "KPT_BIN")
 	dir := copyExample(t, "kpt")
 	cmd := exec.Command(kpt, "fn", "render", ".", "--allow-exec", "-o", "stdout")
 	cmd.Dir = dir

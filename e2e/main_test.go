@@ -72,6 +72,18 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
+// checkedTool is a client binary the Makefile checked to be the pinned
+// version and named in env (KPT_BIN, PRE_COMMIT_BIN): not whatever PATH
+// happens to find.
+func checkedTool(t *testing.T, env string) string {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		t.Fatalf("%s is not set: run with `make e2e`, which checks the pinned version", env)
+	}
+	return p
+}
+
 // tool runs istio-vault-ca and returns stdout, stderr and the exit code.
 func tool(t testing.TB, stdin []byte, env []string, args ...string) (string, string, int) {
 	t.Helper()

@@ -12,10 +12,7 @@ import (
 // fails with a diff while committed manifests lack the config's settings,
 // and passes once they are rendered.
 func TestPreCommitHook(t *testing.T) {
-	preCommit, err := exec.LookPath("pre-commit")
-	if err != nil {
-		t.Fatal("pre-commit is not on PATH: run with `make e2e`, which installs it")
-	}
+	preCommit := checkedTool(t, "PRE_COMMIT_BIN")
 	root, err := filepath.Abs("..")
 	must(t, err)
 	repo := t.TempDir()
