@@ -6,6 +6,7 @@ package verify
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -284,15 +285,21 @@ func fieldNames(m map[string]any) string {
 	return strings.Join(names, ", ")
 }
 
-// plan checks the files of one plan and then the bundle they make.
+// part is one file's PEM, with its file name and where in Vault it comes
+// from, so that a failure names the field to fix.
+type part struct{ pem, name, source string }
+
+// plan checks the files of one plan and then what they make: istiod's CA
+// bundle, or each certificate of a gateway.
 func (v *run) plan(p *wiring.Plan) {
-	parts := map[wiring.Part]string{}
-	names := map[wiring.Part]string{}
+	groups := map[string]map[wiring.Part]part{}
+	var order []string
 	for _, f := range p.Files {
 		if f.Capability != wiring.Read {
 			continue // issuing a certificate to check it would be a write
 		}
-		what := fmt.Sprintf("%s <- %s#%s", f.Name, f.APIPath, strings.Join(f.Keys, "."))
+		source := f.APIPath + "#" + strings.Join(f.Keys, ".")
+		what := f.Name + " <- " + source
 		r := v.get(f.APIPath)
 		if r.err != nil {
 			v.add(Fail, what, "%v", r.err)
@@ -303,59 +310,95 @@ func (v *run) plan(p *wiring.Plan) {
 			v.add(Fail, what, "%v", err)
 			continue
 		}
-		parts[f.Part], names[f.Part] = s, f.Name
+		if groups[f.Certificate] == nil {
+			groups[f.Certificate] = map[wiring.Part]part{}
+			order = append(order, f.Certificate)
+		}
+		groups[f.Certificate][f.Part] = part{s, f.Name, source}
 		v.add(Pass, what, "present")
 	}
-	v.bundle(parts, names)
+	for _, c := range order {
+		if p.Selector == nil {
+			v.bundle(groups[c])
+		} else {
+			v.gatewayCertificate(c, groups[c])
+		}
+	}
+}
+
+// failer reports failures of parts, each naming the Vault field it came
+// from, and remembers whether there was one.
+type failer struct {
+	v      *run
+	parts  map[wiring.Part]part
+	failed bool
+}
+
+func (f *failer) fail(p wiring.Part, format string, args ...any) {
+	f.failed = true
+	x := f.parts[p]
+	f.v.add(Fail, x.name, "%s (in %s)", fmt.Sprintf(format, args...), x.source)
 }
 
 // bundle checks what istiod checks when it loads a plugged-in CA, and more:
-// the key matches the CA cert, the CA cert is a CA, the chain is in order and
-// leads to the root, and how long each certificate has left.
-func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string) {
-	keyPEM, hasKey := parts[wiring.PartKey]
-	certPEM, hasCert := parts[wiring.PartCert]
-	rootPEM, hasRoot := parts[wiring.PartRoot]
+// the key matches the CA cert, the CA cert is a CA, the chain starts with
+// the CA cert, is in order and leads to the root, and how long each
+// certificate has left.
+func (v *run) bundle(parts map[wiring.Part]part) {
+	_, hasKey := parts[wiring.PartKey]
+	_, hasCert := parts[wiring.PartCert]
+	_, hasRoot := parts[wiring.PartRoot]
 	if !hasKey || !hasCert || !hasRoot {
 		return // a missing part has been reported already
 	}
-	ok := true
-	fail := func(part wiring.Part, format string, args ...any) {
-		ok = false
-		v.add(Fail, names[part], format, args...)
-	}
-	key, err := parseKey(keyPEM)
+	f := &failer{v: v, parts: parts}
+	names := func(p wiring.Part) string { return parts[p].name }
+	key, err := parseKey(parts[wiring.PartKey].pem)
 	if err != nil {
-		fail(wiring.PartKey, "%v", err)
+		f.fail(wiring.PartKey, "%v", err)
 	}
-	certs, err := parseCerts(certPEM)
+	certs, err := parseCerts(parts[wiring.PartCert].pem)
 	if err != nil {
-		fail(wiring.PartCert, "%v", err)
+		f.fail(wiring.PartCert, "%v", err)
 	}
-	roots, err := parseCerts(rootPEM)
+	roots, err := parseCerts(parts[wiring.PartRoot].pem)
 	if err != nil {
-		fail(wiring.PartRoot, "%v", err)
+		f.fail(wiring.PartRoot, "%v", err)
 	}
+	// kubernetes-tls has no chain file: istiod chains tls.crt and ca.crt,
+	// so a fault in that chain is one of tls.crt.
+	chainPart := wiring.PartCert
 	var chain []*x509.Certificate
-	if chainPEM, ok2 := parts[wiring.PartChain]; ok2 {
-		if chain, err = parseCerts(chainPEM); err != nil {
-			fail(wiring.PartChain, "%v", err)
+	if c, ok := parts[wiring.PartChain]; ok {
+		chainPart = wiring.PartChain
+		if chain, err = parseCerts(c.pem); err != nil {
+			f.fail(wiring.PartChain, "%v", err)
 		}
 	} else if certs != nil && roots != nil {
-		chain = append(append(chain, certs...), roots...) // kubernetes-tls: istiod chains tls.crt and ca.crt
+		chain = append(append(chain, certs...), roots...)
 	}
-	if !ok {
+	if f.failed {
 		return
 	}
 	ca := certs[0]
 	if !samePublicKey(key.Public(), ca.PublicKey) {
-		fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", names[wiring.PartCert], ca.Subject)
+		f.fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", names(wiring.PartCert), ca.Subject)
 	}
 	if !ca.IsCA || ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-		fail(wiring.PartCert, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign needed to sign workload certificates)", ca.Subject)
+		f.fail(wiring.PartCert, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign needed to sign workload certificates)", ca.Subject)
+	}
+	// istiod loads a chain that lacks its CA certificate, and signs; but it
+	// hands the chain to workloads as what lies above their certificates,
+	// so theirs then verify to no root.
+	if !chain[0].Equal(ca) {
+		f.fail(chainPart, "does not start with the CA certificate of %s (%s) but with %s: workload certificates istiod signs would not verify to %s; put the CA certificate first, then any intermediates, then the root",
+			names(wiring.PartCert), ca.Subject, chain[0].Subject, names(wiring.PartRoot))
 	}
 	if err := chainOrderError(chain); err != nil {
-		fail(wiring.PartChain, "%v", err)
+		f.fail(chainPart, "%v", err)
+	}
+	if last := chain[len(chain)-1]; !leadsTo(last, roots) {
+		f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
 	}
 	rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, r := range roots {
@@ -365,10 +408,10 @@ func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string)
 		inter.AddCert(c)
 	}
 	if _, err := ca.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: v.opts.Now()}); err != nil {
-		fail(wiring.PartCert, "does not verify to %s through the chain: %v", names[wiring.PartRoot], err)
+		f.fail(wiring.PartCert, "does not verify to %s through the chain: %v", names(wiring.PartRoot), err)
 	}
-	if ok {
-		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain leads to %s", names[wiring.PartCert], ca.Subject, roots[0].Subject)
+	if !f.failed {
+		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)
 	}
 	now := v.opts.Now()
 	for _, c := range []struct {
@@ -378,11 +421,44 @@ func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string)
 		days := daysLeft(c.cert, now)
 		switch {
 		case now.After(c.cert.NotAfter):
-			v.add(Fail, names[c.part], "%s expired on %s", c.cert.Subject, c.cert.NotAfter.Format(time.DateOnly))
+			v.add(Fail, names(c.part), "%s expired on %s", c.cert.Subject, c.cert.NotAfter.Format(time.DateOnly))
 		case c.cert.NotAfter.Sub(now) < v.opts.WarnWithin:
-			v.add(Warn, names[c.part], "%s expires in %d days (%s)", c.cert.Subject, days, c.cert.NotAfter.Format(time.DateOnly))
+			v.add(Warn, names(c.part), "%s expires in %d days (%s)", c.cert.Subject, days, c.cert.NotAfter.Format(time.DateOnly))
 		default:
-			v.add(Pass, names[c.part], "%s valid for %d more days", c.cert.Subject, days)
+			v.add(Pass, names(c.part), "%s valid for %d more days", c.cert.Subject, days)
 		}
+	}
+}
+
+// gatewayCertificate checks one KV certificate of a gateway as its proxy
+// will load it: certificate fields hold certificates only, the key field
+// one private key, and the key is the certificate's.
+func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
+	f := &failer{v: v, parts: parts}
+	var certs []*x509.Certificate
+	var key crypto.Signer
+	for _, p := range []wiring.Part{wiring.PartCert, wiring.PartKey, wiring.PartCA} {
+		x, ok := parts[p]
+		if !ok {
+			continue
+		}
+		var err error
+		switch p {
+		case wiring.PartKey:
+			key, err = parseKey(x.pem)
+		case wiring.PartCert:
+			certs, err = parseCerts(x.pem)
+		default:
+			_, err = parseCerts(x.pem)
+		}
+		if err != nil {
+			f.fail(p, "%v", err)
+		}
+	}
+	if certs != nil && key != nil && !samePublicKey(key.Public(), certs[0].PublicKey) {
+		f.fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", parts[wiring.PartCert].name, certs[0].Subject)
+	}
+	if !f.failed && certs != nil && key != nil {
+		v.add(Pass, "gateway certificate "+name, "%s holds certificates only; %s holds one key, and it matches %s", parts[wiring.PartCert].name, parts[wiring.PartKey].name, certs[0].Subject)
 	}
 }
