@@ -178,12 +178,21 @@ func (v *run) login() bool {
 	return true
 }
 
+// explainAPIError says what Vault answered, and what to do about it; on403
+// is the likely cause of a permission denied other than a bad token.
 func explainAPIError(err error, on403 string) string {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
+		said := strings.Join(re.Errors, "; ")
 		switch re.StatusCode {
 		case 403:
-			return "permission denied: " + on403
+			// Vault answers a revoked, expired or unknown token with
+			// "invalid token" beside "permission denied"; a policy that
+			// does not grant the path with "permission denied" alone.
+			if strings.Contains(said, "invalid token") {
+				return "invalid token (Vault said: " + said + "): the token expired, was revoked or is not one of this Vault's; set VAULT_TOKEN to a current one (vault login), or pass --jwt"
+			}
+			return "permission denied: " + on403 + " (Vault said: " + said + ")"
 		case 400:
 			return fmt.Sprintf("rejected (400): %s", strings.Join(re.Errors, "; "))
 		}

@@ -276,3 +276,21 @@ func TestGatewayCertificateFields(t *testing.T) {
 		matches(t, out, `PASS  gateway certificate bookinfo: bookinfo.crt holds certificates only; bookinfo.key holds one key, and it matches CN=bookinfo.example.com`, ` 0 failed`)
 	})
 }
+
+// A token Vault does not know is named as such, not as a policy that does
+// not grant the path (issue 16).
+func TestInvalidTokenIsNotAPolicyProblem(t *testing.T) {
+	c := fakeVault(t, nil)
+	c.SetToken("a-token-this-vault-never-issued")
+	out := runReport(t, c, istiodConfig)
+	matches(t, out, `FAIL  ca-key.pem <- secret/data/istiod#data.ca_key: invalid token \(Vault said: permission denied; invalid token\): the token expired, was revoked`)
+	noMatch(t, out, `policy does not grant`, `a-token-this-vault-never-issued`)
+}
+
+func TestPolicyDeniedNamesWhatVaultSaid(t *testing.T) {
+	err := &api.ResponseError{StatusCode: 403, Errors: []string{"1 error occurred:\n\t* permission denied\n\n"}}
+	got := explainAPIError(err, "the token's policy does not grant read on x")
+	if !strings.HasPrefix(got, "permission denied: the token's policy does not grant read on x (Vault said: 1 error occurred:") {
+		t.Errorf("got %q", got)
+	}
+}
