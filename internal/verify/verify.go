@@ -90,11 +90,15 @@ func InsecureAddress(addr string) error {
 	return fmt.Errorf("VAULT_ADDR %s is plain HTTP to another machine: the token and the CA key would cross the network in clear; use https, or pass --allow-insecure-http", addr)
 }
 
-// Run checks every plan's files against Vault.
+// Run checks every plan's files against Vault, after the checks of the
+// plans alone (separation), which need no Vault.
 func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*wiring.Plan, opts Options) Report {
 	v := &run{ctx: ctx, client: client, cfg: cfg, opts: opts, reads: map[string]*read{}}
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
+	}
+	for _, r := range separation(plans) {
+		v.add(r.Status, r.What, "%s", r.Detail)
 	}
 	if !v.reachable() {
 		return v.report

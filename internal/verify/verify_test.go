@@ -294,3 +294,46 @@ func TestPolicyDeniedNamesWhatVaultSaid(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// istiod and a gateway share nothing, checked from the plans alone: the
+// report says so even when Vault is down (issue 14).
+func TestSeparation(t *testing.T) {
+	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{APIPath: "secret/data/istiod", Capability: wiring.Read}}}
+	gw := func(role, authPath string, paths ...string) *wiring.Plan {
+		p := &wiring.Plan{Role: role, AuthPath: authPath, Selector: map[string]string{"istio": "ingressgateway", "app": "gw"}}
+		for _, path := range paths {
+			p.Files = append(p.Files, wiring.File{APIPath: path, Capability: wiring.Read})
+		}
+		return p
+	}
+	for name, tc := range map[string]struct {
+		gateway  *wiring.Plan
+		patterns []string
+	}{
+		"istiod's role": {gw("istiod", "auth/kubernetes", "secret/data/gw"), []string{
+			`FAIL  gateway \{app: gw, istio: ingressgateway\}: logs in as istiod \(auth/kubernetes role istiod\)`,
+		}},
+		"istiod's path": {gw("gw", "auth/kubernetes", "secret/data/gw", "secret/data/istiod"), []string{
+			`FAIL  gateway \{app: gw, istio: ingressgateway\}: uses secret/data/istiod, which istiod reads too`,
+		}},
+		"both": {gw("istiod", "auth/kubernetes", "secret/data/istiod"), []string{`logs in as istiod`, `uses secret/data/istiod`}},
+		"same role name at another auth path": {gw("istiod", "auth/kubernetes-gw", "secret/data/gw"), []string{
+			`PASS  gateway \{app: gw, istio: ingressgateway\}: shares no role and no Vault path with istiod`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Nothing listens here: the check must not need Vault.
+			vc := api.DefaultConfig()
+			vc.Address = "http://127.0.0.1:1"
+			vc.MaxRetries = 0
+			c, err := api.NewClient(vc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, _ := plansOf(t, istiodConfig)
+			var b strings.Builder
+			Run(context.Background(), c, cfg, []*wiring.Plan{istiod, tc.gateway}, Options{}).Write(&b)
+			matches(t, b.String(), append(tc.patterns, `FAIL  vault http://127.0.0.1:1: connection refused`)...)
+		})
+	}
+}
