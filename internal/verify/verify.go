@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -73,23 +72,6 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "%d passed, %d failed, %d warnings\n", counts[Pass], counts[Fail], counts[Warn])
 }
 
-// InsecureAddress reports why an address must not be used without TLS: plain
-// HTTP is refused unless Vault is on this machine.
-func InsecureAddress(addr string) error {
-	u, err := url.Parse(addr)
-	if err != nil {
-		return fmt.Errorf("VAULT_ADDR %q is not a URL: %v", addr, err)
-	}
-	if u.Scheme != "http" {
-		return nil
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("VAULT_ADDR %s is plain HTTP to another machine: the token and the CA key would cross the network in clear; use https, or pass --allow-insecure-http", addr)
-}
-
 // Run checks every plan's files against Vault, after the checks of the
 // plans alone (separation), which need no Vault.
 func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*wiring.Plan, opts Options) Report {
@@ -97,6 +79,8 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
 	}
+	v.secret(client.Token())
+	v.secret(opts.JWT)
 	for _, r := range separation(plans) {
 		v.add(r.Status, r.What, "%s", r.Detail)
 	}
@@ -119,6 +103,18 @@ type run struct {
 	opts   Options
 	report Report
 	reads  map[string]*read
+	// secrets are never printed: the tokens and the login JWT, in case
+	// Vault or something posing as it echoes one back.
+	secrets []string
+}
+
+// secret adds a value the report must not print. Values shorter than 8
+// characters are left alone: a dev-mode token such as "root" would
+// otherwise blank out every file name that contains the word.
+func (v *run) secret(s string) {
+	if len(s) >= 8 {
+		v.secrets = append(v.secrets, s)
+	}
 }
 
 // read is one Vault read, shared by every file that reads the path.
@@ -128,11 +124,21 @@ type read struct {
 }
 
 func (v *run) add(s Status, what, format string, args ...any) {
-	v.report = append(v.report, Result{s, what, fmt.Sprintf(format, args...)})
+	v.report = append(v.report, Result{s, v.redact(what), v.redact(fmt.Sprintf(format, args...))})
+}
+
+func (v *run) redact(s string) string {
+	for _, secret := range v.secrets {
+		s = strings.ReplaceAll(s, secret, "xxxxx")
+	}
+	return redactText(s)
 }
 
 func (v *run) reachable() bool {
 	addr := v.client.Address()
+	if u, err := url.Parse(addr); err == nil {
+		addr = redactURL(u)
+	}
 	h, err := v.client.Sys().HealthWithContext(v.ctx)
 	if err != nil {
 		v.add(Fail, "vault "+addr, "%s", explainConnError(err))
@@ -153,7 +159,10 @@ func (v *run) reachable() bool {
 func explainConnError(err error) string {
 	msg := err.Error()
 	var uerr *url.Error
+	var oerr *originError
 	switch {
+	case errors.As(err, &oerr):
+		return oerr.Error()
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
 		return "TLS handshake failed (" + msg + "): set VAULT_CACERT to the CA that signed Vault's certificate"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &uerr) && uerr.Timeout():
@@ -178,6 +187,7 @@ func (v *run) login() bool {
 		return false
 	}
 	v.client.SetToken(secret.Auth.ClientToken)
+	v.secret(secret.Auth.ClientToken)
 	v.add(Pass, what, "logged in with policies %s", strings.Join(secret.Auth.Policies, ", "))
 	return true
 }
