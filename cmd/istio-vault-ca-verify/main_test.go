@@ -223,7 +223,7 @@ func TestNothingSecretPrinted(t *testing.T) {
 		"address with a password": {map[string]string{api.EnvVaultAddress: withPassword}, 1,
 			`PASS  vault http://xxxxx@127\.0\.0\.1:\d+: reachable`},
 		"echoed token": {map[string]string{api.EnvVaultAddress: echo.URL}, 1,
-			`FAIL  ca-key.pem <- .*: Vault answered 500: token xxxxx and body  rejected`},
+			`FAIL  ca-key.pem <- .*: Vault answered 500: token xxxxx and body rejected`},
 		"echoed JWT": {map[string]string{api.EnvVaultAddress: echo.URL, "jwt": jwt}, 1,
 			`FAIL  login auth/kubernetes role istiod: Vault answered 500: token xxxxx and body .*"jwt":"xxxxx"`},
 		"refused address with a password": {map[string]string{api.EnvVaultAddress: "http://admin:p4ssw0rd@192.0.2.1:8200"}, 2,

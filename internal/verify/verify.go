@@ -197,7 +197,7 @@ func (v *run) login() bool {
 func explainAPIError(err error, on403 string) string {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
-		said := strings.Join(re.Errors, "; ")
+		said := vaultSaid(re.Errors)
 		switch re.StatusCode {
 		case 403:
 			// Vault answers a revoked, expired or unknown token with
@@ -208,11 +208,29 @@ func explainAPIError(err error, on403 string) string {
 			}
 			return "permission denied: " + on403 + " (Vault said: " + said + ")"
 		case 400:
-			return fmt.Sprintf("rejected (400): %s", strings.Join(re.Errors, "; "))
+			return fmt.Sprintf("rejected (400): %s", said)
 		}
-		return fmt.Sprintf("Vault answered %d: %s", re.StatusCode, strings.Join(re.Errors, "; "))
+		return fmt.Sprintf("Vault answered %d: %s", re.StatusCode, said)
 	}
 	return explainConnError(err)
+}
+
+// vaultSaid is Vault's errors on one line. Vault often sends one error
+// that lists several, as "2 errors occurred:\n\t* permission denied\n\t*
+// invalid token\n\n": those are taken out of the list.
+func vaultSaid(errs []string) string {
+	var out []string
+	for _, e := range errs {
+		head, list, ok := strings.Cut(e, "\n\t* ")
+		if !ok || !strings.HasSuffix(head, "occurred:") {
+			out = append(out, strings.Join(strings.Fields(e), " "))
+			continue
+		}
+		for _, item := range strings.Split(list, "\n\t* ") {
+			out = append(out, strings.Join(strings.Fields(item), " "))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func (v *run) get(path string) *read {

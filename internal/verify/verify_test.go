@@ -287,11 +287,18 @@ func TestInvalidTokenIsNotAPolicyProblem(t *testing.T) {
 	noMatch(t, out, `policy does not grant`, `a-token-this-vault-never-issued`)
 }
 
-func TestPolicyDeniedNamesWhatVaultSaid(t *testing.T) {
-	err := &api.ResponseError{StatusCode: 403, Errors: []string{"1 error occurred:\n\t* permission denied\n\n"}}
-	got := explainAPIError(err, "the token's policy does not grant read on x")
-	if !strings.HasPrefix(got, "permission denied: the token's policy does not grant read on x (Vault said: 1 error occurred:") {
-		t.Errorf("got %q", got)
+// What Vault said is quoted on one line, its lists of errors unpacked, as
+// Vault 1.21 sends them.
+func TestExplainAPIErrorNamesWhatVaultSaid(t *testing.T) {
+	for errs, want := range map[string]string{
+		"1 error occurred:\n\t* permission denied\n\n":                     "permission denied: the token's policy does not grant read on x (Vault said: permission denied)",
+		"2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n": "invalid token (Vault said: permission denied; invalid token): the token expired",
+		"permission denied": "permission denied: the token's policy does not grant read on x (Vault said: permission denied)",
+	} {
+		got := explainAPIError(&api.ResponseError{StatusCode: 403, Errors: []string{errs}}, "the token's policy does not grant read on x")
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%q: got %q, want it to start with %q", errs, got, want)
+		}
 	}
 }
 
