@@ -52,13 +52,24 @@ func istiodBundle(dir string) (bundle ca.SigningCAFileBundle, complete bool) {
 // root-cert.pem (ca.crt). It returns the CA certificate istiod signs with.
 func istiodSigns(t testing.TB, dir string) *x509.Certificate {
 	t.Helper()
+	signing, err := istiodSign(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing
+}
+
+// istiodSign is istiodSigns returning what went wrong instead of failing
+// the test, for bundles that must fail.
+func istiodSign(t testing.TB, dir string) (*x509.Certificate, error) {
+	t.Helper()
 	bundle, complete := istiodBundle(dir)
 	if !complete {
-		t.Fatalf("incomplete bundle in %s: istiod would run a self-signed CA", dir)
+		return nil, fmt.Errorf("incomplete bundle in %s: istiod would run a self-signed CA", dir)
 	}
 	opts, err := ca.NewPluggedCertIstioCAOptions(bundle, time.Hour, 24*time.Hour, 2048)
 	if err != nil {
-		t.Fatalf("istiod refuses the plugged-in CA: %v", err)
+		return nil, fmt.Errorf("istiod refuses the plugged-in CA: %v", err)
 	}
 	istioCA, err := ca.NewIstioCA(opts)
 	must(t, err)
@@ -67,7 +78,7 @@ func istiodSigns(t testing.TB, dir string) *x509.Certificate {
 	csrPEM := workloadCSR(t, spiffe)
 	leafPEM, err := istioCA.Sign(csrPEM, ca.CertOpts{SubjectIDs: []string{spiffe}, TTL: time.Hour})
 	if err != nil {
-		t.Fatalf("istiod cannot sign with the plugged-in CA: %v", err)
+		return nil, fmt.Errorf("istiod cannot sign with the plugged-in CA: %v", err)
 	}
 	leaf := parsePEMCert(t, leafPEM)
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
@@ -80,14 +91,14 @@ func istiodSigns(t testing.TB, dir string) *x509.Certificate {
 		inter.AppendCertsFromPEM(b)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		t.Fatalf("workload certificate does not verify to %s: %v", bundle.RootCertFile, err)
+		return nil, fmt.Errorf("workload certificate does not verify to %s: %v", bundle.RootCertFile, err)
 	}
 	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != spiffe {
-		t.Fatalf("workload certificate has URIs %v, want %s", leaf.URIs, spiffe)
+		return nil, fmt.Errorf("workload certificate has URIs %v, want %s", leaf.URIs, spiffe)
 	}
 	signing, err := os.ReadFile(bundle.SigningCertFile)
 	must(t, err)
-	return parsePEMCert(t, signing)
+	return parsePEMCert(t, signing), nil
 }
 
 func workloadCSR(t testing.TB, spiffe string) []byte {

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/verify"
 )
@@ -27,8 +25,11 @@ const usage = `Usage:
   istio-vault-ca verify [--config FILE] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
-      fields present, PEM of the right type, key matches cert, chain to root,
-      days to expiry. --jwt logs in with istiod's service-account token first.
+      fields present, PEM of the right type, key matches cert, chain from the
+      CA cert to the root, days to expiry; and each gateway's certificates.
+      Without Vault: no gateway shares istiod's role or Vault paths.
+      --jwt logs in with istiod's service-account token first. Requests go to
+      VAULT_ADDR only: no redirect is followed.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
 `
 
@@ -49,25 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	vc := api.DefaultConfig()
-	if vc.Error != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", vc.Error)
-		return cli.ExitBadInput
-	}
-	if os.Getenv(api.EnvVaultAddress) == "" {
-		if cfg.Spec.Vault.Address == "" {
-			fmt.Fprintln(stderr, "istio-vault-ca verify: set VAULT_ADDR (or spec.vault.address)")
-			return cli.ExitBadInput
-		}
-		vc.Address = cfg.Spec.Vault.Address
-	}
-	if err := verify.InsecureAddress(vc.Address); err != nil && !*insecure {
-		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
-		return cli.ExitBadInput
-	}
-	vc.Timeout = *timeout
-	vc.MaxRetries = 0
-	client, err := api.NewClient(vc)
+	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: *insecure, Timeout: *timeout})
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
 		return cli.ExitBadInput
@@ -89,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	report := verify.Run(ctx, client, cfg, t.Plans(), opts)
+	report := append(notes, verify.Run(ctx, client, cfg, t.Plans(), opts)...)
 	report.Write(stdout)
 	if report.Failed() {
 		return cli.ExitFailed

@@ -93,6 +93,17 @@ func chainOrderError(chain []*x509.Certificate) error {
 	return nil
 }
 
+// leadsTo reports whether a chain's last certificate is one of the roots or
+// is signed by one.
+func leadsTo(last *x509.Certificate, roots []*x509.Certificate) bool {
+	for _, r := range roots {
+		if last.Equal(r) || last.CheckSignatureFrom(r) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 func daysLeft(c *x509.Certificate, now time.Time) int {
 	return int(c.NotAfter.Sub(now).Hours() / 24)
 }

@@ -6,11 +6,11 @@ package verify
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -72,28 +72,17 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "%d passed, %d failed, %d warnings\n", counts[Pass], counts[Fail], counts[Warn])
 }
 
-// InsecureAddress reports why an address must not be used without TLS: plain
-// HTTP is refused unless Vault is on this machine.
-func InsecureAddress(addr string) error {
-	u, err := url.Parse(addr)
-	if err != nil {
-		return fmt.Errorf("VAULT_ADDR %q is not a URL: %v", addr, err)
-	}
-	if u.Scheme != "http" {
-		return nil
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("VAULT_ADDR %s is plain HTTP to another machine: the token and the CA key would cross the network in clear; use https, or pass --allow-insecure-http", addr)
-}
-
-// Run checks every plan's files against Vault.
+// Run checks every plan's files against Vault, after the checks of the
+// plans alone (separation), which need no Vault.
 func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*wiring.Plan, opts Options) Report {
 	v := &run{ctx: ctx, client: client, cfg: cfg, opts: opts, reads: map[string]*read{}}
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
+	}
+	v.secret(client.Token())
+	v.secret(opts.JWT)
+	for _, r := range separation(plans) {
+		v.add(r.Status, r.What, "%s", r.Detail)
 	}
 	if !v.reachable() {
 		return v.report
@@ -114,6 +103,18 @@ type run struct {
 	opts   Options
 	report Report
 	reads  map[string]*read
+	// secrets are never printed: the tokens and the login JWT, in case
+	// Vault or something posing as it echoes one back.
+	secrets []string
+}
+
+// secret adds a value the report must not print. Values shorter than 8
+// characters are left alone: a dev-mode token such as "root" would
+// otherwise blank out every file name that contains the word.
+func (v *run) secret(s string) {
+	if len(s) >= 8 {
+		v.secrets = append(v.secrets, s)
+	}
 }
 
 // read is one Vault read, shared by every file that reads the path.
@@ -123,11 +124,21 @@ type read struct {
 }
 
 func (v *run) add(s Status, what, format string, args ...any) {
-	v.report = append(v.report, Result{s, what, fmt.Sprintf(format, args...)})
+	v.report = append(v.report, Result{s, v.redact(what), v.redact(fmt.Sprintf(format, args...))})
+}
+
+func (v *run) redact(s string) string {
+	for _, secret := range v.secrets {
+		s = strings.ReplaceAll(s, secret, "xxxxx")
+	}
+	return redactText(s)
 }
 
 func (v *run) reachable() bool {
 	addr := v.client.Address()
+	if u, err := url.Parse(addr); err == nil {
+		addr = redactURL(u)
+	}
 	h, err := v.client.Sys().HealthWithContext(v.ctx)
 	if err != nil {
 		v.add(Fail, "vault "+addr, "%s", explainConnError(err))
@@ -148,7 +159,10 @@ func (v *run) reachable() bool {
 func explainConnError(err error) string {
 	msg := err.Error()
 	var uerr *url.Error
+	var oerr *originError
 	switch {
+	case errors.As(err, &oerr):
+		return oerr.Error()
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
 		return "TLS handshake failed (" + msg + "): set VAULT_CACERT to the CA that signed Vault's certificate"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &uerr) && uerr.Timeout():
@@ -173,22 +187,50 @@ func (v *run) login() bool {
 		return false
 	}
 	v.client.SetToken(secret.Auth.ClientToken)
+	v.secret(secret.Auth.ClientToken)
 	v.add(Pass, what, "logged in with policies %s", strings.Join(secret.Auth.Policies, ", "))
 	return true
 }
 
+// explainAPIError says what Vault answered, and what to do about it; on403
+// is the likely cause of a permission denied other than a bad token.
 func explainAPIError(err error, on403 string) string {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
+		said := vaultSaid(re.Errors)
 		switch re.StatusCode {
 		case 403:
-			return "permission denied: " + on403
+			// Vault answers a revoked, expired or unknown token with
+			// "invalid token" beside "permission denied"; a policy that
+			// does not grant the path with "permission denied" alone.
+			if strings.Contains(said, "invalid token") {
+				return "invalid token (Vault said: " + said + "): the token expired, was revoked or is not one of this Vault's; set VAULT_TOKEN to a current one (vault login), or pass --jwt"
+			}
+			return "permission denied: " + on403 + " (Vault said: " + said + ")"
 		case 400:
-			return fmt.Sprintf("rejected (400): %s", strings.Join(re.Errors, "; "))
+			return fmt.Sprintf("rejected (400): %s", said)
 		}
-		return fmt.Sprintf("Vault answered %d: %s", re.StatusCode, strings.Join(re.Errors, "; "))
+		return fmt.Sprintf("Vault answered %d: %s", re.StatusCode, said)
 	}
 	return explainConnError(err)
+}
+
+// vaultSaid is Vault's errors on one line. Vault often sends one error
+// that lists several, as "2 errors occurred:\n\t* permission denied\n\t*
+// invalid token\n\n": those are taken out of the list.
+func vaultSaid(errs []string) string {
+	var out []string
+	for _, e := range errs {
+		head, list, ok := strings.Cut(e, "\n\t* ")
+		if !ok || !strings.HasSuffix(head, "occurred:") {
+			out = append(out, strings.Join(strings.Fields(e), " "))
+			continue
+		}
+		for _, item := range strings.Split(list, "\n\t* ") {
+			out = append(out, strings.Join(strings.Fields(item), " "))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func (v *run) get(path string) *read {
@@ -284,15 +326,21 @@ func fieldNames(m map[string]any) string {
 	return strings.Join(names, ", ")
 }
 
-// plan checks the files of one plan and then the bundle they make.
+// part is one file's PEM, with its file name and where in Vault it comes
+// from, so that a failure names the field to fix.
+type part struct{ pem, name, source string }
+
+// plan checks the files of one plan and then what they make: istiod's CA
+// bundle, or each certificate of a gateway.
 func (v *run) plan(p *wiring.Plan) {
-	parts := map[wiring.Part]string{}
-	names := map[wiring.Part]string{}
+	groups := map[string]map[wiring.Part]part{}
+	var order []string
 	for _, f := range p.Files {
 		if f.Capability != wiring.Read {
 			continue // issuing a certificate to check it would be a write
 		}
-		what := fmt.Sprintf("%s <- %s#%s", f.Name, f.APIPath, strings.Join(f.Keys, "."))
+		source := f.APIPath + "#" + strings.Join(f.Keys, ".")
+		what := f.Name + " <- " + source
 		r := v.get(f.APIPath)
 		if r.err != nil {
 			v.add(Fail, what, "%v", r.err)
@@ -303,59 +351,95 @@ func (v *run) plan(p *wiring.Plan) {
 			v.add(Fail, what, "%v", err)
 			continue
 		}
-		parts[f.Part], names[f.Part] = s, f.Name
+		if groups[f.Certificate] == nil {
+			groups[f.Certificate] = map[wiring.Part]part{}
+			order = append(order, f.Certificate)
+		}
+		groups[f.Certificate][f.Part] = part{s, f.Name, source}
 		v.add(Pass, what, "present")
 	}
-	v.bundle(parts, names)
+	for _, c := range order {
+		if p.Selector == nil {
+			v.bundle(groups[c])
+		} else {
+			v.gatewayCertificate(c, groups[c])
+		}
+	}
+}
+
+// failer reports failures of parts, each naming the Vault field it came
+// from, and remembers whether there was one.
+type failer struct {
+	v      *run
+	parts  map[wiring.Part]part
+	failed bool
+}
+
+func (f *failer) fail(p wiring.Part, format string, args ...any) {
+	f.failed = true
+	x := f.parts[p]
+	f.v.add(Fail, x.name, "%s (in %s)", fmt.Sprintf(format, args...), x.source)
 }
 
 // bundle checks what istiod checks when it loads a plugged-in CA, and more:
-// the key matches the CA cert, the CA cert is a CA, the chain is in order and
-// leads to the root, and how long each certificate has left.
-func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string) {
-	keyPEM, hasKey := parts[wiring.PartKey]
-	certPEM, hasCert := parts[wiring.PartCert]
-	rootPEM, hasRoot := parts[wiring.PartRoot]
+// the key matches the CA cert, the CA cert is a CA, the chain starts with
+// the CA cert, is in order and leads to the root, and how long each
+// certificate has left.
+func (v *run) bundle(parts map[wiring.Part]part) {
+	_, hasKey := parts[wiring.PartKey]
+	_, hasCert := parts[wiring.PartCert]
+	_, hasRoot := parts[wiring.PartRoot]
 	if !hasKey || !hasCert || !hasRoot {
 		return // a missing part has been reported already
 	}
-	ok := true
-	fail := func(part wiring.Part, format string, args ...any) {
-		ok = false
-		v.add(Fail, names[part], format, args...)
-	}
-	key, err := parseKey(keyPEM)
+	f := &failer{v: v, parts: parts}
+	names := func(p wiring.Part) string { return parts[p].name }
+	key, err := parseKey(parts[wiring.PartKey].pem)
 	if err != nil {
-		fail(wiring.PartKey, "%v", err)
+		f.fail(wiring.PartKey, "%v", err)
 	}
-	certs, err := parseCerts(certPEM)
+	certs, err := parseCerts(parts[wiring.PartCert].pem)
 	if err != nil {
-		fail(wiring.PartCert, "%v", err)
+		f.fail(wiring.PartCert, "%v", err)
 	}
-	roots, err := parseCerts(rootPEM)
+	roots, err := parseCerts(parts[wiring.PartRoot].pem)
 	if err != nil {
-		fail(wiring.PartRoot, "%v", err)
+		f.fail(wiring.PartRoot, "%v", err)
 	}
+	// kubernetes-tls has no chain file: istiod chains tls.crt and ca.crt,
+	// so a fault in that chain is one of tls.crt.
+	chainPart := wiring.PartCert
 	var chain []*x509.Certificate
-	if chainPEM, ok2 := parts[wiring.PartChain]; ok2 {
-		if chain, err = parseCerts(chainPEM); err != nil {
-			fail(wiring.PartChain, "%v", err)
+	if c, ok := parts[wiring.PartChain]; ok {
+		chainPart = wiring.PartChain
+		if chain, err = parseCerts(c.pem); err != nil {
+			f.fail(wiring.PartChain, "%v", err)
 		}
 	} else if certs != nil && roots != nil {
-		chain = append(append(chain, certs...), roots...) // kubernetes-tls: istiod chains tls.crt and ca.crt
+		chain = append(append(chain, certs...), roots...)
 	}
-	if !ok {
+	if f.failed {
 		return
 	}
 	ca := certs[0]
 	if !samePublicKey(key.Public(), ca.PublicKey) {
-		fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", names[wiring.PartCert], ca.Subject)
+		f.fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", names(wiring.PartCert), ca.Subject)
 	}
 	if !ca.IsCA || ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-		fail(wiring.PartCert, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign needed to sign workload certificates)", ca.Subject)
+		f.fail(wiring.PartCert, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign needed to sign workload certificates)", ca.Subject)
+	}
+	// istiod loads a chain that lacks its CA certificate, and signs; but it
+	// hands the chain to workloads as what lies above their certificates,
+	// so theirs then verify to no root.
+	if !chain[0].Equal(ca) {
+		f.fail(chainPart, "does not start with the CA certificate of %s (%s) but with %s: workload certificates istiod signs would not verify to %s; put the CA certificate first, then any intermediates, then the root",
+			names(wiring.PartCert), ca.Subject, chain[0].Subject, names(wiring.PartRoot))
 	}
 	if err := chainOrderError(chain); err != nil {
-		fail(wiring.PartChain, "%v", err)
+		f.fail(chainPart, "%v", err)
+	}
+	if last := chain[len(chain)-1]; !leadsTo(last, roots) {
+		f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
 	}
 	rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, r := range roots {
@@ -365,10 +449,10 @@ func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string)
 		inter.AddCert(c)
 	}
 	if _, err := ca.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: v.opts.Now()}); err != nil {
-		fail(wiring.PartCert, "does not verify to %s through the chain: %v", names[wiring.PartRoot], err)
+		f.fail(wiring.PartCert, "does not verify to %s through the chain: %v", names(wiring.PartRoot), err)
 	}
-	if ok {
-		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain leads to %s", names[wiring.PartCert], ca.Subject, roots[0].Subject)
+	if !f.failed {
+		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)
 	}
 	now := v.opts.Now()
 	for _, c := range []struct {
@@ -378,11 +462,44 @@ func (v *run) bundle(parts map[wiring.Part]string, names map[wiring.Part]string)
 		days := daysLeft(c.cert, now)
 		switch {
 		case now.After(c.cert.NotAfter):
-			v.add(Fail, names[c.part], "%s expired on %s", c.cert.Subject, c.cert.NotAfter.Format(time.DateOnly))
+			v.add(Fail, names(c.part), "%s expired on %s", c.cert.Subject, c.cert.NotAfter.Format(time.DateOnly))
 		case c.cert.NotAfter.Sub(now) < v.opts.WarnWithin:
-			v.add(Warn, names[c.part], "%s expires in %d days (%s)", c.cert.Subject, days, c.cert.NotAfter.Format(time.DateOnly))
+			v.add(Warn, names(c.part), "%s expires in %d days (%s)", c.cert.Subject, days, c.cert.NotAfter.Format(time.DateOnly))
 		default:
-			v.add(Pass, names[c.part], "%s valid for %d more days", c.cert.Subject, days)
+			v.add(Pass, names(c.part), "%s valid for %d more days", c.cert.Subject, days)
 		}
+	}
+}
+
+// gatewayCertificate checks one KV certificate of a gateway as its proxy
+// will load it: certificate fields hold certificates only, the key field
+// one private key, and the key is the certificate's.
+func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
+	f := &failer{v: v, parts: parts}
+	var certs []*x509.Certificate
+	var key crypto.Signer
+	for _, p := range []wiring.Part{wiring.PartCert, wiring.PartKey, wiring.PartCA} {
+		x, ok := parts[p]
+		if !ok {
+			continue
+		}
+		var err error
+		switch p {
+		case wiring.PartKey:
+			key, err = parseKey(x.pem)
+		case wiring.PartCert:
+			certs, err = parseCerts(x.pem)
+		default:
+			_, err = parseCerts(x.pem)
+		}
+		if err != nil {
+			f.fail(p, "%v", err)
+		}
+	}
+	if certs != nil && key != nil && !samePublicKey(key.Public(), certs[0].PublicKey) {
+		f.fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", parts[wiring.PartCert].name, certs[0].Subject)
+	}
+	if !f.failed && certs != nil && key != nil {
+		v.add(Pass, "gateway certificate "+name, "%s holds certificates only; %s holds one key, and it matches %s", parts[wiring.PartCert].name, parts[wiring.PartKey].name, certs[0].Subject)
 	}
 }

@@ -1,34 +1,346 @@
 package verify
 
 import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/vault/api"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
-
-func TestInsecureAddress(t *testing.T) {
-	for addr, refused := range map[string]bool{
-		"https://vault.example.com:8200": false,
-		"http://127.0.0.1:8200":          false,
-		"http://localhost:8200":          false,
-		"http://[::1]:8200":              false,
-		"http://vault.example.com:8200":  true,
-		"http://10.0.0.5:8200":           true,
-	} {
-		err := InsecureAddress(addr)
-		if (err != nil) != refused {
-			t.Errorf("InsecureAddress(%q) = %v, want refused=%v", addr, err, refused)
-		}
-		if err != nil && !strings.Contains(err.Error(), "--allow-insecure-http") {
-			t.Errorf("the refusal does not say how to override: %v", err)
-		}
-	}
-}
 
 func TestValueNamesFieldsNotValues(t *testing.T) {
 	_, err := value(map[string]any{"data": map[string]any{"ca_key": "-----BEGIN PRIVATE KEY-----secret"}}, []string{"data", "root_cert"})
 	if err == nil || !strings.Contains(err.Error(), `has no field "data.root_cert" (fields present: ca_key)`) || strings.Contains(err.Error(), "secret") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// testToken is what the fake Vault accepts.
+const testToken = "unit-test-token-never-printed"
+
+// fakeVault answers health, and KV v2 reads from secrets (API path ->
+// data) for testToken; any other token gets what Vault answers a bad one.
+func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		path := strings.TrimPrefix(r.URL.Path, "/v1/")
+		switch {
+		case path == "sys/health":
+			json.NewEncoder(w).Encode(map[string]any{"initialized": true, "sealed": false, "version": "fake"})
+		case r.Header.Get("X-Vault-Token") != testToken:
+			w.WriteHeader(403)
+			w.Write([]byte(`{"errors":["permission denied","invalid token"]}`))
+		case secrets[path] != nil:
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"data": secrets[path]}})
+		default:
+			w.WriteHeader(404)
+			w.Write([]byte(`{"errors":[]}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	vc := api.DefaultConfig()
+	vc.Address = srv.URL
+	vc.MaxRetries = 0
+	c, err := api.NewClient(vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(testToken)
+	return c
+}
+
+// plansOf loads a config as the command does.
+func plansOf(t *testing.T, yaml string) (*config.VaultCA, []*wiring.Plan) {
+	t.Helper()
+	cfg, err := config.Load([]byte(yaml), "vaultca.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transform.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, tr.Plans()
+}
+
+func runReport(t *testing.T, c *api.Client, yaml string) string {
+	t.Helper()
+	cfg, plans := plansOf(t, yaml)
+	var b strings.Builder
+	Run(context.Background(), c, cfg, plans, Options{}).Write(&b)
+	out := b.String()
+	if strings.Contains(out, testToken) || strings.Contains(out, "-----BEGIN") {
+		t.Errorf("the report prints the token or a key:\n%s", out)
+	}
+	return out
+}
+
+func matches(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(out) {
+			t.Errorf("the report does not match %q:\n%s", p, out)
+		}
+	}
+}
+
+func noMatch(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if regexp.MustCompile(p).MatchString(out) {
+			t.Errorf("the report matches %q:\n%s", p, out)
+		}
+	}
+}
+
+// A test CA: certificates and keys as PEM.
+type testCert struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	certPEM string
+	keyPEM  string
+}
+
+func issue(t *testing.T, cn string, isCA bool, parent *testCert) *testCert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		IsCA: isCA, BasicConstraintsValid: true, DNSNames: []string{cn},
+	}
+	if isCA {
+		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	} else {
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	}
+	signer, signerKey := tmpl, crypto.Signer(key)
+	if parent != nil {
+		signer, signerKey = parent.cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, key.Public(), signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCert{cert, key,
+		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))}
+}
+
+const istiodConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: unit}
+spec:
+  vault: {role: istiod}
+  source:
+    kv: {version: 2, path: secret/istiod}
+`
+
+// The chain must start with the CA certificate: istiod loads a chain of
+// the root alone and signs, but the workloads' certificates then verify to
+// no root (issue 14).
+func TestChainMustStartWithTheCACert(t *testing.T) {
+	root := issue(t, "Root CA", true, nil)
+	inter := issue(t, "Intermediate CA", true, root)
+	other := issue(t, "Other Root", true, nil)
+	for name, tc := range map[string]struct {
+		chain    string
+		patterns []string
+	}{
+		"root alone": {root.certPEM, []string{
+			`FAIL  cert-chain.pem: does not start with the CA certificate of ca-cert.pem \(CN=Intermediate CA\) but with CN=Root CA: .* \(in secret/data/istiod#data.cert_chain\)`,
+		}},
+		"ending elsewhere": {inter.certPEM + other.certPEM, []string{
+			`FAIL  cert-chain.pem: certificate 1 \(CN=Intermediate CA\) is not signed by certificate 2 \(CN=Other Root\).*\(in secret/data/istiod#data.cert_chain\)`,
+			`FAIL  cert-chain.pem: ends with CN=Other Root, which is neither in root-cert.pem nor signed by a certificate in it`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": {
+				"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": tc.chain, "root_cert": root.certPEM,
+			}})
+			out := runReport(t, c, istiodConfig)
+			matches(t, out, tc.patterns...)
+			noMatch(t, out, `PASS  bundle`)
+		})
+	}
+	for name, chain := range map[string]string{
+		"with the root":    inter.certPEM + root.certPEM,
+		"without the root": inter.certPEM,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": {
+				"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": chain, "root_cert": root.certPEM,
+			}})
+			out := runReport(t, c, istiodConfig)
+			matches(t, out, `PASS  bundle: .*chain starts with it and leads to CN=Root CA`, ` 0 failed`)
+		})
+	}
+}
+
+const gatewayConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: unit}
+spec:
+  vault: {role: istiod}
+  gateways:
+  - selector: {istio: ingressgateway}
+    role: istio-ingressgateway
+    mountPath: /etc/istio/ingress-certs
+    certificates:
+    - name: bookinfo
+      kv: {version: 2, path: secret/gateways/bookinfo, caField: ca.crt}
+  source:
+    kv: {version: 2, path: secret/istiod}
+`
+
+// A gateway's certificate fields hold certificates only and its key field
+// one key, the certificate's (issue 15).
+func TestGatewayCertificateFields(t *testing.T) {
+	root := issue(t, "Root CA", true, nil)
+	inter := issue(t, "Intermediate CA", true, root)
+	gwCA := issue(t, "Gateway CA", true, nil)
+	leaf := issue(t, "bookinfo.example.com", false, gwCA)
+	otherLeaf := issue(t, "other.example.com", false, gwCA)
+	for name, tc := range map[string]struct {
+		fields   map[string]any
+		patterns []string
+	}{
+		"certificate and key in tls.crt": {
+			map[string]any{"tls.crt": leaf.certPEM + leaf.keyPEM, "tls.key": leaf.keyPEM, "ca.crt": gwCA.certPEM},
+			[]string{`FAIL  bookinfo.crt: holds a "PRIVATE KEY" PEM block where a CERTIFICATE is expected \(in secret/data/gateways/bookinfo#data.tls.crt\)`},
+		},
+		"key in ca.crt": {
+			map[string]any{"tls.crt": leaf.certPEM, "tls.key": leaf.keyPEM, "ca.crt": gwCA.certPEM + leaf.keyPEM},
+			[]string{`FAIL  bookinfo-ca.crt: holds a "PRIVATE KEY" PEM block where a CERTIFICATE is expected \(in secret/data/gateways/bookinfo#data.ca.crt\)`},
+		},
+		"two keys": {
+			map[string]any{"tls.crt": leaf.certPEM, "tls.key": leaf.keyPEM + otherLeaf.keyPEM, "ca.crt": gwCA.certPEM},
+			[]string{`FAIL  bookinfo.key: holds more than one PEM block`},
+		},
+		"certificate in tls.key": {
+			map[string]any{"tls.crt": leaf.certPEM, "tls.key": leaf.certPEM, "ca.crt": gwCA.certPEM},
+			[]string{`FAIL  bookinfo.key: holds a "CERTIFICATE" PEM block where a private key is expected`},
+		},
+		"key of another certificate": {
+			map[string]any{"tls.crt": leaf.certPEM, "tls.key": otherLeaf.keyPEM, "ca.crt": gwCA.certPEM},
+			[]string{`FAIL  bookinfo.key: does not match the public key of bookinfo.crt \(CN=bookinfo.example.com\)`},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fakeVault(t, map[string]map[string]any{
+				"secret/data/istiod":            {"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": inter.certPEM + root.certPEM, "root_cert": root.certPEM},
+				"secret/data/gateways/bookinfo": tc.fields,
+			})
+			out := runReport(t, c, gatewayConfig)
+			matches(t, out, tc.patterns...)
+			noMatch(t, out, `PASS  gateway certificate`)
+		})
+	}
+	t.Run("good", func(t *testing.T) {
+		c := fakeVault(t, map[string]map[string]any{
+			"secret/data/istiod":            {"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": inter.certPEM + root.certPEM, "root_cert": root.certPEM},
+			"secret/data/gateways/bookinfo": {"tls.crt": leaf.certPEM + gwCA.certPEM, "tls.key": leaf.keyPEM, "ca.crt": gwCA.certPEM},
+		})
+		out := runReport(t, c, gatewayConfig)
+		matches(t, out, `PASS  gateway certificate bookinfo: bookinfo.crt holds certificates only; bookinfo.key holds one key, and it matches CN=bookinfo.example.com`, ` 0 failed`)
+	})
+}
+
+// A token Vault does not know is named as such, not as a policy that does
+// not grant the path (issue 16).
+func TestInvalidTokenIsNotAPolicyProblem(t *testing.T) {
+	c := fakeVault(t, nil)
+	c.SetToken("a-token-this-vault-never-issued")
+	out := runReport(t, c, istiodConfig)
+	matches(t, out, `FAIL  ca-key.pem <- secret/data/istiod#data.ca_key: invalid token \(Vault said: permission denied; invalid token\): the token expired, was revoked`)
+	noMatch(t, out, `policy does not grant`, `a-token-this-vault-never-issued`)
+}
+
+// What Vault said is quoted on one line, its lists of errors unpacked, as
+// Vault 1.21 sends them.
+func TestExplainAPIErrorNamesWhatVaultSaid(t *testing.T) {
+	for errs, want := range map[string]string{
+		"1 error occurred:\n\t* permission denied\n\n":                     "permission denied: the token's policy does not grant read on x (Vault said: permission denied)",
+		"2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n": "invalid token (Vault said: permission denied; invalid token): the token expired",
+		"permission denied": "permission denied: the token's policy does not grant read on x (Vault said: permission denied)",
+	} {
+		got := explainAPIError(&api.ResponseError{StatusCode: 403, Errors: []string{errs}}, "the token's policy does not grant read on x")
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%q: got %q, want it to start with %q", errs, got, want)
+		}
+	}
+}
+
+// istiod and a gateway share nothing, checked from the plans alone: the
+// report says so even when Vault is down (issue 14).
+func TestSeparation(t *testing.T) {
+	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{APIPath: "secret/data/istiod", Capability: wiring.Read}}}
+	gw := func(role, authPath string, paths ...string) *wiring.Plan {
+		p := &wiring.Plan{Role: role, AuthPath: authPath, Selector: map[string]string{"istio": "ingressgateway", "app": "gw"}}
+		for _, path := range paths {
+			p.Files = append(p.Files, wiring.File{APIPath: path, Capability: wiring.Read})
+		}
+		return p
+	}
+	for name, tc := range map[string]struct {
+		gateway  *wiring.Plan
+		patterns []string
+	}{
+		"istiod's role": {gw("istiod", "auth/kubernetes", "secret/data/gw"), []string{
+			`FAIL  gateway \{app: gw, istio: ingressgateway\}: logs in as istiod \(auth/kubernetes role istiod\)`,
+		}},
+		"istiod's path": {gw("gw", "auth/kubernetes", "secret/data/gw", "secret/data/istiod"), []string{
+			`FAIL  gateway \{app: gw, istio: ingressgateway\}: uses secret/data/istiod, which istiod reads too`,
+		}},
+		"both": {gw("istiod", "auth/kubernetes", "secret/data/istiod"), []string{`logs in as istiod`, `uses secret/data/istiod`}},
+		"same role name at another auth path": {gw("istiod", "auth/kubernetes-gw", "secret/data/gw"), []string{
+			`PASS  gateway \{app: gw, istio: ingressgateway\}: shares no role and no Vault path with istiod`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Nothing listens here: the check must not need Vault.
+			vc := api.DefaultConfig()
+			vc.Address = "http://127.0.0.1:1"
+			vc.MaxRetries = 0
+			c, err := api.NewClient(vc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, _ := plansOf(t, istiodConfig)
+			var b strings.Builder
+			Run(context.Background(), c, cfg, []*wiring.Plan{istiod, tc.gateway}, Options{}).Write(&b)
+			matches(t, b.String(), append(tc.patterns, `FAIL  vault http://127.0.0.1:1: connection refused`)...)
+		})
 	}
 }

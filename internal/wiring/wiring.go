@@ -25,7 +25,8 @@ const (
 	EnvAutoReload = "AUTO_RELOAD_PLUGIN_CERTS"
 )
 
-// Part is the role a file plays in the CA bundle.
+// Part is the role a file plays in the CA bundle, or in a gateway's
+// certificate.
 type Part string
 
 const (
@@ -33,13 +34,21 @@ const (
 	PartCert  Part = "cert"
 	PartChain Part = "chain"
 	PartRoot  Part = "root"
+	// PartCA is a gateway's CA certificates (its ca.crt), which verify
+	// clients and need not have issued the gateway's own certificate.
+	PartCA Part = "ca"
 )
 
 // File is one file the agent renders into the secret volume.
 type File struct {
-	Name    string // file name in the volume, e.g. ca-key.pem
-	Part    Part
-	APIPath string // the Vault API path the template reads
+	Name string // file name in the volume, e.g. ca-key.pem
+	// Part is what the file holds; empty for a PKI-issued gateway bundle,
+	// which holds certificate, chain and key at once.
+	Part Part
+	// Certificate is the gateway certificate the file belongs to, so that
+	// verify checks a key against its own certificate; empty for istiod.
+	Certificate string
+	APIPath     string // the Vault API path the template reads
 	// Keys lead from the response's data to the PEM the template reads:
 	// [field] for KV v1, ["data", field] for KV v2, ["certificate"] for PKI.
 	Keys     []string
@@ -309,10 +318,13 @@ func ForGateway(cfg *config.VaultCA, index int) (*Plan, error) {
 }
 
 func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]File, error) {
-	fields := []struct{ file, field, perms string }{
-		{name + ".crt", kv.CertField, ""},
-		{name + ".key", kv.KeyField, keyPerms},
-		{name + "-ca.crt", kv.CAField, ""},
+	fields := []struct {
+		part               Part
+		file, field, perms string
+	}{
+		{PartCert, name + ".crt", kv.CertField, ""},
+		{PartKey, name + ".key", kv.KeyField, keyPerms},
+		{PartCA, name + "-ca.crt", kv.CAField, ""},
 	}
 	var files []File
 	for _, f := range fields {
@@ -323,7 +335,7 @@ func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]Fi
 		if err != nil {
 			return nil, err
 		}
-		file.Name, file.Perms = f.file, f.perms
+		file.Name, file.Perms, file.Part, file.Certificate = f.file, f.perms, f.part, name
 		files = append(files, file)
 	}
 	return files, nil
@@ -345,5 +357,5 @@ func pkiCertificate(name string, pki *config.CertificatePKI, keyPerms string) ([
 	if err != nil {
 		return nil, err
 	}
-	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update}}, nil
+	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update, Certificate: name}}, nil
 }

@@ -1,0 +1,180 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// ClientOptions say how to reach Vault beyond what the environment says.
+type ClientOptions struct {
+	// Address is used when neither VAULT_ADDR nor VAULT_AGENT_ADDR is set:
+	// the config's spec.vault.address.
+	Address string
+	// AllowInsecureHTTP lets plain HTTP cross the network.
+	AllowInsecureHTTP bool
+	// Timeout bounds each request.
+	Timeout time.Duration
+}
+
+// NewClient is the Vault client verify reads with, configured from the
+// environment as the vault CLI is (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT,
+// VAULT_PROXY_ADDR, ...), but made safe for the token and the login JWT it
+// carries: it sends them only to the address it has checked. The Vault
+// client on its own follows one 301, 302 or 307 to any host and re-sends
+// both there, and a proxy or an SRV record moves the traffic elsewhere too.
+// The returned report holds the warnings a run starts with: TLS
+// verification off, a proxy in the way, plain HTTP allowed across the
+// network. An error is bad input; it never holds a password or token.
+func NewClient(o ClientOptions) (*api.Client, Report, error) {
+	// The Vault client's own parse errors quote the whole URL, password
+	// included: parse first and name the variable instead.
+	for _, name := range []string{api.EnvVaultAddress, api.EnvVaultAgentAddr, api.EnvVaultProxyAddr, api.EnvHTTPProxy} {
+		if v := os.Getenv(name); v != "" {
+			if _, err := parseURL(name, v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	vc := api.DefaultConfig()
+	if vc.Error != nil {
+		return nil, nil, errors.New(redactText(vc.Error.Error()))
+	}
+	if os.Getenv(api.EnvVaultAddress) == "" && os.Getenv(api.EnvVaultAgentAddr) == "" {
+		if o.Address == "" {
+			return nil, nil, errors.New("set VAULT_ADDR (or spec.vault.address)")
+		}
+		if _, err := parseURL("spec.vault.address", o.Address); err != nil {
+			return nil, nil, err
+		}
+		vc.Address = o.Address
+	}
+	vc.Timeout = o.Timeout
+	vc.MaxRetries = 0
+	vc.DisableRedirects = true
+	client, err := api.NewClient(vc)
+	if err != nil {
+		return nil, nil, errors.New(redactText(err.Error()))
+	}
+	// The address the client sends to: VAULT_AGENT_ADDR wins over
+	// VAULT_ADDR, and a unix:// socket reads as http://localhost.
+	target, err := url.Parse(client.Address())
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes Report
+	what := "vault " + redactURL(target)
+	if err := insecureHop("VAULT_ADDR", target); err != nil {
+		if !o.AllowInsecureHTTP {
+			return nil, nil, err
+		}
+		notes = append(notes, Result{Warn, what, "plain HTTP to another machine (--allow-insecure-http): the token and the CA key cross the network in clear"})
+	}
+	tr, ok := vc.HttpClient.Transport.(*http.Transport)
+	if !ok {
+		return nil, nil, fmt.Errorf("the Vault client's transport is a %T, not an *http.Transport", vc.HttpClient.Transport)
+	}
+	if tr.Proxy != nil {
+		proxy, err := tr.Proxy(&http.Request{URL: target, Header: http.Header{}})
+		if err != nil {
+			return nil, nil, errors.New(redactText(err.Error()))
+		}
+		if proxy != nil {
+			// Through a proxy an https request is a CONNECT tunnel the
+			// proxy cannot read; a plain HTTP one is handed to it whole.
+			if target.Scheme != "https" && insecureHop("proxy", proxy) != nil && !o.AllowInsecureHTTP {
+				return nil, nil, fmt.Errorf("VAULT_ADDR %s is plain HTTP and goes through the proxy %s (VAULT_PROXY_ADDR, VAULT_HTTP_PROXY or HTTP_PROXY), which is %s on another machine: the token and the CA key would cross the network in clear; use https, unset the proxy, or pass --allow-insecure-http",
+					redactURL(target), redactURL(proxy), strings.ToUpper(proxy.Scheme))
+			}
+			notes = append(notes, Result{Warn, "proxy " + redactURL(proxy), fmt.Sprintf("requests to %s go through this proxy (VAULT_PROXY_ADDR, VAULT_HTTP_PROXY or HTTP(S)_PROXY); make sure it is one you trust", redactURL(target))})
+		}
+	}
+	if target.Scheme == "https" && tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify {
+		notes = append(notes, Result{Warn, what, "TLS verification is off (VAULT_SKIP_VERIFY): any server on the way can pose as Vault and receive the token; set VAULT_CACERT to the CA that signed Vault's certificate instead"})
+	}
+	vc.HttpClient.Transport = &sameOrigin{next: tr, origin: target}
+	return client, notes, nil
+}
+
+// parseURL parses a URL, keeping the URL itself out of the error.
+func parseURL(name, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s is not a URL: %v", name, err)
+	}
+	return u, nil
+}
+
+// insecureHop refuses a hop the token would cross in clear: anything but
+// https, unless it stays on this machine.
+func insecureHop(what string, u *url.URL) error {
+	if u.Scheme == "https" {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s %s is plain %s to another machine: the token and the CA key would cross the network in clear; use https, or pass --allow-insecure-http",
+		what, redactURL(u), strings.ToUpper(u.Scheme))
+}
+
+// sameOrigin sends requests to one scheme, host and port only, and follows
+// no redirect: a redirect would carry the token, and a login's JWT, to an
+// address no check has seen.
+type sameOrigin struct {
+	next   http.RoundTripper
+	origin *url.URL
+}
+
+func (s *sameOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != s.origin.Scheme || !strings.EqualFold(req.URL.Host, s.origin.Host) {
+		return nil, &originError{fmt.Sprintf("refused to send a request to %s://%s: only %s has been checked (an SRV record or a redirect points elsewhere); set VAULT_ADDR to the address you mean",
+			req.URL.Scheme, req.URL.Host, redactURL(s.origin))}
+	}
+	resp, err := s.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return resp, err
+	}
+	resp.Body.Close()
+	to := "nowhere"
+	if loc, err := resp.Location(); err == nil {
+		to = redactURL(loc)
+	}
+	return nil, &originError{fmt.Sprintf("Vault at %s answered %d, redirecting to %s: verify follows no redirect, since it would send the token and the login JWT to an address it has not checked; if that is the active node you trust, set VAULT_ADDR to it",
+		redactURL(s.origin), resp.StatusCode, to)}
+}
+
+// originError is a request verify refused to send or to follow.
+type originError struct{ msg string }
+
+func (e *originError) Error() string { return e.msg }
+
+// redactURL prints a URL without its userinfo, which may hold a password.
+func redactURL(u *url.URL) string {
+	if u.User == nil {
+		return u.String()
+	}
+	c := *u
+	c.User = url.User("xxxxx")
+	return c.String()
+}
+
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@"'<>]+@`)
+
+// redactText removes the userinfo of every URL in a message.
+func redactText(s string) string {
+	return userinfo.ReplaceAllString(s, "${1}xxxxx@")
+}
