@@ -12,7 +12,9 @@ import (
 // istiod: a gateway's agent that logs in with istiod's Kubernetes-auth role
 // gets istiod's policy, and a Vault path in both plans is granted to both
 // policies; either way a gateway pod could read the CA key. It needs no
-// Vault and reports nothing when there is no gateway.
+// Vault and reports nothing when there is no gateway. Loading a config
+// already refuses both (config.separationErrors, transform.New); this is the
+// report's own line on it, for plans built any other way.
 func separation(plans []*wiring.Plan) Report {
 	var istiod *wiring.Plan
 	var gateways []*wiring.Plan
@@ -26,10 +28,6 @@ func separation(plans []*wiring.Plan) Report {
 	if istiod == nil || len(gateways) == 0 {
 		return nil
 	}
-	istiodPaths := map[string]bool{}
-	for _, pc := range istiod.APIPaths() {
-		istiodPaths[pc.Path] = true
-	}
 	var r Report
 	for _, g := range gateways {
 		what := "gateway " + selectorString(g.Selector)
@@ -38,11 +36,9 @@ func separation(plans []*wiring.Plan) Report {
 			ok = false
 			r = append(r, Result{Fail, what, fmt.Sprintf("logs in as istiod (%s role %s): its pods would get istiod's token and could read the CA key; give the gateway a role of its own (its `role`, or `authPath`)", g.AuthPath, g.Role)})
 		}
-		for _, pc := range g.APIPaths() {
-			if istiodPaths[pc.Path] {
-				ok = false
-				r = append(r, Result{Fail, what, fmt.Sprintf("uses %s, which istiod reads too: the gateway's policy would grant istiod's CA material; keep gateway certificates at paths of their own", pc.Path)})
-			}
+		for _, path := range g.SharedPaths(istiod) {
+			ok = false
+			r = append(r, Result{Fail, what, fmt.Sprintf("uses %s, which istiod reads too: the gateway's policy would grant istiod's CA material; keep gateway certificates at paths of their own", path)})
 		}
 		if ok {
 			r = append(r, Result{Pass, what, fmt.Sprintf("shares no role and no Vault path with istiod (%s role %s)", istiod.AuthPath, istiod.Role)})
