@@ -43,6 +43,50 @@ func NewLimits() *Limits {
 	return &Limits{alias: yamlnode.Budget{Nodes: maxAliasNodes, Bytes: maxAliasBytes}, held: maxHeldBytes}
 }
 
+// Resource applies the config to one resource that is parsed already, an
+// item of a KRM ResourceList, in place, and reports whether it changed. A
+// resource that could be a target is first checked and expanded as a
+// stream's document is (see expand), within lim.
+func (t *Transformer) Resource(rn *yaml.Node, lim *Limits) (bool, error) {
+	if !mayBeTarget(rn) {
+		return false, nil
+	}
+	if _, err := lim.expand(rn); err != nil {
+		return false, err
+	}
+	return t.Node(rn)
+}
+
+// mayBeTarget is, for a parsed resource, what isCandidate is for bytes:
+// its kind is a target's, or cannot be read plainly (an alias, a merge
+// key that may bring one, two kind keys).
+func mayBeTarget(rn *yaml.Node) bool {
+	if rn.Kind == yaml.AliasNode {
+		return true
+	}
+	if rn.Kind != yaml.MappingNode {
+		return false
+	}
+	kinds := 0
+	for i := 0; i+1 < len(rn.Content); i += 2 {
+		k, v := rn.Content[i], rn.Content[i+1]
+		switch {
+		case k.Kind != yaml.ScalarNode || k.Tag == yamlnode.MergeTag:
+			return true
+		case k.Value == "kind":
+			kinds++
+			if v.Kind != yaml.ScalarNode {
+				return true
+			}
+			switch v.Value {
+			case string(deployment), string(istioOperator), string(controlPlane):
+				return true
+			}
+		}
+	}
+	return kinds > 1
+}
+
 // expand makes a parsed document (or resource) what every mode must see,
 // in place: a duplicate key is an error, and aliases and merge keys are
 // expanded, within lim. It reports whether it expanded any: the tree then
