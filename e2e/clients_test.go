@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -116,6 +117,52 @@ func TestKptRender(t *testing.T) {
 	written, err := os.ReadFile(filepath.Join(dir, "istiod.yaml"))
 	must(t, err)
 	sameVaultSettings(t, "kpt fn eval", istiodFrom(t, string(written)), postRendered(t, dir))
+}
+
+// An istiod whose pod labels are an alias is istiod to kpt too: kyaml's
+// reader hands the function the alias unexpanded, and the function expands
+// it as the post-renderer does.
+func TestKptEvalAliasedLabels(t *testing.T) {
+	kpt, err := exec.LookPath("kpt")
+	if err != nil {
+		t.Fatal("kpt is not on PATH (the machine image ships it)")
+	}
+	dir := copyExample(t, "kpt")
+	file := filepath.Join(dir, "istiod.yaml")
+	chart, err := os.ReadFile(file)
+	must(t, err)
+	// In the Deployment: its own labels anchored, the pod's an alias of them.
+	docs := strings.Split(string(chart), "\n---")
+	aliased := 0
+	for i, d := range docs {
+		if !strings.Contains(d, "\nkind: Deployment\n") {
+			continue
+		}
+		own := regexp.MustCompile(`(?m)^  labels:\n`)
+		pod := regexp.MustCompile(`(?m)^      labels:\n(        .*\n)+`)
+		if own.MatchString(d) && pod.MatchString(d) {
+			d = own.ReplaceAllString(d, "  labels: &l\n")
+			docs[i] = pod.ReplaceAllString(d, "      labels: *l\n")
+			aliased++
+		}
+	}
+	if aliased != 1 {
+		t.Fatalf("%d Deployments given aliased pod labels, want 1", aliased)
+	}
+	must(t, os.WriteFile(file, []byte(strings.Join(docs, "\n---")), 0o644))
+	want := postRendered(t, dir)
+	if want.Spec.Template.Annotations["vault.hashicorp.com/agent-inject"] != "true" {
+		t.Fatal("the post-renderer did not wire the aliased istiod")
+	}
+
+	eval := exec.Command(kpt, "fn", "eval", "--exec", toolBin, "--fn-config", "vaultca.yaml", ".")
+	eval.Dir = dir
+	if out, err := eval.CombinedOutput(); err != nil {
+		t.Fatalf("kpt fn eval: %v\n%s", err, out)
+	}
+	written, err := os.ReadFile(file)
+	must(t, err)
+	sameVaultSettings(t, "kpt fn eval, aliased labels", istiodFrom(t, string(written)), want)
 }
 
 // istiodFromList finds istiod among the items of a KRM ResourceList.

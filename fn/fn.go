@@ -350,9 +350,14 @@ func process(items []*yaml.RNode, functionConfig *yaml.RNode) Results {
 	if err != nil {
 		return Results{{Severity: severityError, Message: err.Error()}}
 	}
+	// Each item is checked and expanded as the stream's documents are
+	// (aliases, merge keys, duplicate keys), within limits the whole list
+	// shares: kyaml's reader expands no alias, and an istiod whose labels
+	// are one would be missed.
 	var rs Results
+	lim := transform.NewLimits()
 	for _, item := range items {
-		if _, err := t.Node(item.YNode()); err != nil {
+		if _, err := t.Resource(item.YNode(), lim); err != nil {
 			rs = append(rs, itemResult(item, err))
 		}
 	}

@@ -2,6 +2,7 @@ package fn
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -171,6 +172,81 @@ func TestMalformedListsAreReportedWithoutContents(t *testing.T) {
 			}
 			if strings.Contains(out, "vault.hashicorp.com/") {
 				t.Errorf("items were changed despite the bad item:\n%s", out)
+			}
+		})
+	}
+}
+
+// aliasList is a ResourceList whose istiod reaches its pod labels through
+// an alias, as a hand-written manifest may: kyaml's reader expands no
+// alias, so the function must, as the stream does.
+func aliasList(extra string) string {
+	return `apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: istiod
+    namespace: istio-system
+    labels: &l {app: istiod}
+  spec:
+    template:
+      metadata:
+        labels: *l
+      spec:
+        containers:
+        - name: discovery
+` + extra + `- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: other}
+  data: {a: &a x, b: *a}
+functionConfig:
+  apiVersion: istio-vault-ca.dev/v1alpha1
+  kind: VaultCA
+  metadata: {name: fn}
+  spec:
+    vault: {role: istiod}
+    source:
+      kv: {version: 2, path: secret/istiod}
+`
+}
+
+func TestFunctionExpandsAliases(t *testing.T) {
+	out, err := runList(t, aliasList(""))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"vault.hashicorp.com/agent-inject", "name: ROOT_CA_DIR", "data: {a: &a x, b: *a}"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The stream's checks and limits hold for the items: a duplicate key or an
+// alias bomb in a target is an error result, and the list still comes out.
+func TestFunctionRefusesWhatTheStreamRefuses(t *testing.T) {
+	bomb := "    x0: &x0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 10; i++ {
+		bomb += fmt.Sprintf("    x%d: &x%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*x%d, ", i-1), 10), ", "))
+	}
+	for name, tc := range map[string]struct{ in, want string }{
+		"alias bomb":    {strings.Replace(aliasList(""), "  spec:\n", "  spec:\n"+bomb, 1), "its aliases expand to more than 100000 nodes"},
+		"duplicate key": {strings.Replace(aliasList(""), "    name: istiod\n", "    name: istiod\n    name: other\n", 1), `key "name" is already defined`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := runList(t, tc.in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+			for _, want := range []string{"kind: ResourceList", "severity: error", "name: istiod", tc.want} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "vault.hashicorp.com/") {
+				t.Errorf("the refused istiod was changed:\n%s", out)
 			}
 		})
 	}

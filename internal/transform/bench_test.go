@@ -86,3 +86,33 @@ func synthetic(n int) []byte {
 	}
 	return []byte(s.String())
 }
+
+// BenchmarkHostile runs the inputs of hostile_test.go: small inputs that
+// once cost far more than their size. out-bytes is what the run wrote, 0
+// for a refusal.
+func BenchmarkHostile(b *testing.B) {
+	tr := newTransformer(b, corpusConfig)
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{
+		{"wide-80000-keys", wideIstiod(80000, false, false)},
+		{"wide-80000-keys-alias", wideIstiod(80000, true, false)},
+		{"wide-80000-keys-alias-merge", wideIstiod(80000, true, true)},
+		{"alias-bomb-12KB", []byte(aliasBomb(5, 10, 3, 200))},
+		{"alias-bomb-12KB-x8", times(8, aliasBomb(5, 10, 3, 200))},
+		{"alias-bomb-within-limits", []byte(aliasBomb(4, 10, 3, 200))},
+		{"alias-bomb-within-limits-x8", times(8, aliasBomb(4, 10, 3, 200))},
+		{"string-bomb-within-limits", []byte(stringBomb(7000, 3))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.in)))
+			b.ReportAllocs()
+			var out []byte
+			for i := 0; i < b.N; i++ {
+				out, _ = tr.Stream(c.in) // a refusal is a result too
+			}
+			b.ReportMetric(float64(len(out)), "out-bytes")
+		})
+	}
+}

@@ -155,7 +155,7 @@ func checkOutputHoldsTheTree(t *testing.T, tr *Transformer, in, out []byte) {
 		if err := sigsyaml.Unmarshal(outDocs[i].Source(), &v); err != nil {
 			t.Fatalf("changed document %d does not parse: %v\n%s", i, err, outDocs[i].Raw())
 		}
-		doc, _, err := parseDoc(&inDocs[i])
+		doc, _, err := parseDoc(&inDocs[i], NewLimits())
 		if err != nil || doc == nil {
 			t.Fatalf("document %d changed, but does not parse: %v", i, err)
 		}

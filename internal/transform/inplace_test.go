@@ -170,7 +170,7 @@ func FuzzInPlace(f *testing.F) {
 			return
 		}
 		doc, err := yamlnode.Parse(in)
-		if err != nil || yamlnode.Root(doc) == nil || hasAlias(doc) {
+		if err != nil || yamlnode.Root(doc) == nil || hasAliasOrMerge(doc) {
 			return
 		}
 		var collections []*yaml.Node

@@ -17,12 +17,12 @@ import (
 // HelmRelease postRenderers). Each target is first checked exactly as the
 // transformer checks it, so a patch is only written where a run would work.
 func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
-	first := true
+	first, lim := true, NewLimits()
 	return stream.ForEach(r, func(d *stream.Doc) error {
 		if !t.isCandidate(d.Body) {
 			return nil
 		}
-		rn, err := parse(d)
+		rn, err := parse(d, lim)
 		if err != nil || rn == nil {
 			return err
 		}

@@ -213,12 +213,13 @@ func (t *Transformer) Stream(in []byte) ([]byte, error) {
 // Edits reads a whole stream and returns the changes it needs, in stream
 // order, and the stream's length; no output is written. A caller that can
 // read the stream again writes it with stream.Apply: only the changed
-// documents are held in memory, and a stream that fails anywhere yields no
-// output at all.
+// documents are held in memory (up to maxHeldBytes), and a stream that
+// fails anywhere yields no output at all.
 func (t *Transformer) Edits(docs *stream.Reader) (edits []stream.Edit, size int64, err error) {
+	lim := NewLimits()
 	err = docs.Each(func(d *stream.Doc) error {
 		size = d.Offset + d.Len()
-		out, err := t.rewrite(d)
+		out, err := t.rewrite(d, lim)
 		if out != nil {
 			edits = append(edits, stream.Edit{Offset: d.Offset, Len: d.Len(), New: out})
 		}
@@ -230,11 +231,11 @@ func (t *Transformer) Edits(docs *stream.Reader) (edits []stream.Edit, size int6
 // rewrite returns what a document becomes, marker included, or nil when it
 // stays as it is. A marker that carried content of its own ("--- {a: 1}")
 // was part of what the parser read, so it is replaced by a bare one.
-func (t *Transformer) rewrite(d *stream.Doc) ([]byte, error) {
+func (t *Transformer) rewrite(d *stream.Doc, lim *Limits) ([]byte, error) {
 	if !t.isCandidate(d.Body) {
 		return nil, nil
 	}
-	body, err := t.doc(d)
+	body, err := t.doc(d, lim)
 	if err != nil || body == nil {
 		return nil, err
 	}
@@ -245,9 +246,10 @@ func (t *Transformer) rewrite(d *stream.Doc) ([]byte, error) {
 	return append(append(make([]byte, 0, len(marker)+len(body)), marker...), body...), nil
 }
 
-// doc returns the new body of a document, or nil when it is unchanged.
-func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
-	doc, expanded, err := parseDoc(d)
+// doc returns the new body of a document, or nil when it is unchanged; the
+// body is charged to lim.
+func (t *Transformer) doc(d *stream.Doc, lim *Limits) ([]byte, error) {
+	doc, expanded, err := parseDoc(d, lim)
 	if err != nil || doc == nil {
 		return nil, err
 	}
@@ -278,13 +280,22 @@ func (t *Transformer) doc(d *stream.Doc) ([]byte, error) {
 	wide := wideSeqIndent(d.Source())
 	if before != nil {
 		if out, ok := inPlace(d.Body, doc, before, wide); ok {
+			if err := lim.hold(len(out)); err != nil {
+				return nil, docError(d, rn, err)
+			}
 			return out, nil
 		}
 	}
 	spellNulls(rn, false)
-	out, err := yamlnode.Marshal(doc, wide)
+	out, err := yamlnode.MarshalWithin(doc, wide, int(lim.held))
+	if errors.Is(err, yamlnode.ErrTooLong) {
+		err = errHeld
+	}
+	if err == nil {
+		err = lim.hold(len(out))
+	}
 	if err != nil {
-		return nil, &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Name: yamlnode.Name(rn), Line: d.Line, Err: err}
+		return nil, docError(d, rn, err)
 	}
 	return out, nil
 }
@@ -307,14 +318,14 @@ func spellNulls(n *yaml.Node, inFlow bool) {
 // mapping, nil for a document that holds no mapping (comments only, a
 // scalar), an error for malformed YAML or a duplicate key, and aliases and
 // merge keys expanded.
-func parse(d *stream.Doc) (*yaml.Node, error) {
-	doc, _, err := parseDoc(d)
+func parse(d *stream.Doc, lim *Limits) (*yaml.Node, error) {
+	doc, _, err := parseDoc(d, lim)
 	return yamlnode.Root(doc), err
 }
 
 // parseDoc is parse returning the document node, also saying whether
 // aliases were expanded: the tree then no longer matches the bytes.
-func parseDoc(d *stream.Doc) (doc *yaml.Node, expanded bool, err error) {
+func parseDoc(d *stream.Doc, lim *Limits) (doc *yaml.Node, expanded bool, err error) {
 	doc, err = yamlnode.Parse(d.Source())
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -327,82 +338,10 @@ func parseDoc(d *stream.Doc) (doc *yaml.Node, expanded bool, err error) {
 	if rn == nil || rn.Kind != yaml.MappingNode || len(rn.Content) == 0 {
 		return nil, false, nil
 	}
-	// Which of two equal keys would Kubernetes, or the injector, use? Refuse.
-	if n := duplicateKey(rn); n != nil {
-		return nil, false, &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Name: yamlnode.Name(rn), Line: d.Line + n.Line - 1,
-			Err: fmt.Errorf("key %q is already defined in this mapping: remove one of the two", n.Value)}
-	}
-	// A pod template reached through an alias or a merge key is still the
-	// pod template: expand them, or such an istiod would silently be missed.
-	if hasAlias(rn) {
-		if n := expandedSize(rn, map[*yaml.Node]int{}); n > maxExpandedNodes {
-			return nil, false, docError(d, rn, fmt.Errorf(
-				"its aliases expand to more than %d nodes: refused (a YAML alias bomb?); write the repeated parts out", maxExpandedNodes))
-		}
-		if _, err := yamlnode.DeAnchor(doc); err != nil {
-			return nil, false, &DocError{Index: d.Index, Line: d.Line, Err: fmt.Errorf("cannot expand YAML aliases: %v", err)}
-		}
-		expanded = true
+	if expanded, err = lim.expand(doc); err != nil {
+		return nil, false, docError(d, yamlnode.Root(doc), err)
 	}
 	return doc, expanded, nil
-}
-
-// duplicateKey returns the second occurrence of a key in any mapping.
-func duplicateKey(n *yaml.Node) *yaml.Node {
-	if n.Kind == yaml.MappingNode {
-		seen := make(map[string]bool, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind == yaml.ScalarNode && k.Value != "<<" {
-				if seen[k.Value] {
-					return k
-				}
-				seen[k.Value] = true
-			}
-		}
-	}
-	for _, c := range n.Content {
-		if d := duplicateKey(c); d != nil {
-			return d
-		}
-	}
-	return nil
-}
-
-// maxExpandedNodes bounds what a target's aliases may expand to. An istiod
-// Deployment has a few thousand nodes; ten aliases, each to ten of the
-// previous, would have billions, and would hang the run.
-const maxExpandedNodes = 1_000_000
-
-// expandedSize counts the nodes n would have with every alias expanded,
-// counting what each node expands to once; it stops counting past the
-// limit.
-func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
-	if v, ok := memo[n]; ok {
-		return v
-	}
-	size := 1
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		memo[n] = maxExpandedNodes + 1 // an alias that reaches itself
-		size = expandedSize(n.Alias, memo)
-	}
-	for _, c := range n.Content {
-		size = min(size+expandedSize(c, memo), maxExpandedNodes+1)
-	}
-	memo[n] = size
-	return size
-}
-
-func hasAlias(n *yaml.Node) bool {
-	if n.Kind == yaml.AliasNode {
-		return true
-	}
-	for _, c := range n.Content {
-		if hasAlias(c) {
-			return true
-		}
-	}
-	return false
 }
 
 // docError locates a target's error in the stream.

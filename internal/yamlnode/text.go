@@ -2,6 +2,8 @@ package yamlnode
 
 import (
 	"bytes"
+	"errors"
+	"math"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -32,8 +34,18 @@ func Root(n *yaml.Node) *yaml.Node {
 // inside a mapping at the key's indentation (compact, as kubectl and helm
 // write them) or, when wide, two spaces further in.
 func Marshal(n *yaml.Node, wide bool) ([]byte, error) {
-	var b bytes.Buffer
-	e := yaml.NewEncoder(&b)
+	return MarshalWithin(n, wide, math.MaxInt)
+}
+
+// ErrTooLong is MarshalWithin's error for a node that does not fit.
+var ErrTooLong = errors.New("written out, the node is longer than allowed")
+
+// MarshalWithin is Marshal that stops with ErrTooLong once the text would
+// be longer than max bytes, having held no more than that: the serialiser
+// writes as it goes.
+func MarshalWithin(n *yaml.Node, wide bool, max int) ([]byte, error) {
+	w := &cappedWriter{max: max}
+	e := yaml.NewEncoder(w)
 	e.SetIndent(2)
 	if wide {
 		e.DefaultSeqIndent()
@@ -41,7 +53,31 @@ func Marshal(n *yaml.Node, wide bool) ([]byte, error) {
 		e.CompactSeqIndent()
 	}
 	if err := e.Encode(n); err != nil {
+		if w.over {
+			return nil, ErrTooLong
+		}
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return w.b, nil
+}
+
+type cappedWriter struct {
+	b    []byte
+	max  int
+	over bool
+}
+
+func (w *cappedWriter) Write(p []byte) (int, error) {
+	if len(p) > w.max-len(w.b) {
+		w.over = true
+		return 0, ErrTooLong
+	}
+	if len(w.b)+len(p) > cap(w.b) {
+		// Grow as append would, but never past max.
+		grown := make([]byte, len(w.b), min(max(2*cap(w.b), len(w.b)+len(p), 512), w.max))
+		copy(grown, w.b)
+		w.b = grown
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
 }

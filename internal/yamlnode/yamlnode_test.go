@@ -24,6 +24,15 @@ var seeds = []string{
 	"a: &x 1\nb:\n  <<: *x\n",
 	"~: 1\nm: &m {~: 2, null: 3}\nn:\n  <<: *m\n  ~: 4\n",
 	"a: 'on'\nb: \"yes\"\nc: |\n  text\n",
+	// Where DeAnchor keeps nodes kyaml copies: an anchor under an anchor,
+	// in a list, merged; null keys kyaml adds again at each expansion;
+	// a merge key inside a merged mapping, which kyaml leaves as it is.
+	"a: &a {b: &b {c: 1}, d: [&e {f: 2}]}\ng: *b\nh: *a\ni: *e\nj: {<<: *a, d: 3}\nk: *b\n",
+	"- &a {~: 1, null: {~: 2}}\n- *a\n- {<<: *a, ~: 3}\n",
+	"a: &a {~: 1, ~: 2, '': 3}\nb: [*a, *a]\nc: {<<: [*a, {~: 4}]}\n",
+	"base: &b {app: x}\nmid: &m\n  <<: *b\n  t: 1\nuse:\n  <<: *m\n  app: y\n",
+	"a: &a\n  k: &k [1, {x: &x 2}]\nb: *k\nc: *x\nd: {<<: *a}\n",
+	"x: {<<: {a: 1, <<: {b: 2}}, '<<': 3}\n",
 }
 
 func parse(t *testing.T, doc string) *yaml.Node {
