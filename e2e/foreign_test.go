@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestForeignInjectorAnnotations shows, with the Vault Agent Injector's own
@@ -105,4 +106,36 @@ func toJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	must(t, err)
 	return string(b)
+}
+
+// TestMovedKeyWithARealAgent runs the real agent, logged in to a real
+// Vault, on an istiod whose pod template also carries
+// agent-inject-file-ca-key.pem: the key lands in moved/, ca-key.pem is
+// missing from ROOT_CA_DIR (istiod before 1.27 then silently self-signs),
+// which is why the tool refuses the annotation.
+func TestMovedKeyWithARealAgent(t *testing.T) {
+	e := newEnv(t)
+	l := layouts()[0]
+	cfgFile, _ := e.setup(t, l)
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	rendered := istiodDoc(t, out)
+	doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
+		"        vault.hashicorp.com/agent-inject: \"true\"\n        vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem\n", 1)
+	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
+	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	if err := agent.wait(); err != nil {
+		t.Fatalf("vault-agent-init: %v", err)
+	}
+	if agent.tryRead("ca-key.pem") != "" || !strings.Contains(agent.tryRead("moved/ca-key.pem"), "PRIVATE KEY") {
+		t.Fatalf("the annotation did not move the key: the case shows nothing")
+	}
+	t.Log("with the real agent: the key is at moved/ca-key.pem, and ca-key.pem is missing")
+	if _, stderr, code := tool(t, []byte(doc), nil, "--config", cfgFile); code != 2 || !strings.Contains(stderr, "agent-inject-file-ca-key.pem`: changes where or how the injector writes ca-key.pem") {
+		t.Errorf("the tool let it through: exit %d, %s", code, stderr)
+	}
 }
