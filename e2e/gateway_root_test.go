@@ -4,13 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // rootProxyGateway is the 1.20.8 gateway chart's Deployment: istio-proxy
@@ -55,19 +53,7 @@ spec:
 	cfgFile, _ := e.setup(t, l)
 	in, err := os.ReadFile(rootProxyGateway)
 	must(t, err)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatalf("istio-vault-ca: %s", stderr)
-	}
-	var pod *corev1.Pod
-	for _, doc := range strings.Split(out, "\n---\n") {
-		if strings.Contains(doc, "\nkind: Deployment\n") {
-			pod = inject(t, podFor(t, []byte(doc)), e.vault.addr)
-		}
-	}
-	if pod == nil {
-		t.Fatal("no gateway Deployment in the output")
-	}
+	pod := e.injectedGateway(t, in, cfgFile)
 	sc := pod.Spec.InitContainers[0].SecurityContext
 	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
 		t.Fatalf("the injected agent runs as root: %+v", sc)

@@ -43,6 +43,23 @@ spec:
     kv: {version: 2, path: secret/istio/cacerts}
 `
 
+// injectedGateway runs the tool on gateway manifests and turns the one
+// Deployment in them into the pod the injector mutates it into.
+func (e *env) injectedGateway(t *testing.T, manifests []byte, cfgFile string) *corev1.Pod {
+	t.Helper()
+	out, stderr, code := tool(t, manifests, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: %s", stderr)
+	}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		if strings.Contains(doc, "\nkind: Deployment\n") {
+			return inject(t, podFor(t, []byte(doc)), e.vault.addr)
+		}
+	}
+	t.Fatal("no gateway Deployment in the output")
+	return nil
+}
+
 // leaf issues a server certificate for name from a test CA.
 func leaf(t *testing.T, ca caBundle, caKeyPEM, name string) (certPEM, keyPEM string) {
 	t.Helper()
@@ -114,19 +131,7 @@ func TestGatewayCertificates(t *testing.T) {
 
 	in, err := os.ReadFile(gatewayManifests)
 	must(t, err)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatalf("istio-vault-ca: %s", stderr)
-	}
-	var pod *corev1.Pod
-	for _, doc := range strings.Split(out, "\n---\n") {
-		if strings.Contains(doc, "\nkind: Deployment\n") {
-			pod = inject(t, podFor(t, []byte(doc)), e.vault.addr)
-		}
-	}
-	if pod == nil {
-		t.Fatal("no gateway Deployment in the output")
-	}
+	pod := e.injectedGateway(t, in, cfgFile)
 	mountPath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
 	proxy := findContainer(pod.Spec.Containers, "istio-proxy")
 	mounted := false
