@@ -53,11 +53,13 @@ func (c *VaultCA) Validate() Errors {
 	if s.FileLayout != LayoutIstio && s.FileLayout != LayoutKubernetesTLS {
 		add("spec.fileLayout", "must be %q or %q, got %q", LayoutIstio, LayoutKubernetesTLS, s.FileLayout)
 	}
-	if u := s.Agent.RunAsUser; u != nil && *u < 0 {
-		add("spec.agent.runAsUser", "must not be negative")
+	// The agent must not run as root, nor write keys group-readable by
+	// root's group: Istio's images run istiod and the proxy as 1337.
+	if u := s.Agent.RunAsUser; u != nil && *u <= 0 {
+		add("spec.agent.runAsUser", "must be a non-root uid (istiod's is 1337), got %d", *u)
 	}
-	if g := s.Agent.RunAsGroup; g != nil && *g < 0 {
-		add("spec.agent.runAsGroup", "must not be negative")
+	if g := s.Agent.RunAsGroup; g != nil && *g <= 0 {
+		add("spec.agent.runAsGroup", "must be a non-root gid (istiod's is 1337), got %d", *g)
 	}
 	if !isKeyPerms(s.Agent.KeyPerms) {
 		add("spec.agent.keyPerms", "must be \"0400\" (only the owner, istiod's uid, reads the key) or \"0440\" (its group too), got %q: istiod only reads the key and the agent replaces it, so no write, execute or others' bits", s.Agent.KeyPerms)
@@ -284,6 +286,8 @@ func unsafeValue(v string) string {
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
 	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
 		return fmt.Sprintf("must not contain .. segments (%q)", v)
+	case v == "." || strings.HasPrefix(v, "./") || strings.Contains(v, "/./") || strings.HasSuffix(v, "/."):
+		return fmt.Sprintf("must not contain . segments (%q): Vault reads the path without them, so it would not be the one the policy names", v)
 	}
 	return ""
 }

@@ -40,7 +40,7 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 		// The gateway's policy would grant it a path istiod reads: the
 		// CA key, if the certificate is kept beside it.
 		if shared := gp.SharedPaths(p); len(shared) > 0 {
-			return nil, fmt.Errorf("`%s.certificates` read %s, which istiod reads too: the gateway's policy would grant the gateway pod istiod's CA material; keep gateway certificates at paths of their own", gp.Setting, strings.Join(shared, ", "))
+			return nil, fmt.Errorf("`%s.certificates` use %s, which reaches istiod's CA material (reads it, changes or destroys it, or signs with istiod's CA): the gateway's policy would grant that to the gateway pod; keep gateway certificates at paths and mounts of their own", gp.Setting, strings.Join(shared, ", "))
 		}
 		t.gateways = append(t.gateways, gp)
 	}

@@ -38,7 +38,7 @@ func separation(plans []*wiring.Plan) Report {
 		}
 		for _, path := range g.SharedPaths(istiod) {
 			ok = false
-			r = append(r, Result{Fail, what, fmt.Sprintf("uses %s, which istiod reads too: the gateway's policy would grant istiod's CA material; keep gateway certificates at paths of their own", path)})
+			r = append(r, Result{Fail, what, fmt.Sprintf("uses %s, which reaches istiod's CA material (reads it, changes or destroys it, or signs with istiod's CA): keep gateway certificates at paths and mounts of their own", path)})
 		}
 		if ok {
 			r = append(r, Result{Pass, what, fmt.Sprintf("shares no role and no Vault path with istiod (%s role %s)", istiod.AuthPath, istiod.Role)})

@@ -321,7 +321,7 @@ func TestSeparation(t *testing.T) {
 			`FAIL  gateway \{app: gw, istio: ingressgateway\}: logs in as istiod \(auth/kubernetes role istiod\)`,
 		}},
 		"istiod's path": {gw("gw", "auth/kubernetes", "secret/data/gw", "secret/data/istiod"), []string{
-			`FAIL  gateway \{app: gw, istio: ingressgateway\}: uses secret/data/istiod, which istiod reads too`,
+			`FAIL  gateway \{app: gw, istio: ingressgateway\}: uses secret/data/istiod, which reaches istiod.s CA material`,
 		}},
 		"both": {gw("istiod", "auth/kubernetes", "secret/data/istiod"), []string{`logs in as istiod`, `uses secret/data/istiod`}},
 		"same role name at another auth path": {gw("istiod", "auth/kubernetes-gw", "secret/data/gw"), []string{

@@ -6,6 +6,8 @@
 package wiring
 
 import (
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +59,11 @@ type File struct {
 	// Capability is what the policy must grant on APIPath: read, or
 	// update for a PKI issue request.
 	Capability string
+	// Reach is every Vault path that reads, changes or signs with what the
+	// file holds, APIPath among them: a KV v2 secret's metadata, delete,
+	// destroy and undelete paths, or (a prefix, ending in /) the whole mount
+	// of a CA. Another plan given any of them would get at this file.
+	Reach []string
 }
 
 // Capabilities a file needs on its APIPath.
@@ -146,6 +153,9 @@ func fileFor(s config.Spec, part Part) (File, error) {
 		f, err = kvFile(s.Source.PKI.Key.KVSecret, s.Source.PKI.Key.Field)
 	default:
 		f.APIPath, f.Keys, f.Capability = pkiAPIPath(s.Source.PKI, part), []string{"certificate"}, Read
+		// Whoever may issue or sign at the mesh's CA mounts mints certificates
+		// that chain to the mesh's root.
+		f.Reach = []string{s.Source.PKI.Mount + "/", s.Source.PKI.RootMount + "/"}
 		f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
 	}
 	f.Part = part
@@ -159,11 +169,15 @@ func kvFile(secret config.KVSecret, field string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	keys := []string{field}
+	keys, reach := []string{field}, []string{d.APIPath}
 	if secret.Version == 2 {
 		keys = []string{"data", field}
+		mount, logical, _ := strings.Cut(d.APIPath, "/data/")
+		for _, op := range []string{"metadata", "delete", "destroy", "undelete"} {
+			reach = append(reach, mount+"/"+op+"/"+logical)
+		}
 	}
-	return File{APIPath: d.APIPath, Keys: keys, Template: tmpl, Capability: Read}, nil
+	return File{APIPath: d.APIPath, Keys: keys, Template: tmpl, Capability: Read, Reach: reach}, nil
 }
 
 func kvField(fs config.Fields, part Part) string {
@@ -273,18 +287,32 @@ func (p *Plan) APIPaths() []PathCapability {
 // PathCapability is one path rule of a policy.
 type PathCapability struct{ Path, Capability string }
 
-// SharedPaths are the Vault paths both plans read or write. Between istiod
-// and a gateway there must be none: the gateway's policy would grant it.
+// SharedPaths are the Vault paths of this plan that reach what q's files
+// hold (File.Reach). Between a gateway and istiod there must be none: the
+// gateway's policy would grant it istiod's CA material, or the power to
+// destroy it or to sign with it.
 func (p *Plan) SharedPaths(q *Plan) []string {
 	var out []string
 	for _, a := range p.APIPaths() {
-		for _, b := range q.APIPaths() {
-			if a.Path == b.Path {
-				out = append(out, a.Path)
-			}
+		ap := path.Clean(a.Path)
+		if slices.ContainsFunc(q.Files, func(f File) bool { return reaches(ap, f) }) {
+			out = append(out, a.Path)
 		}
 	}
 	return out
+}
+
+func reaches(apiPath string, f File) bool {
+	for _, r := range append([]string{f.APIPath}, f.Reach...) {
+		if prefix, ok := strings.CutSuffix(r, "/"); ok {
+			if apiPath == prefix || strings.HasPrefix(apiPath, r) {
+				return true
+			}
+		} else if apiPath == r {
+			return true
+		}
+	}
+	return false
 }
 
 // ForGateway builds the plan of one gateway selection: its certificates
