@@ -257,6 +257,10 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	}
 	set := policy.For(cfg, t.Plans()...)
 	if *output == "commands" {
+		if *roleName != "" {
+			fmt.Fprintln(stderr, "istio-vault-ca policy: --role picks one role's policy (hcl, json) or body (role); --output commands writes every policy and role: drop one of them")
+			return cli.ExitBadInput
+		}
 		fmt.Fprint(stdout, set.Commands())
 		return cli.ExitOK
 	}
