@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
@@ -92,9 +93,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
+// subcommands are the first arguments dispatch knows.
+var subcommands = []string{"check", "config", "policy", "verify", "patches", "explain"}
+
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	args = subcommandFirst(args)
+	if len(args) > 0 && slices.Contains(subcommands, args[0]) && wantsHelp(args[1:]) {
+		fmt.Fprint(stdout, subcommandUsage(args[0]))
+		return cli.ExitOK
+	}
 	if len(args) > 0 {
 		switch args[0] {
+		case "--version", "-version", "version":
+			fmt.Fprintln(stdout, version())
+			return cli.ExitOK
 		case "check":
 			return runCheck(args[1:], stdout, stderr)
 		case "config":
@@ -113,6 +125,83 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return runRender(args, stdin, stdout, stderr)
+}
+
+// subcommandFirst moves the common flags a user wrote before the
+// subcommand (`--config FILE policy`) after it, where its flag set reads
+// them. Without a subcommand the arguments are the post-renderer's.
+func subcommandFirst(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--config" || a == "-config":
+			i++ // its value
+		case strings.HasPrefix(a, "-"):
+		case slices.Contains(subcommands, a):
+			return append(append([]string{a}, args[:i]...), args[i+1:]...)
+		default:
+			return args
+		}
+	}
+	return args
+}
+
+// wantsHelp: -h, -help or --help among a subcommand's flags (before any
+// argument, where the flag package would read it).
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch {
+		case a == "-h" || a == "-help" || a == "--help":
+			return true
+		case a == "--":
+			return false
+		}
+	}
+	return false
+}
+
+// subcommandUsage is the part of the usage text about one subcommand.
+func subcommandUsage(name string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.SplitAfter(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  istio-vault-ca "+name+" ") || strings.HasPrefix(line, "  istio-vault-ca "+name+"\n"):
+			in = true
+		case !strings.HasPrefix(line, "      "):
+			in = false
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return "Usage:\n" + b.String() + "\nThe config is --config FILE, else $" + cli.EnvConfig + ", else ./" + cli.DefaultConfigFile + ".\nExit codes: 0 success, 1 drift or a failed check, 2 bad input, config or usage.\n"
+}
+
+// version is the module version and commit the binary was built from, as
+// the Go toolchain recorded them.
+func version() string {
+	v, rev, dirty := "(unknown)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	out := "istio-vault-ca " + v
+	if rev != "" {
+		out += " (commit " + rev
+		if dirty {
+			out += ", modified"
+		}
+		out += ")"
+	}
+	return out
 }
 
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *cli.Common) {

@@ -355,3 +355,41 @@ func withoutLines(s string, subs ...string) string {
 	}
 	return b.String()
 }
+
+// A subcommand's --help prints that subcommand's usage on stdout and exits
+// 0; it is not a failure, so explain does not record it.
+func TestSubcommandHelp(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	for _, sub := range subcommands {
+		for _, flag := range []string{"--help", "-h"} {
+			code, out, stderr := runCmd([]string{sub, flag}, nil)
+			if code != cli.ExitOK || !strings.Contains(string(out), "  istio-vault-ca "+sub) || strings.Contains(string(out), "istio-vault-ca patches [") && sub != "patches" {
+				t.Errorf("%s %s: exit %d, stdout %q, stderr %q", sub, flag, code, out, stderr)
+			}
+		}
+	}
+	_, out, _ := runCmd([]string{"explain"}, nil)
+	if !strings.Contains(string(out), "no failed run recorded") {
+		t.Errorf("a --help was recorded as a failure: %s", out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCmd([]string{"--version"}, nil)
+	if code != cli.ExitOK || !strings.HasPrefix(string(out), "istio-vault-ca ") {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+}
+
+// `--config FILE policy` is read as `policy --config FILE`.
+func TestCommonFlagsBeforeTheSubcommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	_, want, _ := runCmd([]string{"policy", "--config", cfg}, nil)
+	for _, args := range [][]string{{"--config", cfg, "policy"}, {"--config=" + cfg, "policy"}, {"--verbose", "--config", cfg, "policy"}} {
+		code, got, stderr := runCmd(args, nil)
+		if code != cli.ExitOK || string(got) != string(want) {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
