@@ -33,8 +33,9 @@ Usage:
   istio-vault-ca patches [--config FILE] < manifests.yaml > patches.yaml
       The kustomize strategic-merge patches that give every target Deployment
       in the stream the same settings (for Flux HelmRelease postRenderers).
-  istio-vault-ca check [--config FILE] FILE...
-      Exit 0 if the files already carry the config, 1 with a unified diff if not.
+  istio-vault-ca check [--config FILE] FILE|DIR...
+      Exit 0 if the files (a directory: every .yaml, .yml and .json file below
+      it) already carry the config, 1 with a unified diff if not.
   istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands] [--role NAME]
       Print the Vault policy that allows exactly what istiod's agent reads (hcl,
       the default: pipe into "vault policy write NAME -"), its Kubernetes-auth
@@ -267,9 +268,18 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
+	files, err := drift.Files(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-vault-ca check: %v\n", err)
+		return cli.ExitBadInput
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "istio-vault-ca check: no .yaml, .yml or .json file in %s\n", strings.Join(fs.Args(), ", "))
+		return cli.ExitBadInput
+	}
 	var report bytes.Buffer
 	drifted := false
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		d, err := drift.File(t, file)
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)

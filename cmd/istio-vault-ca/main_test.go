@@ -393,3 +393,35 @@ func TestCommonFlagsBeforeTheSubcommand(t *testing.T) {
 		}
 	}
 }
+
+// check DIR checks every manifest below it, as pre-commit and CI users
+// point it at a folder.
+func TestCheckDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	manifests := filepath.Join(dir, "manifests")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(manifests, "istiod", ".git"), 0o755))
+	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
+	writeFile(t, filepath.Join(manifests, "istiod"), "converged.yaml", string(rendered))
+	writeFile(t, filepath.Join(manifests, "istiod", ".git"), "ignored.yaml", istiod)
+	writeFile(t, manifests, "README.md", istiod)
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifests}, nil)
+	if code != cli.ExitOK || len(out) != 0 {
+		t.Fatalf("converged folder: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	writeFile(t, manifests, "drifted.yml", istiod)
+	code, out, _ = runCmd([]string{"check", "--config", cfg, manifests}, nil)
+	if code != cli.ExitFailed || !strings.Contains(string(out), "drifted.yml") || strings.Contains(string(out), "converged.yaml") {
+		t.Errorf("drifted folder: exit %d, stdout %q", code, out)
+	}
+	empty := filepath.Join(dir, "empty")
+	must(os.Mkdir(empty, 0o755))
+	if code, out, stderr := runCmd([]string{"check", "--config", cfg, empty}, nil); code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "no .yaml, .yml or .json file in") {
+		t.Errorf("empty folder: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

@@ -4,7 +4,10 @@ package drift
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -22,6 +25,43 @@ func File(r Renderer, name string) (string, error) {
 		return "", err
 	}
 	return Diff(r, name, in)
+}
+
+// Files expands the names a user gives check: a file stands for itself, a
+// directory for every .yaml, .yml and .json file below it (in lexical
+// order, hidden directories such as .git skipped), as pre-commit and CI
+// users point it at a manifests folder.
+func Files(names []string) ([]string, error) {
+	var out []string
+	for _, name := range names {
+		st, err := os.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, name)
+			continue
+		}
+		err = filepath.WalkDir(name, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != name && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			switch filepath.Ext(p) {
+			case ".yaml", ".yml", ".json":
+				if d.Type().IsRegular() {
+					out = append(out, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Diff is File for bytes already read.
