@@ -51,6 +51,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
 	}
+	if fs.NArg() > 0 {
+		// Said as the main binary's subcommands say it: verify takes no
+		// argument, and a config named without --config would be ignored.
+		fmt.Fprintf(stderr, "istio-vault-ca verify: unexpected argument %q: pass the config with --config %s\n", fs.Arg(0), fs.Arg(0))
+		return cli.ExitBadInput
+	}
 	cfg, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code

@@ -276,3 +276,26 @@ func TestJWTFlagErrorsDoNotEchoTheArgument(t *testing.T) {
 		})
 	}
 }
+
+// verify takes no argument: a config named without --config was ignored
+// and ./vaultca.yaml looked for, so `verify base.yaml` said "no config".
+// Said as policy, config and patches say it, before anything is read.
+func TestPositionalArgumentIsRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(cli.EnvConfig, "")
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1") // never reached
+	for _, args := range [][]string{
+		{"base.yaml"},
+		{"--jwt", "istiod.jwt", "base.yaml"},
+		{"--role", "istiod", "base.yaml", "--jwt", "istiod.jwt"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			want := "istio-vault-ca verify: unexpected argument \"base.yaml\": pass the config with --config base.yaml\n"
+			if code != cli.ExitBadInput || stdout.Len() != 0 || stderr.String() != want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout.String(), stderr.String(), want)
+			}
+		})
+	}
+}
