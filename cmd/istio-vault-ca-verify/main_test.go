@@ -299,3 +299,30 @@ func TestPositionalArgumentIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// No part of a password in VAULT_ADDR is printed, however the address is
+// malformed: the URL parser's errors quote what it took for the host (a
+// password holding a / ends the host there), and an address without a
+// scheme parses as an opaque URL with no userinfo to redact.
+func TestAddressPasswordNeverPrinted(t *testing.T) {
+	const secret = "Zq9"
+	for _, tc := range []struct{ addr, pattern string }{
+		{"http://admin:" + secret + "/rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @, .*percent-encode`},
+		{"http://admin:" + secret + "#rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://admin:" + secret + "?rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://admin:" + secret + "%zz@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://[admin:" + secret + "@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: net/url: invalid userinfo`},
+		{"admin:" + secret + "rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR must be an http://, https:// or unix:// URL such as https://vault.example.com:8200, got xxxxx@127.0.0.1:1`},
+		{"admin:" + secret + "rest@vault.example.com:8200/", `^istio-vault-ca verify: VAULT_ADDR must be an http://, https:// or unix:// URL`},
+		{"http://admin:" + secret + "@vault.example.com:8200", `^istio-vault-ca verify: VAULT_ADDR http://xxxxx@vault.example.com:8200 is plain HTTP to another machine`},
+		{"http://admin:" + secret + "@127.0.0.1:1", `^FAIL  vault http://xxxxx@127.0.0.1:1: connection refused`},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			out, _ := runVerify(t, map[string]string{api.EnvVaultAddress: tc.addr})
+			if strings.Contains(out, secret) {
+				t.Errorf("printed (part of) the password:\n%s", out)
+			}
+			match(t, out, tc.pattern)
+		})
+	}
+}
