@@ -156,3 +156,69 @@ func TestVerifyRoles(t *testing.T) {
 		}
 	})
 }
+
+// A token Vault does not know is named as such for VAULT_TOKEN, and a
+// service-account token Kubernetes does not accept as a login failure;
+// a stale VAULT_TOKEN left in the environment does not fail a --jwt login,
+// which needs no token (issue 16's message, checked against a real Vault).
+func TestVerifyBadTokens(t *testing.T) {
+	e := newEnv(t)
+	ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA bad tokens", 55)
+	l := layout{name: "bad-tokens", config: verifyConfig, seed: func(t *testing.T, v *api.Client) {
+		kvPut(t, v, 2, "secret", "verify", ca.fields())
+	}}
+	cfgFile, _ := e.setup(t, l)
+	const stale = "hvs.not-a-token-of-this-vault-at-all"
+	run := func(t *testing.T, token, jwt string) (string, int) {
+		t.Helper()
+		args := []string{"verify", "--config", cfgFile, "--timeout", "5s"}
+		if jwt != "" {
+			f := filepath.Join(t.TempDir(), "jwt")
+			must(t, os.WriteFile(f, []byte(jwt), 0o600))
+			args = append(args, "--jwt", f)
+		}
+		out, stderr, code := tool(t, nil, []string{"VAULT_ADDR=" + e.vault.addr, "VAULT_TOKEN=" + token, "VAULT_CACERT=", "VAULT_SKIP_VERIFY="}, args...)
+		for _, s := range []string{token, jwt} {
+			if s != "" && strings.Contains(out+stderr, s) {
+				t.Errorf("verify printed a token:\n%s", out+stderr)
+			}
+		}
+		return out + stderr, code
+	}
+	t.Run("VAULT_TOKEN unknown", func(t *testing.T) {
+		out, code := run(t, stale, "")
+		if code != 1 || !regexp.MustCompile(`FAIL  ca-key.pem <- secret/data/verify#data.ca_key: invalid token \(Vault said: .*invalid token.*\): the token expired, was revoked or is not one of this Vault's`).MatchString(out) {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("JWT Kubernetes rejects", func(t *testing.T) {
+		// Signed by another key than the API server's: its TokenReview
+		// says unauthenticated.
+		other := startAPIServer(t)
+		out, code := run(t, "", other.token(t, istiodSA))
+		if code != 1 || !strings.Contains(out, "FAIL  login auth/kubernetes role istiod: the service-account token was not accepted (Vault said: permission denied): Kubernetes' TokenReview refused it (expired, of another cluster, or not a service-account token), or Vault cannot review tokens (check auth/kubernetes/config); pass a current one, e.g. from kubectl create token istiod -n istio-system") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("JWT that is no JWT", func(t *testing.T) {
+		out, code := run(t, "", "eyJhbGciOiJSUzI1NiJ9.bm90LWEtdG9rZW4.c2ln")
+		if code != 1 || !strings.Contains(out, "FAIL  login auth/kubernetes role istiod: the service-account token was not accepted") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("role missing in Vault", func(t *testing.T) {
+		_, err := e.vault.client.Logical().Delete("auth/kubernetes/role/istiod")
+		must(t, err)
+		t.Cleanup(func() { e.applyPolicy(t, cfgFile) })
+		out, code := run(t, "", e.jwt)
+		if code != 1 || !strings.Contains(out, `FAIL  login auth/kubernetes role istiod: Vault has no role istiod at auth/kubernetes (Vault said: invalid role name "istiod"): write it (istio-vault-ca policy --output role shows what istiod needs)`) {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("stale VAULT_TOKEN beside --jwt", func(t *testing.T) {
+		out, code := run(t, stale, e.jwt)
+		if code != 0 || !strings.Contains(out, "PASS  login auth/kubernetes role istiod: logged in") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+}

@@ -102,7 +102,7 @@ func TestRedactTokens(t *testing.T) {
 		"token s.AbCdEfGhIjKlMnOpQrStUvWx rejected":            "token [redacted token] rejected",
 		`"s.AbCdEfGhIjKlMnOpQrStUvWx"`:                         `"[redacted token]"`,
 		"token hvs.CAESIAbCdEfGhIjKlMnOpQrStUvWxYz0123 denied": "token [redacted token] denied",
-		"jwt " + testJWT:                                       "jwt [redacted token]",
+		"jwt " + testJWT: "jwt [redacted token]",
 		`got "http://admin:Sup3rS3cretPassw0rd@vault.example.com:8200"`: `got "http://xxxxx@vault.example.com:8200"`,
 		"proxy https://tok3n@proxy:3128/x@y":                            "proxy https://xxxxx@proxy:3128/x@y",
 		// Not tokens: a file name, a short s. word, a dotted field.

@@ -254,9 +254,12 @@ func (v *run) login(p *wiring.Plan, plans []*wiring.Plan) bool {
 		label := roleLabel(p, plans)
 		shows = "istio-vault-ca policy --role " + label + " --output role shows what role " + label + " needs"
 	}
+	// A login needs no token: VAULT_TOKEN, stale or not, is not sent with
+	// the JWT, nor can it fail the login.
+	v.client.ClearToken()
 	secret, err := v.client.Logical().WriteWithContext(v.ctx, p.AuthPath+"/login", map[string]any{"role": p.Role, "jwt": v.opts.JWT})
 	if err != nil {
-		v.add(Fail, what, "%s", explainAPIError(err, "the role does not exist, or its bound service account names and namespaces do not match the token's ("+shows+")"))
+		v.add(Fail, what, "%s", v.loginError(err, p, shows))
 		return false
 	}
 	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
@@ -267,6 +270,28 @@ func (v *run) login(p *wiring.Plan, plans []*wiring.Plan) bool {
 	v.secret(secret.Auth.ClientToken)
 	v.add(Pass, what, "logged in with policies %s", strings.Join(secret.Auth.Policies, ", "))
 	return true
+}
+
+// loginError explains a failed Kubernetes-auth login by what Vault said:
+// a role it does not have (400, invalid role name), a service account or
+// namespace the role does not bind (403, ... not authorized), or, with
+// permission denied alone, a token Kubernetes' TokenReview did not accept.
+func (v *run) loginError(err error, p *wiring.Plan, shows string) string {
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		said := vaultSaid(re.Errors)
+		switch {
+		case re.StatusCode == 400 && strings.Contains(said, "invalid role name"):
+			return fmt.Sprintf("Vault has no role %s at %s (Vault said: %s): write it (%s)", p.Role, p.AuthPath, said, shows)
+		case re.StatusCode == 403 && !strings.Contains(said, "not authorized") && !strings.Contains(said, "invalid token"):
+			sa, ns := "SERVICE-ACCOUNT", "NAMESPACE"
+			if len(p.ServiceAccounts) > 0 && len(p.Namespaces) > 0 {
+				sa, ns = p.ServiceAccounts[0], p.Namespaces[0]
+			}
+			return fmt.Sprintf("the service-account token was not accepted (Vault said: %s): Kubernetes' TokenReview refused it (expired, of another cluster, or not a service-account token), or Vault cannot review tokens (check %s/config); pass a current one, e.g. from kubectl create token %s -n %s", said, p.AuthPath, sa, ns)
+		}
+	}
+	return explainAPIError(err, "the role's bound service account names and namespaces do not match the token's ("+shows+")")
 }
 
 // explainAPIError says what Vault answered, and what to do about it; on403
