@@ -43,7 +43,7 @@ func TestChainFailures(t *testing.T) {
 			breakIt: func(t *testing.T, e *env, _ string) {
 				must(t, e.vault.client.Sys().PutPolicy("fail-policy-missing-path", `path "secret/data/somewhere-else" { capabilities = ["read"] }`))
 			},
-			verify:   `permission denied: the token's policy does not grant read on secret/data/fail/policy-missing-path`,
+			verify:   `permission denied: role istiod's policy fail-policy-missing-path should grant read on secret/data/fail/policy-missing-path \(istio-vault-ca policy --role istiod prints it\)`,
 			agentLog: `(?s)vault.read\(secret/data/fail/policy-missing-path\).*Code: 403.*permission denied`,
 		},
 		{

@@ -18,17 +18,21 @@ import (
 	"time"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/verify"
 )
 
 const usage = `Usage:
-  istio-vault-ca verify [--config FILE] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain from the
       CA cert to the root, days to expiry; and each gateway's certificates.
       Without Vault: no gateway shares istiod's role or Vault paths.
-      --jwt logs in with istiod's service-account token first. Requests go to
+      --jwt FILE logs in with a service-account token first, as the role's
+      agent would, and checks only that role's paths: istiod's, or with
+      --role NAME (a name or path, as for policy --role) a gateway's. Without
+      --jwt, VAULT_TOKEN reads every path, or --role's only. Requests go to
       VAULT_ADDR only: no redirect is followed.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
 `
@@ -39,16 +43,32 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs, c := cli.NewFlags("verify", usage, stderr)
-	jwtFile := fs.String("jwt", "", "file holding istiod's service-account token: log in with it as istiod would")
+	jwtFile := fs.String("jwt", "", "file holding the role's service-account token (istiod's by default): log in with it as the role's agent would, and check that role's paths only")
+	roleName := fs.String("role", "", "the role (name or path, as for policy --role) whose paths to check, and with --jwt to log in as; default istiod's with --jwt, every role without")
 	warnDays := fs.Int("warn-days", 30, "warn about certificates that expire within this many days")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on Vault after this long")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP to a Vault that is not on this machine")
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
 	}
+	if fs.NArg() > 0 {
+		// Said as the main binary's subcommands say it: verify takes no
+		// argument, and a config named without --config would be ignored.
+		fmt.Fprintf(stderr, "istio-vault-ca verify: unexpected argument %q: pass the config with --config %s\n", fs.Arg(0), fs.Arg(0))
+		return cli.ExitBadInput
+	}
 	cfg, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
 		return code
+	}
+	opts := verify.Options{WarnWithin: time.Duration(*warnDays) * 24 * time.Hour}
+	if *roleName != "" || *jwtFile != "" {
+		role, err := policy.For(cfg, t.Plans()...).RoleNamed(*roleName)
+		if err != nil {
+			fmt.Fprintf(stderr, "istio-vault-ca verify: --role: %v\n", err)
+			return cli.ExitBadInput
+		}
+		opts.Role = role.Path
 	}
 	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: *insecure, Timeout: *timeout})
 	if err != nil {
@@ -58,7 +78,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if ns := cfg.Spec.Vault.Namespace; ns != "" {
 		client.SetNamespace(ns)
 	}
-	opts := verify.Options{WarnWithin: time.Duration(*warnDays) * 24 * time.Hour}
 	if *jwtFile != "" {
 		b, err := os.ReadFile(*jwtFile)
 		if err != nil {

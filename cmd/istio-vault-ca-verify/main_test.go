@@ -225,7 +225,7 @@ func TestNothingSecretPrinted(t *testing.T) {
 		"echoed token": {map[string]string{api.EnvVaultAddress: echo.URL}, 1,
 			`FAIL  ca-key.pem <- .*: Vault answered 500: token xxxxx and body rejected`},
 		"echoed JWT": {map[string]string{api.EnvVaultAddress: echo.URL, "jwt": jwt}, 1,
-			`FAIL  login auth/kubernetes role istiod: Vault answered 500: token xxxxx and body .*"jwt":"xxxxx"`},
+			`FAIL  login auth/kubernetes role istiod: Vault answered 500: token and body .*"jwt":"xxxxx"`}, // the login carries no token
 		"refused address with a password": {map[string]string{api.EnvVaultAddress: "http://admin:p4ssw0rd@192.0.2.1:8200"}, 2,
 			`VAULT_ADDR http://xxxxx@192\.0\.2\.1:8200 is plain HTTP to another machine`},
 		"address that does not parse": {map[string]string{api.EnvVaultAddress: "http://admin:p4ssw0rd@[::1"}, 2,
@@ -273,6 +273,56 @@ func TestJWTFlagErrorsDoNotEchoTheArgument(t *testing.T) {
 			if code != cli.ExitBadInput || stdout.Len() != 0 || stderr.String() != "istio-vault-ca verify: "+tc.want+"\n" {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, stdout.String(), stderr.String(), tc.want)
 			}
+		})
+	}
+}
+
+// verify takes no argument: a config named without --config was ignored
+// and ./vaultca.yaml looked for, so `verify base.yaml` said "no config".
+// Said as policy, config and patches say it, before anything is read.
+func TestPositionalArgumentIsRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(cli.EnvConfig, "")
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1") // never reached
+	for _, args := range [][]string{
+		{"base.yaml"},
+		{"--jwt", "istiod.jwt", "base.yaml"},
+		{"--role", "istiod", "base.yaml", "--jwt", "istiod.jwt"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(args, &stdout, &stderr)
+			want := "istio-vault-ca verify: unexpected argument \"base.yaml\": pass the config with --config base.yaml\n"
+			if code != cli.ExitBadInput || stdout.Len() != 0 || stderr.String() != want {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout.String(), stderr.String(), want)
+			}
+		})
+	}
+}
+
+// No part of a password in VAULT_ADDR is printed, however the address is
+// malformed: the URL parser's errors quote what it took for the host (a
+// password holding a / ends the host there), and an address without a
+// scheme parses as an opaque URL with no userinfo to redact.
+func TestAddressPasswordNeverPrinted(t *testing.T) {
+	const secret = "Zq9"
+	for _, tc := range []struct{ addr, pattern string }{
+		{"http://admin:" + secret + "/rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @, .*percent-encode`},
+		{"http://admin:" + secret + "#rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://admin:" + secret + "?rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://admin:" + secret + "%zz@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: it holds an @`},
+		{"http://[admin:" + secret + "@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR is not a URL: net/url: invalid userinfo`},
+		{"admin:" + secret + "rest@127.0.0.1:1", `^istio-vault-ca verify: VAULT_ADDR must be an http://, https:// or unix:// URL such as https://vault.example.com:8200, got xxxxx@127.0.0.1:1`},
+		{"admin:" + secret + "rest@vault.example.com:8200/", `^istio-vault-ca verify: VAULT_ADDR must be an http://, https:// or unix:// URL`},
+		{"http://admin:" + secret + "@vault.example.com:8200", `^istio-vault-ca verify: VAULT_ADDR http://xxxxx@vault.example.com:8200 is plain HTTP to another machine`},
+		{"http://admin:" + secret + "@127.0.0.1:1", `^FAIL  vault http://xxxxx@127.0.0.1:1: connection refused`},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			out, _ := runVerify(t, map[string]string{api.EnvVaultAddress: tc.addr})
+			if strings.Contains(out, secret) {
+				t.Errorf("printed (part of) the password:\n%s", out)
+			}
+			match(t, out, tc.pattern)
 		})
 	}
 }

@@ -76,7 +76,7 @@ func keepFailure(args []string, rec *recorder) error {
 // Flags by whether they take a value, across every subcommand. Only these
 // names reach the record; any other is written as --unknown-flag.
 var (
-	valueFlags = map[string]bool{"config": true, "output": true, "jwt": true, "warn-days": true, "timeout": true}
+	valueFlags = map[string]bool{"config": true, "output": true, "role": true, "jwt": true, "warn-days": true, "timeout": true}
 	boolFlags  = map[string]bool{"verbose": true, "defaults": true, "allow-insecure-http": true, "h": true, "help": true}
 )
 
@@ -129,13 +129,19 @@ func argvShape(args []string) string {
 
 // tokenShapes are credentials that could reach a message all the same (an
 // argument echoed back): JSON Web Tokens, such as a service-account token,
-// and Vault tokens.
-var tokenShapes = `eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|\bhv[sbr]\.[A-Za-z0-9_-]{20,}`
+// and Vault tokens, current (hvs., hvb., hvr.) and from before Vault 1.10
+// (s., b., r. and at least 24 base62 characters).
+var tokenShapes = `eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|\bhv[sbr]\.[A-Za-z0-9_-]{20,}|\b[sbr]\.[A-Za-z0-9]{24,}\b`
 
-// redactTokens replaces anything shaped like a token. It is compiled only
-// here, on a failed run: a regular expression at every start would cost
-// every run.
+// urlUserinfo is the user name and password of a URL, up to the @ before
+// its host: a Vault or proxy address may carry them.
+var urlUserinfo = `([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@"'<>]+@`
+
+// redactTokens replaces anything shaped like a token, and the userinfo of
+// URLs. The expressions are compiled only here, on a failed run: a regular
+// expression at every start would cost every run.
 func redactTokens(msg []byte) []byte {
+	msg = regexp.MustCompile(urlUserinfo).ReplaceAll(msg, []byte("${1}xxxxx@"))
 	return regexp.MustCompile(tokenShapes).ReplaceAll(msg, []byte("[redacted token]"))
 }
 

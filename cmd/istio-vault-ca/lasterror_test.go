@@ -57,6 +57,8 @@ func TestArgvShape(t *testing.T) {
 		{[]string{"check", "--verbose", "a.yaml", "--config", "b.yaml"}, "check --verbose … … …"}, // flags end at the first argument
 		{[]string{"check", "--", "-a.yaml"}, "check -- …"},
 		{[]string{"policy", "--output"}, "policy --output"},
+		{[]string{"verify", "--role", "istio-ingressgateway", "--jwt", "gw.jwt"}, "verify --role=… --jwt=…"},
+		{[]string{"policy", "--role=istiod", "--output", "role"}, "policy --role=… --output=…"},
 		{[]string{"--" + testJWT, "x"}, "--unknown-flag …"},
 		{[]string{"--" + testJWT + "=y"}, "--unknown-flag=…"},
 		{[]string{testJWT}, "…"},
@@ -89,6 +91,49 @@ func TestRecordOfAMalformedListQuotesNoContents(t *testing.T) {
 	for what, s := range map[string]string{"stderr": stderr, "the record": string(record)} {
 		if strings.Contains(s, "c2VjcmV0") {
 			t.Errorf("%s quotes the Secret:\n%s", what, s)
+		}
+	}
+}
+
+// What the record must not keep, even when a message quotes it: Vault
+// tokens of either format, JSON Web Tokens, and the userinfo of a URL.
+func TestRedactTokens(t *testing.T) {
+	for in, want := range map[string]string{
+		"token s.AbCdEfGhIjKlMnOpQrStUvWx rejected":            "token [redacted token] rejected",
+		`"s.AbCdEfGhIjKlMnOpQrStUvWx"`:                         `"[redacted token]"`,
+		"token hvs.CAESIAbCdEfGhIjKlMnOpQrStUvWxYz0123 denied": "token [redacted token] denied",
+		"jwt " + testJWT: "jwt [redacted token]",
+		`got "http://admin:Sup3rS3cretPassw0rd@vault.example.com:8200"`: `got "http://xxxxx@vault.example.com:8200"`,
+		"proxy https://tok3n@proxy:3128/x@y":                            "proxy https://xxxxx@proxy:3128/x@y",
+		// Not tokens: a file name, a short s. word, a dotted field.
+		"reads secrets.yaml and s.short and data.root_cert": "reads secrets.yaml and s.short and data.root_cert",
+		"mail me at user@example.com":                       "mail me at user@example.com",
+	} {
+		if got := string(redactTokens([]byte(in))); got != want {
+			t.Errorf("redactTokens(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A password in spec.vault.address is refused, and neither the message nor
+// the record of the failed run repeats it.
+func TestAddressPasswordNeitherPrintedNorRecorded(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	for _, address := range []string{
+		"http://admin:Sup3rS3cretPassw0rd@vault.example.com:8200",
+		"https://user:Sup3rS3cretPassw0rd@vault.example.com:8200",
+	} {
+		cfg := writeFile(t, dir, "vaultca.yaml", strings.Replace(testConfig, "vault: {role: istiod}", `vault: {role: istiod, address: "`+address+`"}`, 1))
+		code, out, stderr := runCmd([]string{"--config", cfg}, []byte(istiod))
+		if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "`spec.vault.address` holds credentials") {
+			t.Errorf("%s: exit %d, %d bytes on stdout, stderr %q", address, code, len(out), stderr)
+		}
+		_, record, _ := runCmd([]string{"explain"}, nil)
+		for what, s := range map[string]string{"stderr": stderr, "the record": string(record)} {
+			if strings.Contains(s, "Sup3rS3cretPassw0rd") {
+				t.Errorf("%s: %s holds the password:\n%s", address, what, s)
+			}
 		}
 	}
 }

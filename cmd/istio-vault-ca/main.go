@@ -42,11 +42,12 @@ Usage:
       role body (role: pipe into "vault write AUTHPATH/role/NAME -"), or vault
       CLI commands writing every policy and role (commands). Each role gets a
       policy of its own; --role picks a gateway's instead of istiod's.
-  istio-vault-ca verify [--config FILE] [--jwt FILE] [--warn-days N]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain to root,
-      days to expiry. --jwt logs in with istiod's service-account token first.
+      days to expiry. --jwt logs in with istiod's service-account token first
+      and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
   istio-vault-ca config --defaults
       Print every default, documented.

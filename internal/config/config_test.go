@@ -297,6 +297,34 @@ func TestPlainHTTPAddress(t *testing.T) {
 	}
 }
 
+// A user name or password in spec.vault.address would be written into the
+// injector's service annotation, in every manifest and in Git: refused, and
+// no message repeats it, nor the error of an address that does not parse
+// (stderr reaches CI logs and explain's record).
+func TestAddressWithCredentials(t *testing.T) {
+	for _, tc := range []struct{ address, want string }{
+		{"http://admin:Sup3rS3cretPassw0rd@vault.example.com:8200",
+			"c.yaml:4: `spec.vault.address` holds credentials (\"http://xxxxx@vault.example.com:8200\"): they would be written into every manifest, in the injector's service annotation; remove them: the agent logs in with Kubernetes auth (spec.vault.role)"},
+		{"https://user:Sup3rS3cretPassw0rd@vault.example.com:8200", "(\"https://xxxxx@vault.example.com:8200\"): they would be written"},
+		{"https://Sup3rS3cretPassw0rd@vault.example.com", "(\"https://xxxxx@vault.example.com\")"},
+		{"http://127.0.0.1:Sup3rS3cretPassw0rd@localhost:8200", "(\"http://xxxxx@localhost:8200\")"},
+		{"http://admin:Sup3rS3cretPassw0rd@[::1", "must be an http(s) URL such as https://vault.example.com:8200, got \"http://xxxxx@[::1\""},
+		{"admin:Sup3rS3cretPassw0rd@vault:8200", "must be an http(s) URL such as https://vault.example.com:8200, got \"xxxxx@vault:8200\""},
+		{"https://vault.example.com:8200/a@Sup3rS3cretPassw0rd", ""},
+	} {
+		err := loadSpec(t, "  vault: {role: istiod, address: \""+tc.address+"\"}\n  source: {kv: {path: secret/istiod}}\n")
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.address, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "Sup3rS3cretPassw0rd") {
+			t.Errorf("%s: got %v, want %q and no password", tc.address, err, tc.want)
+		}
+	}
+}
+
 // Warnings are not errors: the config loads, and says what is risky, with
 // the line.
 func TestWarnings(t *testing.T) {

@@ -30,10 +30,17 @@ func (c *VaultCA) Validate() Errors {
 		add("spec.vault.authPath", "must start with auth/ (e.g. auth/kubernetes), got %q", s.Vault.AuthPath)
 	}
 	if a := s.Vault.Address; a != "" {
-		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", a)
-		} else if plainHTTP(u) && !s.Vault.AllowPlainHTTP {
-			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", a)
+		// Messages show the address without its userinfo: stderr reaches
+		// CI logs and explain's record.
+		shown := redactUserinfo(a)
+		u, err := url.Parse(a)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", shown)
+		case u.User != nil:
+			add("spec.vault.address", "holds credentials (%q): they would be written into every manifest, in the injector's service annotation; remove them: the agent logs in with Kubernetes auth (spec.vault.role)", shown)
+		case plainHTTP(u) && !s.Vault.AllowPlainHTTP:
+			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		}
 	}
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
@@ -140,9 +147,29 @@ func (c *VaultCA) warningList() Errors {
 		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
 	}
 	if u, err := url.Parse(v.Address); err == nil && plainHTTP(u) && v.AllowPlainHTTP {
-		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", v.Address)})
+		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", redactUserinfo(v.Address))})
 	}
 	return ws
+}
+
+// redactUserinfo replaces what precedes the last @ of a URL's authority
+// with xxxxx. It works on the raw string, so that an address that does not
+// parse is shown without its password too; a user name alone may be a
+// token, so it goes as well.
+func redactUserinfo(a string) string {
+	start := 0
+	if i := strings.Index(a, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(a)
+	if i := strings.IndexAny(a[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(a[start:end], '@')
+	if at < 0 {
+		return a
+	}
+	return a[:start] + "xxxxx" + a[start+at:]
 }
 
 // The name checks are plain loops, not regular expressions: a compiled

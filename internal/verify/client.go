@@ -39,8 +39,14 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 	// included: parse first and name the variable instead.
 	for _, name := range []string{api.EnvVaultAddress, api.EnvVaultAgentAddr, api.EnvVaultProxyAddr, api.EnvHTTPProxy} {
 		if v := os.Getenv(name); v != "" {
-			if _, err := parseURL(name, v); err != nil {
+			u, err := parseURL(name, v)
+			if err != nil {
 				return nil, nil, err
+			}
+			if name == api.EnvVaultAddress || name == api.EnvVaultAgentAddr {
+				if err := vaultScheme(name, u); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
@@ -52,7 +58,11 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 		if o.Address == "" {
 			return nil, nil, errors.New("set VAULT_ADDR (or spec.vault.address)")
 		}
-		if _, err := parseURL("spec.vault.address", o.Address); err != nil {
+		u, err := parseURL("spec.vault.address", o.Address)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := vaultScheme("spec.vault.address", u); err != nil {
 			return nil, nil, err
 		}
 		vc.Address = o.Address
@@ -104,7 +114,10 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 	return client, notes, nil
 }
 
-// parseURL parses a URL, keeping the URL itself out of the error.
+// parseURL parses a URL, keeping the URL itself out of the error. The
+// parser's own message quotes a part of it, such as what it took for the
+// port: with a / ? or # in a password, that is the password's start. So an
+// address holding an @ gets a message of ours instead of a quoting one.
 func parseURL(name, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -112,9 +125,23 @@ func parseURL(name, raw string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		if strings.Contains(raw, "@") && strings.Contains(err.Error(), `"`) {
+			return nil, fmt.Errorf("%s is not a URL: it holds an @, so perhaps a user name or password, which the parser's message would quote in part; percent-encode a / ? # @ [ or ] in them, or better leave credentials out of %s", name, name)
+		}
 		return nil, fmt.Errorf("%s is not a URL: %v", name, err)
 	}
 	return u, nil
+}
+
+// vaultScheme refuses a Vault address the client cannot send to. Without
+// a scheme, user:password@host parses as a URL of scheme "user" whose
+// password is no userinfo, so it would be printed whole.
+func vaultScheme(name string, u *url.URL) error {
+	switch u.Scheme {
+	case "http", "https", "unix":
+		return nil
+	}
+	return fmt.Errorf("%s must be an http://, https:// or unix:// URL such as https://vault.example.com:8200, got %s", name, redactURL(u))
 }
 
 // insecureHop refuses a hop the token would cross in clear: anything but
@@ -162,14 +189,33 @@ type originError struct{ msg string }
 
 func (e *originError) Error() string { return e.msg }
 
-// redactURL prints a URL without its userinfo, which may hold a password.
+// redactURL prints a URL without its userinfo, which may hold a password;
+// an opaque URL (user:password@host, no //) without what precedes its @.
 func redactURL(u *url.URL) string {
 	if u.User == nil {
-		return u.String()
+		return redactRaw(u.String())
 	}
 	c := *u
 	c.User = url.User("xxxxx")
 	return c.String()
+}
+
+// redactRaw replaces what precedes the last @ of a URL's authority (after
+// any scheme://, up to the first / ? or #) with xxxxx.
+func redactRaw(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(s)
+	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(s[start:end], '@')
+	if at < 0 {
+		return s
+	}
+	return s[:start] + "xxxxx" + s[start+at:]
 }
 
 var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@"'<>]+@`)

@@ -24,8 +24,13 @@ import (
 
 // Options tune a run.
 type Options struct {
-	// JWT, if set, is a service-account token to log in with at the
-	// config's auth path and role, so the reads happen as istiod's would.
+	// Role, if set, is the path of a Kubernetes-auth role
+	// (auth/kubernetes/role/istiod): only the plans that log in with it are
+	// checked. Each role's token may read its own paths only, so checking
+	// another role's with it would fail a correct setup.
+	Role string
+	// JWT, if set, is a service-account token to log in with at Role
+	// (which must be set), so the reads happen as that role's agent's would.
 	JWT string
 	// WarnWithin warns about certificates expiring sooner than this.
 	WarnWithin time.Duration
@@ -40,6 +45,9 @@ const (
 	Pass Status = "PASS"
 	Warn Status = "WARN"
 	Fail Status = "FAIL"
+	// Skip is a plan of another role than the one checked: nothing
+	// was read for it, and the line says how to check it.
+	Skip Status = "SKIP"
 )
 
 // Result is one line of the report.
@@ -69,7 +77,11 @@ func (r Report) Write(w io.Writer) {
 		counts[x.Status]++
 		fmt.Fprintf(w, "%s  %s: %s\n", x.Status, x.What, x.Detail)
 	}
-	fmt.Fprintf(w, "%d passed, %d failed, %d warnings\n", counts[Pass], counts[Fail], counts[Warn])
+	fmt.Fprintf(w, "%d passed, %d failed, %d warnings", counts[Pass], counts[Fail], counts[Warn])
+	if counts[Skip] > 0 {
+		fmt.Fprintf(w, ", %d not checked", counts[Skip])
+	}
+	fmt.Fprintln(w)
 }
 
 // Run checks every plan's files against Vault, after the checks of the
@@ -87,13 +99,74 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 	if !v.reachable() {
 		return v.report
 	}
-	if opts.JWT != "" && !v.login() {
-		return v.report
+	var checked []*wiring.Plan
+	for _, p := range plans {
+		if opts.Role == "" || RolePath(p) == opts.Role {
+			checked = append(checked, p)
+		}
+	}
+	if opts.JWT != "" {
+		if len(checked) == 0 {
+			v.add(Fail, "login", "no plan logs in with role %s", opts.Role)
+			return v.report
+		}
+		if !v.login(checked[0], plans) {
+			return v.report
+		}
 	}
 	for _, p := range plans {
-		v.plan(p)
+		if opts.Role == "" || RolePath(p) == opts.Role {
+			v.plan(p, plans)
+		} else {
+			v.skip(p, plans)
+		}
 	}
 	return v.report
+}
+
+// RolePath is the Kubernetes-auth role a plan's agent logs in with, as
+// `istio-vault-ca policy --role` names it.
+func RolePath(p *wiring.Plan) string {
+	return p.AuthPath + "/role/" + p.Role
+}
+
+// roleLabel is how a message names a plan's role to pass to --role: its
+// name, or its path where another auth path has a role of that name.
+func roleLabel(p *wiring.Plan, plans []*wiring.Plan) string {
+	for _, o := range plans {
+		if o.Role == p.Role && o.AuthPath != p.AuthPath {
+			return RolePath(p)
+		}
+	}
+	return p.Role
+}
+
+// planName names a plan in the report: istiod, or a gateway by its
+// selector.
+func planName(p *wiring.Plan) string {
+	if p.Selector == nil {
+		return "istiod"
+	}
+	return "gateway " + selectorString(p.Selector)
+}
+
+// skip says that a plan of another role was not checked, and how to check
+// it: with its own role's login, never by granting the checked role its
+// paths.
+func (v *run) skip(p *wiring.Plan, plans []*wiring.Plan) {
+	label := roleLabel(p, plans)
+	how := "--role " + label + " --jwt FILE (the gateway's service-account token)"
+	if p.Selector == nil {
+		how = "--jwt FILE (istiod's service-account token)"
+	}
+	checked := v.opts.Role
+	for _, o := range plans {
+		if RolePath(o) == v.opts.Role {
+			checked = roleLabel(o, plans)
+			break
+		}
+	}
+	v.add(Skip, planName(p), "not checked: its paths are role %s's, not %s's; check them with %s, or with a VAULT_TOKEN that may read them", label, checked, how)
 }
 
 type run struct {
@@ -173,13 +246,20 @@ func explainConnError(err error) string {
 	return "cannot reach Vault: " + msg
 }
 
-// login replaces the client's token with one istiod would get.
-func (v *run) login() bool {
-	s := v.cfg.Spec
-	what := "login " + s.Vault.AuthPath + " role " + s.Vault.Role
-	secret, err := v.client.Logical().WriteWithContext(v.ctx, s.Vault.AuthPath+"/login", map[string]any{"role": s.Vault.Role, "jwt": v.opts.JWT})
+// login replaces the client's token with one the plan's agent would get.
+func (v *run) login(p *wiring.Plan, plans []*wiring.Plan) bool {
+	what := "login " + p.AuthPath + " role " + p.Role
+	shows := "istio-vault-ca policy --output role shows what istiod needs"
+	if p.Selector != nil {
+		label := roleLabel(p, plans)
+		shows = "istio-vault-ca policy --role " + label + " --output role shows what role " + label + " needs"
+	}
+	// A login needs no token: VAULT_TOKEN, stale or not, is not sent with
+	// the JWT, nor can it fail the login.
+	v.client.ClearToken()
+	secret, err := v.client.Logical().WriteWithContext(v.ctx, p.AuthPath+"/login", map[string]any{"role": p.Role, "jwt": v.opts.JWT})
 	if err != nil {
-		v.add(Fail, what, "%s", explainAPIError(err, "the role does not exist, or its bound service account names and namespaces do not match the token's (istio-vault-ca policy --output role shows what istiod needs)"))
+		v.add(Fail, what, "%s", v.loginError(err, p, shows))
 		return false
 	}
 	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
@@ -190,6 +270,28 @@ func (v *run) login() bool {
 	v.secret(secret.Auth.ClientToken)
 	v.add(Pass, what, "logged in with policies %s", strings.Join(secret.Auth.Policies, ", "))
 	return true
+}
+
+// loginError explains a failed Kubernetes-auth login by what Vault said:
+// a role it does not have (400, invalid role name), a service account or
+// namespace the role does not bind (403, ... not authorized), or, with
+// permission denied alone, a token Kubernetes' TokenReview did not accept.
+func (v *run) loginError(err error, p *wiring.Plan, shows string) string {
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		said := vaultSaid(re.Errors)
+		switch {
+		case re.StatusCode == 400 && strings.Contains(said, "invalid role name"):
+			return fmt.Sprintf("Vault has no role %s at %s (Vault said: %s): write it (%s)", p.Role, p.AuthPath, said, shows)
+		case re.StatusCode == 403 && !strings.Contains(said, "not authorized") && !strings.Contains(said, "invalid token"):
+			sa, ns := "SERVICE-ACCOUNT", "NAMESPACE"
+			if len(p.ServiceAccounts) > 0 && len(p.Namespaces) > 0 {
+				sa, ns = p.ServiceAccounts[0], p.Namespaces[0]
+			}
+			return fmt.Sprintf("the service-account token was not accepted (Vault said: %s): Kubernetes' TokenReview refused it (expired, of another cluster, or not a service-account token), or Vault cannot review tokens (check %s/config); pass a current one, e.g. from kubectl create token %s -n %s", said, p.AuthPath, sa, ns)
+		}
+	}
+	return explainAPIError(err, "the role's bound service account names and namespaces do not match the token's ("+shows+")")
 }
 
 // explainAPIError says what Vault answered, and what to do about it; on403
@@ -233,7 +335,10 @@ func vaultSaid(errs []string) string {
 	return strings.Join(out, "; ")
 }
 
-func (v *run) get(path string) *read {
+// get reads a path of plan p. A denied read names the role whose policy
+// should grant it, p's: advice to grant it to whatever token was used
+// could hand a gateway's key to istiod, or istiod's to a gateway.
+func (v *run) get(path string, p *wiring.Plan, plans []*wiring.Plan) *read {
 	if r, ok := v.reads[path]; ok {
 		return r
 	}
@@ -241,7 +346,12 @@ func (v *run) get(path string) *read {
 	secret, err := v.client.Logical().ReadWithContext(v.ctx, path)
 	switch {
 	case err != nil:
-		r.err = errors.New(explainAPIError(err, "the token's policy does not grant read on "+path+" (istio-vault-ca policy prints one that does)"))
+		label := roleLabel(p, plans)
+		hint := fmt.Sprintf("role %s's policy %s should grant read on %s (istio-vault-ca policy --role %s prints it)", label, p.Policy, path, label)
+		if v.opts.JWT == "" {
+			hint = "VAULT_TOKEN's policies do not allow it; " + hint
+		}
+		r.err = errors.New(explainAPIError(err, hint))
 	case secret == nil || secret.Data == nil:
 		r.err = v.notFound(path)
 	default:
@@ -332,7 +442,7 @@ type part struct{ pem, name, source string }
 
 // plan checks the files of one plan and then what they make: istiod's CA
 // bundle, or each certificate of a gateway.
-func (v *run) plan(p *wiring.Plan) {
+func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 	groups := map[string]map[wiring.Part]part{}
 	var order []string
 	for _, f := range p.Files {
@@ -341,7 +451,7 @@ func (v *run) plan(p *wiring.Plan) {
 		}
 		source := f.APIPath + "#" + strings.Join(f.Keys, ".")
 		what := f.Name + " <- " + source
-		r := v.get(f.APIPath)
+		r := v.get(f.APIPath, p, plans)
 		if r.err != nil {
 			v.add(Fail, what, "%v", r.err)
 			continue
