@@ -229,8 +229,8 @@ func checkForeignAnnotations(anns *yaml.Node, apath string, p *wiring.Plan) erro
 	}
 	for i := 0; i+1 < len(anns.Content); i += 2 {
 		k, v := anns.Content[i], anns.Content[i+1]
-		if why := p.ForeignAnnotation(k.Value, v.Value); why != "" {
-			return errorAt(k, apath+"."+k.Value, "%s: remove it (istio-vault-ca decides where and how its files are written)", why)
+		if f := p.ForeignAnnotation(k.Value, v.Value); f != nil {
+			return errorAt(k, apath+"."+k.Value, "%s: %s", f.Why, f.Remedy("remove it"))
 		}
 	}
 	return nil
