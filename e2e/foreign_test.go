@@ -222,3 +222,40 @@ func TestMovedKeyWithARealAgent(t *testing.T) {
 		t.Errorf("the tool let it through: exit %d, %s", code, stderr)
 	}
 }
+
+// TestOtherSecretWithARealAgent runs the real agent, logged in to a real
+// Vault with istiod's role, on an istiod whose pod template also asks for
+// another secret at the key's own path: the agent renders the whole
+// bundle, key included, to /vault/secrets/x with the agent's default mode,
+// which others may read. This is why the tool refuses any secret but its
+// own on a target.
+func TestOtherSecretWithARealAgent(t *testing.T) {
+	e := newEnv(t)
+	cfgFile, _ := e.setup(t, layouts()[0])
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	rendered := istiodDoc(t, out)
+	keyPath := podFor(t, []byte(rendered)).Annotations["vault.hashicorp.com/agent-inject-secret-ca-key.pem"]
+	if keyPath == "" {
+		t.Fatal("the rendered istiod reads no ca-key.pem")
+	}
+	doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
+		"        vault.hashicorp.com/agent-inject: \"true\"\n        vault.hashicorp.com/agent-inject-secret-x: "+keyPath+"\n", 1)
+	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
+	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	if err := agent.wait(); err != nil {
+		t.Fatalf("vault-agent-init: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(agent.dir, "x"))
+	if err != nil || !strings.Contains(agent.tryRead("x"), "PRIVATE KEY") || fi.Mode().Perm()&0o004 == 0 {
+		t.Fatalf("the other secret did not expose the key: %v", err)
+	}
+	t.Logf("with the real agent: the key is also in x, mode %v", fi.Mode().Perm())
+	if _, stderr, code := tool(t, []byte(doc), nil, "--config", cfgFile); code != 2 || !strings.Contains(stderr, "agent-inject-secret-x`: is for another secret") {
+		t.Errorf("the tool let it through: exit %d, %s", code, stderr)
+	}
+}
