@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
@@ -112,18 +113,25 @@ func overlaps(a, b string) bool {
 
 // checkRunAsUser refuses a workload that declares a uid other than the one
 // the agent will write the files as: the key would be unreadable to it. The
-// container's own setting wins over the pod's, as in Kubernetes.
+// container's own setting wins over the pod's, as in Kubernetes, and the uid
+// is read as Kubernetes reads it (securityID).
 func checkRunAsUser(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) error {
-	uid, at := yamlnode.Lookup(c, "securityContext", "runAsUser"), cpath+".securityContext.runAsUser"
-	if uid == nil {
-		uid, at = yamlnode.Lookup(tmpl, "spec", "securityContext", "runAsUser"), "spec.template.spec.securityContext.runAsUser"
+	sc, at := yamlnode.Lookup(c, "securityContext"), cpath+".securityContext"
+	if n := yamlnode.Lookup(sc, "runAsUser"); n == nil || n.Tag == yamlnode.NullTag {
+		sc, at = yamlnode.Lookup(tmpl, "spec", "securityContext"), "spec.template.spec.securityContext"
 	}
-	if uid == nil {
-		return nil
+	uid, err := securityID(sc, at, "runAsUser")
+	if err != nil || uid == nil {
+		return err
 	}
-	got, want := yamlnode.Value(uid), p.Annotation("agent-run-as-user")
-	if _, err := strconv.ParseInt(got, 10, 64); err == nil && got != want {
-		return errorAt(uid, at, "is %s but the agent writes the files as uid %s: set spec.agent.runAsUser: %s so the workload can read its key", got, want, got)
+	want := p.Annotation("agent-run-as-user")
+	if got := strconv.FormatInt(*uid, 10); got != want {
+		n := yamlnode.Lookup(sc, "runAsUser")
+		read := ""
+		if n.Value != got {
+			read = " (" + got + " to Kubernetes)"
+		}
+		return errorAt(n, at+".runAsUser", "is %s%s but the agent writes the files as uid %s: set spec.agent.runAsUser: %s so the workload can read its key", n.Value, read, want, got)
 	}
 	return nil
 }
@@ -169,16 +177,21 @@ func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Pla
 	var w wiring.RunAs
 	at := cpath + ".securityContext"
 	for i, sc := range []*yaml.Node{yamlnode.Lookup(c, "securityContext"), yamlnode.Lookup(tmpl, "spec", "securityContext")} {
-		user, uerr := int64Field(sc, "runAsUser")
-		group, gerr := int64Field(sc, "runAsGroup")
-		if uerr != nil || gerr != nil {
-			return nil, errorAt(sc, at, "runAsUser and runAsGroup must be integers")
+		scPath := at
+		if i == 1 {
+			scPath = "spec.template.spec.securityContext"
+		}
+		user, err := securityID(sc, scPath, "runAsUser")
+		if err != nil {
+			return nil, err
+		}
+		group, err := securityID(sc, scPath, "runAsGroup")
+		if err != nil {
+			return nil, err
 		}
 		if w.User == nil && user != nil {
 			w.User = user
-			if i == 1 {
-				at = "spec.template.spec.securityContext"
-			}
+			at = scPath
 		}
 		if w.Group == nil {
 			w.Group = group
@@ -191,16 +204,49 @@ func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Pla
 	return q, nil
 }
 
-func int64Field(m *yaml.Node, key string) (*int64, error) {
-	n := yamlnode.Lookup(m, key)
-	if n == nil || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+// maxID is the largest uid or gid Kubernetes accepts in a securityContext.
+const maxID = 2147483647
+
+// securityID is a uid or gid of a securityContext as Kubernetes reads it,
+// nil where it is unset. Kubernetes reads manifests through
+// sigs.k8s.io/yaml (YAML 1.1, then JSON): 0100 is octal 64, 0x10 and 1_000
+// are integers, 1e3 is 1000, a quoted "1000" is a string it refuses. The
+// yaml.v3 node the tool holds reads some of these otherwise, so the scalar
+// is read again the way Kubernetes reads it; a value Kubernetes would
+// refuse is refused here, before it is copied into an annotation.
+func securityID(sc *yaml.Node, scPath, key string) (*int64, error) {
+	n := yamlnode.Lookup(sc, key)
+	if n == nil || n.Tag == yamlnode.NullTag {
 		return nil, nil
 	}
-	v, err := strconv.ParseInt(n.Value, 10, 64)
-	if err != nil {
-		return nil, err
+	at := scPath + "." + key
+	text := n.Value
+	tagged := n.Style&yaml.TaggedStyle != 0
+	if tagged {
+		text = n.Tag + " " + n.Value
 	}
-	return &v, nil
+	var v struct {
+		V *int64 `json:"v"`
+	}
+	if n.Kind != yaml.ScalarNode || tagged && n.Tag != "!!int" && n.Tag != "!!float" || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 ||
+		strings.ContainsAny(text, "\n") || sigsyaml.Unmarshal([]byte("v: "+text), &v) != nil || v.V == nil {
+		return nil, errorAt(n, at, "is %s, which Kubernetes does not read as an integer: set an integer from 0 to %d", shownScalar(n), maxID)
+	}
+	if *v.V < 0 || *v.V > maxID {
+		return nil, errorAt(n, at, "is %s: Kubernetes accepts only 0 to %d here", shownScalar(n), maxID)
+	}
+	return v.V, nil
+}
+
+// shownScalar is a node as the user wrote it, for messages.
+func shownScalar(n *yaml.Node) string {
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		return "not a scalar"
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return strconv.Quote(n.Value) + " (quoted, a string)"
+	}
+	return n.Value
 }
 
 func setAnnotations(tmpl *yaml.Node, p *wiring.Plan) (bool, error) {
@@ -229,8 +275,8 @@ func checkForeignAnnotations(anns *yaml.Node, apath string, p *wiring.Plan) erro
 	}
 	for i := 0; i+1 < len(anns.Content); i += 2 {
 		k, v := anns.Content[i], anns.Content[i+1]
-		if why := p.ForeignAnnotation(k.Value, v.Value); why != "" {
-			return errorAt(k, apath+"."+k.Value, "%s: remove it (istio-vault-ca decides where and how its files are written)", why)
+		if f := p.ForeignAnnotation(k.Value, v.Value); f != nil {
+			return errorAt(k, apath+"."+k.Value, "%s: %s", f.Why, f.Remedy("remove it"))
 		}
 	}
 	return nil

@@ -318,8 +318,8 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 		if removes || value.Kind != yaml.ScalarNode {
 			return false, nil
 		}
-		if why := p.ForeignAnnotation(r.what, value.Value); why != "" {
-			return false, errorAt(value, at+".value", "sets annotation %s, which %s: remove this patch (istio-vault-ca decides where and how its files are written)", r.what, why)
+		if f := p.ForeignAnnotation(r.what, value.Value); f != nil {
+			return false, errorAt(value, at+".value", "sets annotation %s, which %s: %s", r.what, f.Why, f.Remedy("remove this patch"))
 		}
 		return false, nil
 	case reachesEnvByIndex:

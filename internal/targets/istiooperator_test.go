@@ -113,7 +113,7 @@ func TestOperatorOverlays(t *testing.T) {
 		},
 		"an annotation that undoes the plan": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.metadata.annotations.vault\\.hashicorp\\.com/agent-inject-token', value: 'true'}]}]}}}\n",
-			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: sets annotation vault.hashicorp.com/agent-inject-token, which changes how the injector writes every file",
+			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: sets annotation vault.hashicorp.com/agent-inject-token, which is \"true\": only \"false\" is accepted, since anything meaning otherwise writes the agent's Vault token into the volume beside the key: remove this patch, or set it to \"false\"",
 		},
 		"an annotation that does not": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.metadata.annotations.vault\\.hashicorp\\.com/agent-inject-token', value: 'false'}]}]}}}\n",
@@ -121,7 +121,7 @@ func TestOperatorOverlays(t *testing.T) {
 		},
 		"a whole annotations map that undoes the plan": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: spec.template.metadata.annotations, value: {vault.hashicorp.com/agent-configmap: mine}}]}]}}}\n",
-			err:  "vault.hashicorp.com/agent-configmap`: changes how the injector writes every file",
+			err:  "vault.hashicorp.com/agent-configmap`: replaces the agent's whole config",
 		},
 		"an env entry set to a reference": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].env.[name:ROOT_CA_DIR]', value: {name: ROOT_CA_DIR, valueFrom: {}}}]}]}}}\n",
