@@ -171,7 +171,8 @@ type DocError struct {
 
 func (e *DocError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "document %d", e.Index)
+	// Counted from 1, as editors count and as a user reads the stream.
+	fmt.Fprintf(&b, "document %d", e.Index+1)
 	if e.Kind != "" || e.Name != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Kind)
