@@ -253,7 +253,7 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 	if t == nil {
 		return code
 	}
-	return render(t, src, stdout, stderr)
+	return render(t, src, c.Verbose, stdout, stderr)
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {

@@ -425,3 +425,22 @@ func TestCheckDirectory(t *testing.T) {
 		t.Errorf("empty folder: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// --verbose says when a stream holds no target, which otherwise passes
+// through unchanged without a word (the remote profile, a CRD-only chart).
+func TestVerboseSaysWhetherThereWasATarget(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	service := "apiVersion: v1\nkind: Service\nmetadata: {name: istiod}\n"
+	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
+	for _, tc := range []struct{ in, want string }{
+		{service, "the stream holds no target"},
+		{istiod, "1 target(s), 1 changed"},
+		{string(rendered), "1 target(s), all already converged"},
+	} {
+		code, out, stderr := runCmd([]string{"--config", cfg, "--verbose"}, []byte(tc.in))
+		if code != cli.ExitOK || len(out) == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("exit %d, stderr %q, want %q", code, stderr, tc.want)
+		}
+	}
+}

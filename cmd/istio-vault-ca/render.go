@@ -15,8 +15,11 @@ import (
 // file written to meanwhile fails the run: before the second read, with
 // nothing on stdout; after it, with an exit code that says not to use what
 // was written.
-func render(t *transform.Transformer, src *source, stdout, stderr io.Writer) int {
-	edits, size, err := t.Edits(src.docs())
+// With verbose, a stream that holds no target at all (the remote profile,
+// a chart without istiod) says so: it passes through unchanged.
+func render(t *transform.Transformer, src *source, verbose bool, stdout, stderr io.Writer) int {
+	lim := transform.NewLimits()
+	edits, size, err := t.EditsWithin(src.docs(), lim)
 	if err == nil {
 		err = src.unchanged()
 	}
@@ -31,6 +34,16 @@ func render(t *transform.Transformer, src *source, stdout, stderr io.Writer) int
 	if err := src.unchanged(); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return cli.ExitBadInput
+	}
+	if verbose {
+		switch {
+		case lim.Targets() == 0:
+			fmt.Fprintln(stderr, "istio-vault-ca: the stream holds no target (no istiod Deployment, no IstioOperator that installs istiod, no ControlPlane, no gateway a selector picks): passed through unchanged")
+		case len(edits) == 0:
+			fmt.Fprintf(stderr, "istio-vault-ca: %d target(s), all already converged\n", lim.Targets())
+		default:
+			fmt.Fprintf(stderr, "istio-vault-ca: %d target(s), %d changed\n", lim.Targets(), len(edits))
+		}
 	}
 	return cli.ExitOK
 }

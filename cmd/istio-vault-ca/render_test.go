@@ -163,7 +163,7 @@ func TestTruncatedMappedFileIsAnError(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := func() (code int) { // as runRender guards it
 		defer src.guard(&errb, &code)()
-		return render(tr, src, &out, &errb)
+		return render(tr, src, false, &out, &errb)
 	}()
 	if code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "changed while it was being read") {
 		t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
@@ -194,7 +194,7 @@ func TestFileChangedBetweenReadsIsAnError(t *testing.T) {
 			w.WriteString("---\nkind: Deployment\n")
 			w.Close()
 			var out, errb bytes.Buffer
-			if code := render(tr, src, &out, &errb); code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "changed while it was being read") {
+			if code := render(tr, src, false, &out, &errb); code != cli.ExitBadInput || out.Len() != 0 || !strings.Contains(errb.String(), "changed while it was being read") {
 				t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
 			}
 		})

@@ -36,7 +36,14 @@ const (
 type Limits struct {
 	alias yamlnode.Budget
 	held  int64
+	// targets counts the documents that were targets, changed or not, so
+	// a front end can say that a stream had none.
+	targets int
 }
+
+// Targets is how many documents of the input were targets (changed or
+// already converged).
+func (l *Limits) Targets() int { return l.targets }
 
 // NewLimits returns the allowances of one input.
 func NewLimits() *Limits {

@@ -70,6 +70,21 @@ func (t *Transformer) Node(rn *yaml.Node) (bool, error) {
 	return targets.ApplyPodTemplate(rn, p)
 }
 
+// isTarget reports whether a resource is one the config applies to: an
+// istiod or selected gateway Deployment, an IstioOperator that installs an
+// istiod (any IstioOperator, when the config has gateways it may select),
+// a ControlPlane.
+func (t *Transformer) isTarget(rn *yaml.Node) bool {
+	switch {
+	case targets.IsIstioOperator(rn):
+		return targets.InstallsIstiod(rn) || len(t.gateways) > 0
+	case targets.IsControlPlane(rn):
+		return true
+	}
+	p, _ := t.workloadPlan(rn)
+	return p != nil
+}
+
 // workloadPlan is the plan of a Deployment that is a target: istiod's, a
 // gateway's, or nil.
 func (t *Transformer) workloadPlan(rn *yaml.Node) (*wiring.Plan, error) {
@@ -217,7 +232,12 @@ func (t *Transformer) Stream(in []byte) ([]byte, error) {
 // documents are held in memory (up to maxHeldBytes), and a stream that
 // fails anywhere yields no output at all.
 func (t *Transformer) Edits(docs *stream.Reader) (edits []stream.Edit, size int64, err error) {
-	lim := NewLimits()
+	return t.EditsWithin(docs, NewLimits())
+}
+
+// EditsWithin is Edits with the input's limits given, so that the caller
+// can read afterwards what they counted (Limits.Targets).
+func (t *Transformer) EditsWithin(docs *stream.Reader, lim *Limits) (edits []stream.Edit, size int64, err error) {
 	err = docs.Each(func(d *stream.Doc) error {
 		size = d.Offset + d.Len()
 		out, err := t.rewrite(d, lim)
@@ -263,6 +283,9 @@ func (t *Transformer) doc(d *stream.Doc, lim *Limits) ([]byte, error) {
 	if js == nil && !expanded && stream.IsBareMarker(d.Marker) {
 		before = positions{}
 		record(doc, before)
+	}
+	if t.isTarget(rn) {
+		lim.targets++
 	}
 	changed, err := t.Node(rn)
 	if err != nil {
