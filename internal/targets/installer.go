@@ -1,7 +1,9 @@
 package targets
 
 import (
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -63,26 +65,74 @@ func setOwnedAnnotations(target *yaml.Node, tpath string, p *wiring.Plan, others
 	}
 	override := p.Override
 	changed := false
+	var conflicts []error // every one, so a user fixes them in one go
 	for _, a := range p.Annotations {
-		handled := false
+		handled, conflicted := false, false
 		for opath, other := range others {
 			h, c, err := reconcileMapEntry(other, opath, a.Name, a.Value, override)
 			if err != nil {
-				return false, err
+				conflicts, conflicted = append(conflicts, err), true
 			}
 			handled, changed = handled || h, changed || c
 		}
-		if handled {
+		if handled || conflicted {
 			continue
 		}
 		if _, v := yamlnode.Field(target, a.Name); v != nil && !override {
 			if got, _ := stringValue(v); got != a.Value {
-				return false, conflictError(v, tpath+"."+a.Name, got, a.Value)
+				conflicts = append(conflicts, conflictError(v, tpath+"."+a.Name, got, a.Value))
+				continue
 			}
 		}
 		changed = setString(target, a.Name, a.Value) || changed
 	}
+	if err := joinErrors(conflicts...); err != nil {
+		return false, err
+	}
 	return changed, nil
+}
+
+// Errors are several problems of one resource, reported together, in the
+// order of their lines.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// joinErrors gathers the errors of one resource: nil for none, the one
+// for one, else Errors sorted by line. Nested Errors are flattened.
+func joinErrors(errs ...error) error {
+	var out Errors
+	var other error
+	for _, err := range errs {
+		var e *Error
+		var es Errors
+		switch {
+		case err == nil:
+		case errors.As(err, &es):
+			out = append(out, es...)
+		case errors.As(err, &e):
+			out = append(out, e)
+		case other == nil:
+			other = err
+		}
+	}
+	if other != nil {
+		return other
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
 }
 
 // setOwnedEnv writes the plan's variables into an env list, refusing an
@@ -90,10 +140,12 @@ func setOwnedAnnotations(target *yaml.Node, tpath string, p *wiring.Plan, others
 func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override bool, valuesEnv *yaml.Node, vpath string) (bool, error) {
 	changed := false
 	var rest []wiring.Pair
+	var conflicts []error
 	for _, v := range vars {
 		handled, c, err := reconcileMapEntry(valuesEnv, vpath, v.Name, v.Value, override)
 		if err != nil {
-			return false, err
+			conflicts = append(conflicts, err)
+			continue
 		}
 		changed = changed || c
 		if !handled {
@@ -101,9 +153,10 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 		}
 	}
 	if !override {
-		if err := checkEnvEntries(yamlnode.Lookup(parent, "env"), ppath+".env", rest); err != nil {
-			return false, err
-		}
+		conflicts = append(conflicts, checkEnvEntries(yamlnode.Lookup(parent, "env"), ppath+".env", rest))
+	}
+	if err := joinErrors(conflicts...); err != nil {
+		return false, err
 	}
 	if len(rest) == 0 {
 		return changed, nil
@@ -118,6 +171,7 @@ func checkEnvEntries(env *yaml.Node, envPath string, vars []wiring.Pair) error {
 	if env == nil || env.Kind != yaml.SequenceNode {
 		return nil
 	}
+	var conflicts []error
 	for _, entry := range env.Content {
 		name, _ := stringValue(yamlnode.Lookup(entry, "name"))
 		for _, v := range vars {
@@ -125,11 +179,11 @@ func checkEnvEntries(env *yaml.Node, envPath string, vars []wiring.Pair) error {
 				continue
 			}
 			if got := envEntryValue(entry); got != v.Value {
-				return conflictError(entry, fmt.Sprintf("%s[%s]", envPath, v.Name), got, v.Value)
+				conflicts = append(conflicts, conflictError(entry, fmt.Sprintf("%s[%s]", envPath, v.Name), got, v.Value))
 			}
 		}
 	}
-	return nil
+	return joinErrors(conflicts...)
 }
 
 // envEntryValue is what an env entry sets its variable to, "valueFrom" for

@@ -82,17 +82,13 @@ func applyOperatorPilot(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err != nil || anns.Kind != yaml.MappingNode {
 		return false, errorAt(k8s, "spec.components.pilot.k8s.podAnnotations", "is not a mapping")
 	}
-	changed, err := setOwnedAnnotations(anns, "spec.components.pilot.k8s.podAnnotations", p,
+	// Every conflict of annotations and environment is reported at once.
+	changed, aerr := setOwnedAnnotations(anns, "spec.components.pilot.k8s.podAnnotations", p,
 		map[string]*yaml.Node{"spec.values.pilot.podAnnotations": yamlnode.Lookup(rn, "spec", "values", "pilot", "podAnnotations")})
-	if err != nil {
-		return false, err
-	}
-	if err := checkEnvVarFrom(rn, p); err != nil {
-		return false, err
-	}
-	envChanged, err := setOwnedEnv(k8s, "spec.components.pilot.k8s", p.Env, p.Override,
+	verr := checkEnvVarFrom(rn, p)
+	envChanged, eerr := setOwnedEnv(k8s, "spec.components.pilot.k8s", p.Env, p.Override,
 		yamlnode.Lookup(rn, "spec", "values", "pilot", "env"), "spec.values.pilot.env")
-	if err != nil {
+	if err := joinErrors(aerr, verr, eerr); err != nil {
 		return false, err
 	}
 	name := operatorIstiodName(rn)

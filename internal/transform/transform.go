@@ -182,9 +182,24 @@ type DocError struct {
 	Name      string
 	Line      int // 1-based line in the stream
 	Err       error
+	base      int // the document's first line, for errors that carry their own
 }
 
 func (e *DocError) Error() string {
+	// Several problems of one document: a line each, each with its line.
+	var es targets.Errors
+	if errors.As(e.Err, &es) && e.base > 0 {
+		lines := make([]string, len(es))
+		for i, te := range es {
+			one := *e
+			one.Err, one.Line = te, e.base
+			if te.Line > 0 {
+				one.Line = e.base + te.Line - 1
+			}
+			lines[i] = one.Error()
+		}
+		return strings.Join(lines, "\n")
+	}
 	var b strings.Builder
 	// Counted from 1, as editors count and as a user reads the stream.
 	fmt.Fprintf(&b, "document %d", e.Index+1)
@@ -370,7 +385,7 @@ func parseDoc(d *stream.Doc, lim *Limits) (doc *yaml.Node, expanded bool, err er
 
 // docError locates a target's error in the stream.
 func docError(d *stream.Doc, rn *yaml.Node, err error) *DocError {
-	de := &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Namespace: yamlnode.Namespace(rn), Name: yamlnode.Name(rn), Line: d.Line, Err: err}
+	de := &DocError{Index: d.Index, Kind: yamlnode.Kind(rn), Namespace: yamlnode.Namespace(rn), Name: yamlnode.Name(rn), Line: d.Line, base: d.Line, Err: err}
 	var te *targets.Error
 	if errors.As(err, &te) && te.Line > 0 {
 		de.Line = d.Line + te.Line - 1
