@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,4 +122,43 @@ func toString(v any) string {
 		return strings.Join(parts, ",")
 	}
 	return ""
+}
+
+// TestRoleAudienceAndPeriod applies a config with spec.vault.audience and
+// tokenPeriod through the policy script and logs in with the real Vault: a
+// token of that audience logs in and gets a periodic token; a role asking
+// for another audience refuses the same token.
+func TestRoleAudienceAndPeriod(t *testing.T) {
+	for _, tc := range []struct {
+		audience string
+		login    bool
+	}{
+		{tokenAudience, true},
+		{"https://other.example.com", false},
+	} {
+		t.Run(tc.audience, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := strings.Replace(leastPrivilegeConfig, "vault: {role: istiod}",
+				`vault: {role: istiod, audience: "`+tc.audience+`", tokenPeriod: 600s}`, 1)
+			_, authPath := e.setup(t, layout{name: "audience", config: cfg, seed: func(t *testing.T, v *api.Client) {}})
+			s, err := e.vault.client.Logical().Write(authPath+"/login", map[string]any{"role": "istiod", "jwt": e.jwt})
+			if !tc.login {
+				if err == nil {
+					t.Fatal("a token of another audience logged in")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("login: %v", err)
+			}
+			c, err := e.vault.client.Clone()
+			must(t, err)
+			c.SetToken(s.Auth.ClientToken)
+			self, err := c.Auth().Token().LookupSelf()
+			must(t, err)
+			if p, _ := self.Data["period"].(json.Number); p.String() != "600" {
+				t.Errorf("the token's period is %v, want 600", self.Data["period"])
+			}
+		})
+	}
 }

@@ -171,6 +171,15 @@ type Vault struct {
 	// policy` writes; default istiod-ca, istiod-ca-<cluster> with a cluster,
 	// so clusters that share a Vault do not overwrite each other's.
 	Policy string `json:"policy,omitempty"`
+	// Audience is the audience the Kubernetes-auth roles require of the
+	// service-account token (Vault warns about a role without one). It must
+	// be one the agent's token carries: the pod's default token is issued
+	// for the API server's audiences (--api-audiences, by default its
+	// issuer, such as https://kubernetes.default.svc.cluster.local).
+	Audience string `json:"audience,omitempty"`
+	// TokenPeriod makes the roles issue periodic tokens of this period
+	// (seed 001's period=600s), renewed by a running agent.
+	TokenPeriod string `json:"tokenPeriod,omitempty"`
 }
 
 // Agent tunes the injected Vault Agent containers.

@@ -43,6 +43,14 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		}
 	}
+	if d := s.Vault.TokenPeriod; d != "" {
+		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+			add("spec.vault.tokenPeriod", "must be a positive duration such as 600s or 1h, got %q", d)
+		}
+	}
+	if a := s.Vault.Audience; a != "" && strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ',' }) >= 0 {
+		add("spec.vault.audience", "must be one audience, with no space, comma or control character, got %q", a)
+	}
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
 		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)
 	}

@@ -42,6 +42,8 @@ type Role struct {
 	BoundServiceAccountNames      []string `json:"bound_service_account_names"`
 	BoundServiceAccountNamespaces []string `json:"bound_service_account_namespaces"`
 	TokenPolicies                 []string `json:"token_policies"`
+	Audience                      string   `json:"audience,omitempty"`
+	TokenPeriod                   string   `json:"token_period,omitempty"`
 }
 
 // For builds the policies of a config from the plans its targets use. Plans
@@ -61,6 +63,9 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 			}
 		}
 		set.addRole(plan)
+	}
+	for i := range set.Roles {
+		set.Roles[i].Audience, set.Roles[i].TokenPeriod = cfg.Spec.Vault.Audience, cfg.Spec.Vault.TokenPeriod
 	}
 	for i := range set.Policies {
 		p := &set.Policies[i]
@@ -181,11 +186,18 @@ func (s *Set) Commands() string {
 		fmt.Fprintf(&b, "vault policy write %s%s - <<'EOF'\n%sEOF\n", ns, shellQuote(p.Name), s.HCL(p))
 	}
 	for _, r := range s.Roles {
-		fmt.Fprintf(&b, "vault write %s%s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s\n",
+		fmt.Fprintf(&b, "vault write %s%s \\\n  bound_service_account_names=%s \\\n  bound_service_account_namespaces=%s \\\n  token_policies=%s",
 			ns, shellQuote(r.Path),
 			shellQuote(strings.Join(r.BoundServiceAccountNames, ",")),
 			shellQuote(strings.Join(r.BoundServiceAccountNamespaces, ",")),
 			shellQuote(strings.Join(r.TokenPolicies, ",")))
+		if r.Audience != "" {
+			fmt.Fprintf(&b, " \\\n  audience=%s", shellQuote(r.Audience))
+		}
+		if r.TokenPeriod != "" {
+			fmt.Fprintf(&b, " \\\n  token_period=%s", shellQuote(r.TokenPeriod))
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
