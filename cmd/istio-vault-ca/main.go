@@ -340,6 +340,9 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return cli.ExitBadInput
 	}
+	if out.Len() == 0 && c.Verbose {
+		fmt.Fprintln(stderr, "istio-vault-ca: no patch: the stream holds no target Deployment (istiod, or a gateway a selector picks)")
+	}
 	stdout.Write(out.Bytes())
 	return cli.ExitOK
 }

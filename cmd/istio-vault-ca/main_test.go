@@ -438,6 +438,12 @@ func TestVerboseSaysWhetherThereWasATarget(t *testing.T) {
 		{istiod, "1 target(s), 1 changed"},
 		{string(rendered), "1 target(s), all already converged"},
 	} {
+		if tc.in == service {
+			code, out, stderr := runCmd([]string{"patches", "--config", cfg, "--verbose"}, []byte(tc.in))
+			if code != cli.ExitOK || len(out) != 0 || !strings.Contains(stderr, "no patch: the stream holds no target") {
+				t.Errorf("patches: exit %d, stdout %q, stderr %q", code, out, stderr)
+			}
+		}
 		code, out, stderr := runCmd([]string{"--config", cfg, "--verbose"}, []byte(tc.in))
 		if code != cli.ExitOK || len(out) == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("exit %d, stderr %q, want %q", code, stderr, tc.want)
