@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,4 +182,67 @@ func istiodFromList(t *testing.T, list []byte) *appsv1.Deployment {
 	}
 	t.Fatalf("no istiod Deployment in the %s", rl.Kind)
 	return nil
+}
+
+// A config error run by kpt or kustomize names the line of the user's file
+// when kpt says which file it is (a Kptfile's configPath), and no line of
+// the ResourceList, which the user never wrote, when it does not
+// (kpt fn eval --fn-config, kustomize).
+func TestKRMConfigErrorLines(t *testing.T) {
+	const msg = "`spec.source.kv.version` must be 1 or 2, got 3"
+	breakConfig := func(t *testing.T, dir string) int {
+		t.Helper()
+		file := filepath.Join(dir, "vaultca.yaml")
+		b, err := os.ReadFile(file)
+		must(t, err)
+		lines := strings.Split(string(b), "\n")
+		line := 0
+		for i, l := range lines {
+			if strings.TrimSpace(l) == "version: 1" {
+				lines[i], line = strings.Replace(l, "1", "3", 1), i+1
+			}
+		}
+		if line == 0 {
+			t.Fatalf("%s has no `version: 1` line", file)
+		}
+		must(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644))
+		return line
+	}
+	noListLine := regexp.MustCompile(`functionConfig:\d`)
+	run := func(t *testing.T, cmd *exec.Cmd, want string) {
+		t.Helper()
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s passed with a bad config:\n%s", cmd.Args, out)
+		}
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: output lacks %q:\n%s", cmd.Args, want, out)
+		}
+		if noListLine.Match(out) {
+			t.Errorf("%s: a ResourceList line is shown as the config's:\n%s", cmd.Args, out)
+		}
+	}
+
+	t.Run("kpt fn render", func(t *testing.T) {
+		kpt := checkedTool(t, "KPT_BIN")
+		dir := copyExample(t, "kpt")
+		line := breakConfig(t, dir)
+		// From another directory: kpt runs the function from the caller's.
+		cmd := exec.Command(kpt, "fn", "render", dir, "--allow-exec", "-o", "stdout")
+		cmd.Dir = t.TempDir()
+		run(t, cmd, fmt.Sprintf("vaultca.yaml:%d: %s", line, msg))
+	})
+	t.Run("kpt fn eval --fn-config", func(t *testing.T) {
+		kpt := checkedTool(t, "KPT_BIN")
+		dir := copyExample(t, "kpt")
+		breakConfig(t, dir)
+		cmd := exec.Command(kpt, "fn", "eval", "--exec", toolBin, "--fn-config", "vaultca.yaml", ".")
+		cmd.Dir = dir
+		run(t, cmd, "functionConfig: "+msg)
+	})
+	t.Run("kustomize", func(t *testing.T) {
+		dir := copyExample(t, "kustomize")
+		breakConfig(t, dir)
+		run(t, exec.Command(checkedTool(t, "KUSTOMIZE_BIN"), "build", "--enable-alpha-plugins", "--enable-exec", dir), "functionConfig: "+msg)
+	})
 }

@@ -342,9 +342,10 @@ func process(items []*yaml.RNode, functionConfig *yaml.RNode) Results {
 		return Results{{Severity: severityError,
 			Message: "no functionConfig: pass a VaultCA resource (apiVersion " + config.APIVersion + ")"}}
 	}
-	cfg, err := config.Load([]byte(functionConfig.MustString()), "functionConfig")
+	text := functionConfig.MustString()
+	cfg, err := config.Load([]byte(text), functionConfigName)
 	if err != nil {
-		return configResults(err)
+		return configResults(err, text, sourceOf(functionConfig))
 	}
 	t, err := transform.New(cfg)
 	if err != nil {
@@ -364,18 +365,17 @@ func process(items []*yaml.RNode, functionConfig *yaml.RNode) Results {
 	return rs
 }
 
-func configResults(err error) Results {
-	var fes config.Errors
-	if !errors.As(err, &fes) {
-		var fe *config.FieldError
-		if !errors.As(err, &fe) {
-			return Results{{Severity: severityError, Message: err.Error()}}
-		}
-		fes = config.Errors{fe}
+// configResults reports Load's errors on the functionConfig, located in
+// the user's file where it can be (see locate).
+func configResults(err error, functionConfig string, src configSource) Results {
+	fes := fieldErrors(err)
+	if fes == nil {
+		return Results{{Severity: severityError, Message: err.Error()}}
 	}
+	fes, file := locate(fes, functionConfig, src)
 	var rs Results
 	for _, fe := range fes {
-		r := &Result{Severity: severityError, Message: fe.Error()}
+		r := &Result{Severity: severityError, Message: fe.Error(), File: file}
 		if fe.Field != "" {
 			r.Field = &Field{Path: fe.Field}
 		}

@@ -2,7 +2,10 @@ package fn
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -247,6 +250,70 @@ func TestFunctionRefusesWhatTheStreamRefuses(t *testing.T) {
 			}
 			if strings.Contains(out, "vault.hashicorp.com/") {
 				t.Errorf("the refused istiod was changed:\n%s", out)
+			}
+		})
+	}
+}
+
+// A config error names the user's file and its line when kpt says which
+// file the config came from (a Kptfile's configPath), and never a line of
+// the ResourceList, whose functionConfig the user did not write.
+func TestConfigErrorsAreLocatedInTheUsersFile(t *testing.T) {
+	const userFile = "# the pipeline's config\napiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata:\n  name: fn\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\nspec:\n  vault:\n    role: istiod\n  source:\n    kv:\n      version: 3\n      path: secret/istiod\n"
+	const versionLine = 13
+	// The list as kpt writes it: the config indented under functionConfig,
+	// with kpt's bookkeeping annotations added.
+	list := func(annotations string) string {
+		var b strings.Builder
+		b.WriteString("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\nfunctionConfig:\n")
+		for _, l := range strings.Split(strings.TrimSuffix(userFile, "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+			if strings.HasPrefix(l, "    config.kubernetes.io/local-config") {
+				b.WriteString(annotations)
+			}
+		}
+		return b.String()
+	}
+	pkg := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pkg, "vaultca.yaml"), []byte(userFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kpt := func(pkg, path string) string {
+		return "      config.kubernetes.io/index: '0'\n      config.kubernetes.io/path: '" + path + "'\n" +
+			"      internal.config.kubernetes.io/index: '0'\n      internal.config.kubernetes.io/package-path: '" + pkg + "'\n" +
+			"      internal.config.kubernetes.io/path: '" + path + "'\n      internal.config.kubernetes.io/seqindent: 'compact'\n" +
+			"      internal.config.kubernetes.io/id: '3'\n      config.k8s.io/id: '3'\n"
+	}
+	edited := t.TempDir()
+	if err := os.WriteFile(filepath.Join(edited, "vaultca.yaml"), []byte(strings.Replace(userFile, "role: istiod", "role: other", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const msg = "`spec.source.kv.version` must be 1 or 2, got 3"
+	for _, tc := range []struct {
+		name, annotations string
+		want              string // the message, exactly
+		file              string // the result's file, if any
+	}{
+		{"kpt pipeline", kpt(pkg, "vaultca.yaml"), fmt.Sprintf("vaultca.yaml:%d: %s", versionLine, msg), "vaultca.yaml"},
+		{"file edited since", kpt(edited, "vaultca.yaml"), "vaultca.yaml: " + msg, "vaultca.yaml"},
+		{"file gone", kpt(filepath.Join(pkg, "gone"), "vaultca.yaml"), "vaultca.yaml: " + msg, "vaultca.yaml"},
+		{"a directory", kpt(pkg, "."), ".: " + msg, "."},
+		{"no path (kpt fn eval --fn-config, kustomize)", "", "functionConfig: " + msg, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runList(t, list(tc.annotations))
+			var rs Results
+			if !errors.As(err, &rs) || len(rs) != 1 {
+				t.Fatalf("want one result, got %v\n%s", err, out)
+			}
+			if rs[0].Message != tc.want {
+				t.Errorf("message %q, want %q", rs[0].Message, tc.want)
+			}
+			if got := rs[0].File; (got == nil) != (tc.file == "") || got != nil && got.Path != tc.file {
+				t.Errorf("result file %+v, want %q", got, tc.file)
+			}
+			if regexp.MustCompile(`functionConfig:\d`).MatchString(out) {
+				t.Errorf("a line of the ResourceList is shown as the config's:\n%s", out)
 			}
 		})
 	}

@@ -29,6 +29,9 @@ import (
 const (
 	recordDirName = "istio-vault-ca"
 	recordName    = "last-error.log"
+	// supersededName is where a successful run moves the record: explain
+	// still shows it, but not as the last run's.
+	supersededName = "last-error-superseded.log"
 	// maxRecord bounds what is kept of a run's stderr, and so what explain
 	// reads back: a message is a few lines, and a runaway one must not
 	// fill the cache or the memory of the run that records it.
@@ -146,7 +149,7 @@ func redactTokens(msg []byte) []byte {
 }
 
 func runExplain(stdout, stderr io.Writer) int {
-	b, err := readRecord()
+	b, superseded, err := readRecord()
 	switch {
 	case errors.Is(err, errNoRecord):
 		fmt.Fprintln(stdout, "istio-vault-ca: "+errNoRecord.Error())
@@ -155,6 +158,20 @@ func runExplain(stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca explain: %v\n", err)
 		return cli.ExitBadInput
 	}
+	if superseded {
+		fmt.Fprintf(stdout, "istio-vault-ca: a later run succeeded; the last failed run%s was:\n", failedAt(b))
+	}
 	stdout.Write(b)
 	return cli.ExitOK
+}
+
+// failedAt is " (at T)", T the time keepFailure put first in the record,
+// or empty when the record does not start with one.
+func failedAt(record []byte) string {
+	first, _, _ := bytes.Cut(record, []byte(" "))
+	t, err := time.Parse(time.RFC3339, string(first))
+	if err != nil {
+		return ""
+	}
+	return " (at " + t.Format(time.RFC3339) + ")"
 }

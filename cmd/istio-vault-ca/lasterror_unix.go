@@ -107,18 +107,30 @@ func writeRecord(b []byte) error {
 	return err
 }
 
-// readRecord returns the record, at most maxRecord bytes and a line more of
-// what keepFailure adds. Only a regular file is read: not a symbolic link,
-// which would make explain print a file of someone else's choosing, nor a
-// FIFO, which would block it.
-func readRecord() ([]byte, error) {
+// readRecord returns the record of the last failed run, and whether a
+// later run succeeded: the record is then the one supersedeFailure set
+// aside.
+func readRecord() ([]byte, bool, error) {
 	root, err := openRecordDir(false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer root.Close()
-	where := filepath.Join(root.Name(), recordName)
-	fi, err := root.Lstat(recordName)
+	b, err := readRecordFile(root, recordName)
+	if !errors.Is(err, errNoRecord) {
+		return b, false, err
+	}
+	b, err = readRecordFile(root, supersededName)
+	return b, err == nil, err
+}
+
+// readRecordFile returns one record file, at most maxRecord bytes and a
+// line more of what keepFailure adds. Only a regular file is read: not a
+// symbolic link, which would make explain print a file of someone else's
+// choosing, nor a FIFO, which would block it.
+func readRecordFile(root *os.Root, name string) ([]byte, error) {
+	where := filepath.Join(root.Name(), name)
+	fi, err := root.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoRecord
 	}
@@ -130,7 +142,7 @@ func readRecord() ([]byte, error) {
 	}
 	// O_NONBLOCK: should the file have become a FIFO since, opening it
 	// returns at once instead of waiting for a writer.
-	f, err := root.OpenFile(recordName, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -147,4 +159,28 @@ func readRecord() ([]byte, error) {
 		b = append(b[:limit], fmt.Sprintf("\n[%s is larger than %d bytes: the rest is not shown]\n", where, limit)...)
 	}
 	return b, nil
+}
+
+// supersedeFailure sets the record aside after a successful run, so that
+// explain no longer shows it as the last run's. A post-renderer runs on
+// every helm upgrade: when there is no record, the usual case, this costs
+// one lstat, and creates nothing. Only when there is one is the directory
+// checked as writeRecord checks it, and the record renamed within it
+// (a rename moves a symbolic link itself, never what it points to). What
+// fails here is not said: the run succeeded, and its stderr is a helm
+// user's.
+func supersedeFailure() {
+	dir, err := recordDir()
+	if err != nil {
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(dir, recordName)); err != nil {
+		return
+	}
+	root, err := openRecordDir(false)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	root.Rename(recordName, supersededName)
 }

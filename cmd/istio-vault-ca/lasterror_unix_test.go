@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -333,5 +334,116 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After a successful run, explain no longer shows the failure before it as
+// the last run's: it says a later run succeeded, and when the failure was.
+// explain's own runs change nothing; a new failure is the last run's again.
+func TestExplainAfterASuccess(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	explain := func() string {
+		t.Helper()
+		code, out, stderr := runCmd([]string{"explain"}, nil)
+		if code != cli.ExitOK {
+			t.Fatalf("explain: exit %d, %s", code, stderr)
+		}
+		return string(out)
+	}
+	fail := func(flag string) {
+		t.Helper()
+		if code, _, _ := runCmd([]string{"--" + flag}, nil); code != cli.ExitBadInput {
+			t.Fatalf("--%s: exit %d", flag, code)
+		}
+	}
+	succeed := func() {
+		t.Helper()
+		if code, _, stderr := runCmd([]string{"config", "--defaults"}, nil); code != cli.ExitOK {
+			t.Fatalf("config --defaults: exit %d, %s", code, stderr)
+		}
+	}
+	const later = "a later run succeeded"
+
+	fail("first-bad-flag")
+	if out := explain(); !strings.Contains(out, "first-bad-flag") || strings.Contains(out, later) {
+		t.Fatalf("after a failure:\n%s", out)
+	}
+	if out := explain(); strings.Contains(out, later) {
+		t.Errorf("explain's own run counted as a success:\n%s", out)
+	}
+	succeed()
+	out := explain()
+	if !regexp.MustCompile(`^istio-vault-ca: a later run succeeded; the last failed run \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\) was:\n\d{4}-.* istio-vault-ca --unknown-flag\n.*first-bad-flag`).MatchString(out) {
+		t.Errorf("after a success:\n%s", out)
+	}
+	succeed() // nothing left to set aside
+	if again := explain(); again != out {
+		t.Errorf("a second success changed what explain says:\n%s", again)
+	}
+	fail("second-bad-flag")
+	if out := explain(); !strings.Contains(out, "second-bad-flag") || strings.Contains(out, later) || strings.Contains(out, "first-bad-flag") {
+		t.Errorf("after a new failure:\n%s", out)
+	}
+}
+
+// With no record, a successful run creates nothing: a post-renderer runs on
+// every helm upgrade.
+func TestSuccessWithoutARecordCreatesNothing(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	if code, _, _ := runCmd([]string{"config", "--defaults"}, nil); code != cli.ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("a successful run created %v", entries)
+	}
+}
+
+// A success sets the record aside only in the caller's own 0700 directory,
+// never through a symbolic link to another.
+func TestSuccessSetsNoRecordAsideOutsideAPrivateDir(t *testing.T) {
+	for name, setup := range map[string]func(t *testing.T, dir string) string{
+		"a symbolic link": func(t *testing.T, dir string) string {
+			elsewhere := t.TempDir()
+			if err := os.Symlink(elsewhere, dir); err != nil {
+				t.Fatal(err)
+			}
+			return elsewhere
+		},
+		"mode 0755": func(t *testing.T, dir string) string {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cache := t.TempDir()
+			t.Setenv("XDG_CACHE_HOME", cache)
+			real := setup(t, filepath.Join(cache, recordDirName))
+			record := filepath.Join(real, recordName)
+			if err := os.WriteFile(record, []byte("someone's file\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, _ := runCmd([]string{"config", "--defaults"}, nil); code != cli.ExitOK {
+				t.Fatalf("exit %d", code)
+			}
+			if b, err := os.ReadFile(record); err != nil || string(b) != "someone's file\n" {
+				t.Errorf("the file was moved or changed: %q, %v", b, err)
+			}
+			if _, err := os.Lstat(filepath.Join(real, supersededName)); err == nil {
+				t.Errorf("%s was created", supersededName)
+			}
+		})
+	}
+}
+
+// What every successful post-renderer run pays for explain when there is
+// no record: one lstat.
+func BenchmarkSupersedeWithoutARecord(b *testing.B) {
+	b.Setenv("XDG_CACHE_HOME", b.TempDir())
+	for b.Loop() {
+		supersedeFailure()
 	}
 }

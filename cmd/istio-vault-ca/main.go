@@ -87,10 +87,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// explain's own failure is not recorded: it would replace the record
 	// it failed to show.
 	explain := len(args) > 0 && args[0] == "explain"
-	if code != cli.ExitOK && rec.buf.Len() > 0 && !explain {
+	switch {
+	case explain:
+	case code != cli.ExitOK && rec.buf.Len() > 0:
 		if err := keepFailure(args, rec); err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: this message is not kept for `istio-vault-ca explain`: %v\n", err)
 		}
+	case code == cli.ExitOK:
+		// A failure recorded before is no longer the last run's.
+		supersedeFailure()
 	}
 	return code
 }

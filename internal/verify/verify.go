@@ -437,8 +437,13 @@ func fieldNames(m map[string]any) string {
 }
 
 // part is one file's PEM, with its file name and where in Vault it comes
-// from, so that a failure names the field to fix.
-type part struct{ pem, name, source string }
+// from, so that a failure names the field to fix. A part that could not be
+// read (reported already) is kept without its PEM, ok false: the checks
+// that need it are skipped, and the others still name it.
+type part struct {
+	pem, name, source string
+	ok                bool
+}
 
 // plan checks the files of one plan and then what they make: istiod's CA
 // bundle, or each certificate of a gateway.
@@ -451,6 +456,12 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		}
 		source := f.APIPath + "#" + strings.Join(f.Keys, ".")
 		what := f.Name + " <- " + source
+		if groups[f.Certificate] == nil {
+			groups[f.Certificate] = map[wiring.Part]part{}
+			order = append(order, f.Certificate)
+		}
+		x := part{name: f.Name, source: source}
+		groups[f.Certificate][f.Part] = x
 		r := v.get(f.APIPath, p, plans)
 		if r.err != nil {
 			v.add(Fail, what, "%v", r.err)
@@ -461,11 +472,8 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 			v.add(Fail, what, "%v", err)
 			continue
 		}
-		if groups[f.Certificate] == nil {
-			groups[f.Certificate] = map[wiring.Part]part{}
-			order = append(order, f.Certificate)
-		}
-		groups[f.Certificate][f.Part] = part{s, f.Name, source}
+		x.pem, x.ok = s, true
+		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
 	}
 	for _, c := range order {
@@ -494,89 +502,104 @@ func (f *failer) fail(p wiring.Part, format string, args ...any) {
 // bundle checks what istiod checks when it loads a plugged-in CA, and more:
 // the key matches the CA cert, the CA cert is a CA, the chain starts with
 // the CA cert, is in order and leads to the root, and how long each
-// certificate has left.
+// certificate has left. Each check runs when the parts it needs were read
+// and parse, so one run shows every problem: a missing root does not hide
+// a key that is not the CA certificate's.
 func (v *run) bundle(parts map[wiring.Part]part) {
-	_, hasKey := parts[wiring.PartKey]
-	_, hasCert := parts[wiring.PartCert]
-	_, hasRoot := parts[wiring.PartRoot]
-	if !hasKey || !hasCert || !hasRoot {
-		return // a missing part has been reported already
-	}
 	f := &failer{v: v, parts: parts}
 	names := func(p wiring.Part) string { return parts[p].name }
-	key, err := parseKey(parts[wiring.PartKey].pem)
-	if err != nil {
-		f.fail(wiring.PartKey, "%v", err)
+	read := func(p wiring.Part) (string, bool) {
+		x, ok := parts[p]
+		return x.pem, ok && x.ok
 	}
-	certs, err := parseCerts(parts[wiring.PartCert].pem)
-	if err != nil {
-		f.fail(wiring.PartCert, "%v", err)
+	var key crypto.Signer
+	var certs, roots, chain []*x509.Certificate
+	var err error
+	if s, ok := read(wiring.PartKey); ok {
+		if key, err = parseKey(s); err != nil {
+			f.fail(wiring.PartKey, "%v", err)
+		}
 	}
-	roots, err := parseCerts(parts[wiring.PartRoot].pem)
-	if err != nil {
-		f.fail(wiring.PartRoot, "%v", err)
+	if s, ok := read(wiring.PartCert); ok {
+		if certs, err = parseCerts(s); err != nil {
+			f.fail(wiring.PartCert, "%v", err)
+		}
+	}
+	if s, ok := read(wiring.PartRoot); ok {
+		if roots, err = parseCerts(s); err != nil {
+			f.fail(wiring.PartRoot, "%v", err)
+		}
 	}
 	// kubernetes-tls has no chain file: istiod chains tls.crt and ca.crt,
 	// so a fault in that chain is one of tls.crt.
 	chainPart := wiring.PartCert
-	var chain []*x509.Certificate
-	if c, ok := parts[wiring.PartChain]; ok {
+	if _, planned := parts[wiring.PartChain]; planned {
 		chainPart = wiring.PartChain
-		if chain, err = parseCerts(c.pem); err != nil {
-			f.fail(wiring.PartChain, "%v", err)
+		if s, ok := read(wiring.PartChain); ok {
+			if chain, err = parseCerts(s); err != nil {
+				f.fail(wiring.PartChain, "%v", err)
+			}
 		}
 	} else if certs != nil && roots != nil {
 		chain = append(append(chain, certs...), roots...)
 	}
-	if f.failed {
-		return
+	var ca *x509.Certificate
+	if certs != nil {
+		ca = certs[0]
 	}
-	ca := certs[0]
-	if !samePublicKey(key.Public(), ca.PublicKey) {
+	if key != nil && ca != nil && !samePublicKey(key.Public(), ca.PublicKey) {
 		f.fail(wiring.PartKey, "does not match the public key of %s (%s): the key and certificate come from different issuances", names(wiring.PartCert), ca.Subject)
 	}
-	if !ca.IsCA || ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
+	if ca != nil && (!ca.IsCA || ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0) {
 		f.fail(wiring.PartCert, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign needed to sign workload certificates)", ca.Subject)
 	}
-	// istiod loads a chain that lacks its CA certificate, and signs; but it
-	// hands the chain to workloads as what lies above their certificates,
-	// so theirs then verify to no root.
-	if !chain[0].Equal(ca) {
-		f.fail(chainPart, "does not start with the CA certificate of %s (%s) but with %s: workload certificates istiod signs would not verify to %s; put the CA certificate first, then any intermediates, then the root",
-			names(wiring.PartCert), ca.Subject, chain[0].Subject, names(wiring.PartRoot))
+	if chain != nil {
+		// istiod loads a chain that lacks its CA certificate, and signs;
+		// but it hands the chain to workloads as what lies above their
+		// certificates, so theirs then verify to no root.
+		if ca != nil && !chain[0].Equal(ca) {
+			f.fail(chainPart, "does not start with the CA certificate of %s (%s) but with %s: workload certificates istiod signs would not verify to %s; put the CA certificate first, then any intermediates, then the root",
+				names(wiring.PartCert), ca.Subject, chain[0].Subject, names(wiring.PartRoot))
+		}
+		if err := chainOrderError(chain); err != nil {
+			f.fail(chainPart, "%v", err)
+		}
+		if last := chain[len(chain)-1]; roots != nil && !leadsTo(last, roots) {
+			f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
+		}
 	}
-	if err := chainOrderError(chain); err != nil {
-		f.fail(chainPart, "%v", err)
+	if ca != nil && roots != nil && chain != nil {
+		rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
+		for _, r := range roots {
+			rootPool.AddCert(r)
+		}
+		for _, c := range append(certs[1:], chain...) {
+			inter.AddCert(c)
+		}
+		if _, err := ca.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: v.opts.Now()}); err != nil {
+			f.fail(wiring.PartCert, "does not verify to %s through the chain: %v", names(wiring.PartRoot), err)
+		}
 	}
-	if last := chain[len(chain)-1]; !leadsTo(last, roots) {
-		f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
-	}
-	rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range roots {
-		rootPool.AddCert(r)
-	}
-	for _, c := range append(certs[1:], chain...) {
-		inter.AddCert(c)
-	}
-	if _, err := ca.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: v.opts.Now()}); err != nil {
-		f.fail(wiring.PartCert, "does not verify to %s through the chain: %v", names(wiring.PartRoot), err)
-	}
-	if !f.failed {
+	if key != nil && ca != nil && roots != nil && chain != nil && !f.failed {
 		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)
 	}
 	now := v.opts.Now()
 	for _, c := range []struct {
-		part wiring.Part
-		cert *x509.Certificate
-	}{{wiring.PartCert, ca}, {wiring.PartRoot, roots[0]}} {
-		days := daysLeft(c.cert, now)
+		part  wiring.Part
+		certs []*x509.Certificate
+	}{{wiring.PartCert, certs}, {wiring.PartRoot, roots}} {
+		if c.certs == nil {
+			continue
+		}
+		cert := c.certs[0]
+		days := daysLeft(cert, now)
 		switch {
-		case now.After(c.cert.NotAfter):
-			v.add(Fail, names(c.part), "%s expired on %s", c.cert.Subject, c.cert.NotAfter.Format(time.DateOnly))
-		case c.cert.NotAfter.Sub(now) < v.opts.WarnWithin:
-			v.add(Warn, names(c.part), "%s expires in %d days (%s)", c.cert.Subject, days, c.cert.NotAfter.Format(time.DateOnly))
+		case now.After(cert.NotAfter):
+			v.add(Fail, names(c.part), "%s expired on %s", cert.Subject, cert.NotAfter.Format(time.DateOnly))
+		case cert.NotAfter.Sub(now) < v.opts.WarnWithin:
+			v.add(Warn, names(c.part), "%s expires in %d days (%s)", cert.Subject, days, cert.NotAfter.Format(time.DateOnly))
 		default:
-			v.add(Pass, names(c.part), "%s valid for %d more days", c.cert.Subject, days)
+			v.add(Pass, names(c.part), "%s valid for %d more days", cert.Subject, days)
 		}
 	}
 }
@@ -590,7 +613,7 @@ func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
 	var key crypto.Signer
 	for _, p := range []wiring.Part{wiring.PartCert, wiring.PartKey, wiring.PartCA} {
 		x, ok := parts[p]
-		if !ok {
+		if !ok || !x.ok {
 			continue
 		}
 		var err error

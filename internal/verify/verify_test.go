@@ -344,3 +344,63 @@ func TestSeparation(t *testing.T) {
 		})
 	}
 }
+
+// Every check the present fields allow runs, so one run shows every
+// problem: a field that is missing, or does not parse, hides nothing that
+// the other fields show (issue 16).
+func TestBundleChecksRunDespiteAMissingField(t *testing.T) {
+	root := issue(t, "Root CA", true, nil)
+	inter := issue(t, "Intermediate CA", true, root)
+	other := issue(t, "Other CA", true, root)
+	leaf := issue(t, "not-a-ca.example.com", false, root)
+	good := func() map[string]any {
+		return map[string]any{"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": inter.certPEM + root.certPEM, "root_cert": root.certPEM}
+	}
+	for name, tc := range map[string]struct {
+		edit     func(map[string]any)
+		patterns []string
+	}{
+		"no root, key of another CA": {func(f map[string]any) { delete(f, "root_cert"); f["ca_key"] = other.keyPEM }, []string{
+			`FAIL  root-cert.pem <- secret/data/istiod#data.root_cert: .*has no field "data.root_cert"`,
+			`FAIL  ca-key.pem: does not match the public key of ca-cert.pem \(CN=Intermediate CA\)`,
+			`PASS  ca-cert.pem: CN=Intermediate CA valid for`,
+		}},
+		"root not PEM, key of another CA": {func(f map[string]any) { f["root_cert"] = "not pem"; f["ca_key"] = other.keyPEM }, []string{
+			`FAIL  root-cert.pem: holds text that is not PEM`,
+			`FAIL  ca-key.pem: does not match the public key of ca-cert.pem`,
+		}},
+		"no key, chain out of order": {func(f map[string]any) { delete(f, "ca_key"); f["cert_chain"] = root.certPEM + inter.certPEM }, []string{
+			`FAIL  ca-key.pem <- secret/data/istiod#data.ca_key: .*has no field`,
+			`FAIL  cert-chain.pem: does not start with the CA certificate of ca-cert.pem`,
+			`FAIL  cert-chain.pem: certificate 1 \(CN=Root CA\) is not signed by certificate 2 \(CN=Intermediate CA\)`,
+			`PASS  root-cert.pem: CN=Root CA valid for`,
+		}},
+		"no chain, CA cert not a CA": {func(f map[string]any) { delete(f, "cert_chain"); f["ca_cert"], f["ca_key"] = leaf.certPEM, leaf.keyPEM }, []string{
+			`FAIL  cert-chain.pem <- secret/data/istiod#data.cert_chain: .*has no field`,
+			`FAIL  ca-cert.pem: CN=not-a-ca.example.com is not a CA certificate`,
+		}},
+		// Not a bundle of ca-cert.pem and root-cert.pem: istiod reads
+		// cert-chain.pem, and it is missing.
+		"no chain, the rest good": {func(f map[string]any) { delete(f, "cert_chain") }, []string{
+			`FAIL  cert-chain.pem <- secret/data/istiod#data.cert_chain: .*has no field`,
+			`PASS  ca-cert.pem: CN=Intermediate CA valid for`,
+			` 1 failed`,
+		}},
+		"no CA cert, chain ending elsewhere": {func(f map[string]any) {
+			delete(f, "ca_cert")
+			f["cert_chain"] = other.certPEM + issue(t, "Elsewhere", true, nil).certPEM
+		}, []string{
+			`FAIL  ca-cert.pem <- secret/data/istiod#data.ca_cert: .*has no field`,
+			`FAIL  cert-chain.pem: certificate 1 \(CN=Other CA\) is not signed by certificate 2 \(CN=Elsewhere\)`,
+			`FAIL  cert-chain.pem: ends with CN=Elsewhere, which is neither in root-cert.pem`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fields := good()
+			tc.edit(fields)
+			out := runReport(t, fakeVault(t, map[string]map[string]any{"secret/data/istiod": fields}), istiodConfig)
+			matches(t, out, tc.patterns...)
+			noMatch(t, out, `PASS  bundle`)
+		})
+	}
+}
