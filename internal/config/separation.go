@@ -27,7 +27,7 @@ func (c *VaultCA) separationErrors() Errors {
 		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	s := &c.Spec
-	if slices.Contains(reservedPolicies, strings.ToLower(s.Vault.Policy)) {
+	if slices.Contains(reservedPolicies, vaultName(s.Vault.Policy)) {
 		add("spec.vault.policy", "is %q, one of Vault's own policies (default is given to every token): name istiod's policy otherwise", s.Vault.Policy)
 	}
 	istiodRole := rolePath(s.Vault.AuthPath, s.Vault.Role)
@@ -42,11 +42,11 @@ func (c *VaultCA) separationErrors() Errors {
 	policyRole := map[string]string{} // gateway policy -> the role path that first took it
 	for i, g := range s.Gateways {
 		at := fmt.Sprintf("spec.gateways[%d]", i)
-		role, policy := rolePath(g.AuthPath, g.Role), strings.ToLower(g.Policy)
+		role, policy := rolePath(g.AuthPath, g.Role), vaultName(g.Policy)
 		if g.Role != "" && role == istiodRole {
 			add(at+".role", "is istiod's role (%s/role/%s): the gateway pod's token would read istiod's CA key; give the gateway a role of its own (or leave role unset)", g.AuthPath, g.Role)
 		}
-		if g.Policy != "" && policy == strings.ToLower(s.Vault.Policy) {
+		if g.Policy != "" && policy == vaultName(s.Vault.Policy) {
 			add(at+".policy", "is istiod's policy %q: the gateway pod's token would read istiod's CA key; give the gateway a policy of its own (or leave policy unset)", g.Policy)
 		}
 		if slices.Contains(reservedPolicies, policy) {
@@ -69,8 +69,11 @@ func (c *VaultCA) separationErrors() Errors {
 
 // rolePath is a Kubernetes-auth role as Vault keys it.
 func rolePath(authPath, role string) string {
-	return strings.ToLower(strings.TrimSuffix(authPath, "/") + "/role/" + role)
+	return vaultName(strings.TrimSuffix(authPath, "/") + "/role/" + role)
 }
+
+// vaultName is a name as Vault stores it: trimmed and lowercased.
+func vaultName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func sharesAny(a, b []string) bool {
 	for _, x := range a {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Validate reports every problem of a defaulted, expanded config.
@@ -287,6 +288,12 @@ func (c *VaultCA) wildcardErrors() Errors {
 	for field, v := range c.vaultNames() {
 		if strings.ContainsAny(*v, "*+") {
 			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
+		}
+		// Vault trims the names it stores (a policy "default " is the
+		// default policy every token has): a space would make two names the
+		// tool tells apart one and the same in Vault.
+		if strings.IndexFunc(*v, unicode.IsSpace) >= 0 {
+			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains white space (%q): refused, Vault trims names, so it would not be the name the tool checks; write it without", *v)})
 		}
 	}
 	return errs

@@ -49,6 +49,12 @@ var (
 		"agent-set-security-context": {"drops the agent's securityContext, so it runs as its image's user", "true"},
 		"agent-pre-populate":         {"leaves out the init agent, so the workload starts with an empty secret volume (istiod then silently becomes a self-signed CA)", "true"},
 		"agent-inject-status":        {"tells the injector the pod is already injected, so it adds no agent and the secret volume stays empty", ""},
+		// The cache's listener is plain HTTP on 127.0.0.1:8200 with no
+		// authentication: with the agent's own token forced onto every
+		// request, any process that reaches the pod's loopback (the node's,
+		// with hostNetwork) reads istiod's CA path through it.
+		"agent-cache-use-auto-auth-token": {"lets any process on the pod's loopback read Vault with the agent's token, through the cache's unauthenticated listener", "false"},
+		"agent-enable-quit":               {"lets any process on the pod's loopback stop the agent, and with it the renewal of the files", "false"},
 	}
 	// connection are annotations that change which Vault the agent talks
 	// to and how it logs in, refused unless the plan writes them itself
