@@ -222,3 +222,35 @@ func TestVerifyBadTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyFailsAGatewayTokenThatReachesIstiod gives the gateway's role
+// istiod's policy too, as a hand-written role or a name Vault folds onto
+// another would: verify logged in as the gateway reports that its token
+// may read istiod's CA, without reading it. The setup the tool writes has
+// no such line.
+func TestVerifyFailsAGatewayTokenThatReachesIstiod(t *testing.T) {
+	e := newEnv(t)
+	ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA reach", 55)
+	crt, key := leaf(t, ca, ca.keyPEM, "bookinfo.example.com")
+	l := layout{name: "reach", config: verifyRoleConfig, seed: func(t *testing.T, v *api.Client) {
+		kvPut(t, v, 2, "secret", "verify", ca.fields())
+		kvPut(t, v, 2, "secret", "gateways/bookinfo", map[string]any{"tls.crt": crt + ca.certPEM, "tls.key": key, "ca.crt": ca.rootPEM})
+	}}
+	cfgFile, authPath := e.setup(t, l)
+	gwJWT := e.k8s.token(t, gatewaySA)
+	const reach = "may read secret/data/verify, a path of role istiod"
+	if out, code := verifyAs(t, e, cfgFile, gwJWT, "--role", "istio-ingressgateway"); code != 0 || strings.Contains(out, reach) {
+		t.Fatalf("the tool's own setup: exit %d:\n%s", code, out)
+	}
+	role := authPath + "/role/istio-ingressgateway"
+	r, err := e.vault.client.Logical().Read(role)
+	must(t, err)
+	body := r.Data
+	body["token_policies"] = []string{"istio-ingressgateway-certs", "istiod-ca"}
+	_, err = e.vault.client.Logical().Write(role, body)
+	must(t, err)
+	out, code := verifyAs(t, e, cfgFile, gwJWT, "--role", "istio-ingressgateway")
+	if code != 1 || !strings.Contains(out, "FAIL  istiod: the token of role "+role+" "+reach) {
+		t.Errorf("a gateway token that may read istiod's CA: exit %d:\n%s", code, out)
+	}
+}

@@ -119,6 +119,9 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 			v.plan(p, plans)
 		} else {
 			v.skip(p, plans)
+			if opts.JWT != "" {
+				v.denied(p, plans)
+			}
 		}
 	}
 	return v.report
@@ -167,6 +170,27 @@ func (v *run) skip(p *wiring.Plan, plans []*wiring.Plan) {
 		}
 	}
 	v.add(Skip, planName(p), "not checked: its paths are role %s's, not %s's; check them with %s, or with a VAULT_TOKEN that may read them", label, checked, how)
+}
+
+// denied checks, for a token logged in as one role, that it can do nothing
+// on another role's paths: a gateway's token that reads istiod's CA key is
+// the failure the per-role policies exist to prevent, and a policy written
+// by hand or under a name Vault folds onto another can still bring it
+// back. It asks Vault for the token's capabilities, so nothing is read or
+// issued.
+func (v *run) denied(p *wiring.Plan, plans []*wiring.Plan) {
+	for _, pc := range p.APIPaths() {
+		caps, err := v.client.Sys().CapabilitiesSelfWithContext(v.ctx, pc.Path)
+		if err != nil {
+			v.add(Warn, planName(p), "could not ask Vault what the logged-in token may do on %s: %s", pc.Path, v.redact(err.Error()))
+			continue
+		}
+		if len(caps) == 0 || (len(caps) == 1 && caps[0] == "deny") {
+			continue
+		}
+		v.add(Fail, planName(p), "the token of role %s may %s %s, a path of role %s: its policies grant another role's material; give each role only its own policy (istio-vault-ca policy --output commands)",
+			v.opts.Role, strings.Join(caps, ", "), pc.Path, roleLabel(p, plans))
+	}
 }
 
 type run struct {
