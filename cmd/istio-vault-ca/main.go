@@ -53,7 +53,7 @@ Usage:
       Print every default, documented.
   istio-vault-ca explain
       Print the message of the last failed run (Helm 4 does not show a
-      post-renderer plugin's stderr).
+      post-renderer plugin's stderr), or, after a later success, say so above it.
   istio-vault-ca config [--config FILE]
       Print the effective config (defaults applied, {{ .Cluster }} expanded).
 
