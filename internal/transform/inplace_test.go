@@ -363,7 +363,8 @@ func FuzzInPlace(f *testing.F) {
 		// Block scalars just before where new lines go: every chomping,
 		// blank and comment-like lines, an indentation indicator, the end.
 		"a:\n  b: |+\n    x\n\n  # c\nd: 1\n", "a:\n  b: |\n    x\n    # y\n\nc:\n- |-\n  z\n", "a:\n  b: >\n    x\n\n    y\n      \n   \n",
-		"l:\n- |2-\n   x\n\n- k: |+\n    y\n", "a:\n  b: |\n    x", "a:\n  b: |-\n    x", "a:\n  b: |+\n\n  \n", "a:\n  - b: |\n      x\n    c: >+\n      y\n\nd: 2\n"} {
+		"l:\n- |2-\n   x\n\n- k: |+\n    y\n", "a:\n  b: |\n    x", "a:\n  b: |-\n    x", "a:\n  b: |+\n\n  \n", "a:\n  - b: |\n      x\n    c: >+\n      y\n\nd: 2\n",
+		"a:\r\n  b: |+\r\n    x\r\n\r\n", "l:\r\n- a\r\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -376,6 +377,9 @@ func FuzzInPlace(f *testing.F) {
 		in = docs[0].Source()
 		if len(in) == 0 {
 			return
+		}
+		if in[0]&3 == 0 && bytes.IndexByte(in, '\r') < 0 {
+			in = bytes.ReplaceAll(in, []byte("\n"), []byte("\r\n")) // a quarter of the inputs in CRLF
 		}
 		doc, err := yamlnode.Parse(in)
 		if err != nil || yamlnode.Root(doc) == nil || hasAliasOrMerge(doc) {
