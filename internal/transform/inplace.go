@@ -8,6 +8,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
@@ -20,8 +21,9 @@ import (
 // mappings, items to lists and replaces single-line scalar values. Anything
 // else is left to the serialiser: a node removed or moved, a flow-style
 // collection or a multi-line scalar changed, new lines that would follow a
-// multi-line scalar, aliases expanded, CRLF line ends. Tests hold every
-// document written either way to the tree the transformer built.
+// plain or quoted scalar over several lines, aliases expanded, mixed line
+// ends. Tests hold every document written either way to the tree the
+// transformer built.
 
 // positions records where every node of a freshly parsed document is, before
 // the transformer changes it: a replaced value keeps its node but loses its
@@ -72,7 +74,27 @@ func inPlace(src []byte, root *yaml.Node, before positions, wide bool) ([]byte, 
 // holds to the changed tree.
 func writeInPlace(src []byte, root *yaml.Node, before positions, wide bool) ([]byte, bool) {
 	if bytes.IndexByte(src, '\r') >= 0 {
-		return nil, false
+		// A document whose every line ends in CRLF is written as its LF
+		// twin, whose nodes are where the parser found them (the CRs are
+		// the last bytes of lines) and whose values are the same (the
+		// parser reads a CRLF as LF), and the result given CRLF back: what
+		// is added ends its lines as the document's own do.
+		lf := bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n"))
+		if bytes.IndexByte(lf, '\r') >= 0 || bytes.Count(src, []byte("\n")) != bytes.Count(src, []byte("\r\n")) {
+			return nil, false // a lone CR, or mixed line ends
+		}
+		out, ok := writeInPlace(lf, root, before, wide)
+		if !ok {
+			return nil, false
+		}
+		return bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n")), true
+	}
+	// The parser also breaks lines at NEL, LS and PS: positions would not
+	// be where the lines counted here put them.
+	for _, brk := range []string{"\u0085", "\u2028", "\u2029"} {
+		if bytes.Contains(src, []byte(brk)) {
+			return nil, false
+		}
 	}
 	p := &inPlacer{src: src, before: before, wide: wide, lines: []int{0}}
 	for i, c := range src {
@@ -152,11 +174,11 @@ func (p *inPlacer) mapping(m *yaml.Node, was yaml.Node) bool {
 	if firstNew == 0 || was.Style&yaml.FlowStyle != 0 {
 		return false
 	}
-	if !p.leadsLine(m.Content[0]) || !p.oneLineScalars(m.Content[firstNew-2]) || !p.oneLineScalars(m.Content[firstNew-1]) {
+	if !p.leadsLine(m.Content[0]) || !p.oneLineScalars(m.Content[firstNew-2], false) || !p.oneLineScalars(m.Content[firstNew-1], true) {
 		return false
 	}
 	added := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[firstNew:]}
-	return p.append(m.Content[0].Column, m.Content[firstNew-2].Line, false, added)
+	return p.append(m.Content[0].Column, m.Content[firstNew-2].Line, m, m.Content[firstNew-1], added)
 }
 
 func (p *inPlacer) sequence(s *yaml.Node, was yaml.Node) bool {
@@ -182,11 +204,11 @@ func (p *inPlacer) sequence(s *yaml.Node, was yaml.Node) bool {
 	// first non-space byte before it.
 	last := s.Content[firstNew-1]
 	dash, ok := p.dashColumn(last)
-	if !ok || !p.oneLineScalars(last) {
+	if !ok || !p.oneLineScalars(last, true) {
 		return false
 	}
 	added := &yaml.Node{Kind: yaml.SequenceNode, Content: s.Content[firstNew:]}
-	return p.append(dash, last.Line, true, added)
+	return p.append(dash, last.Line, s, last, added)
 }
 
 // leadsLine reports whether a mapping's first key is the first thing on its
@@ -205,12 +227,14 @@ func (p *inPlacer) leadsLine(key *yaml.Node) bool {
 	return true
 }
 
-// oneLineScalars reports whether every scalar under n sits on one line:
-// then every line of n's text is structure or a real comment, and where the
-// text ends can be told from indentation alone. (A block scalar may hold
-// lines that look like comments, and with keep chomping its trailing blank
-// lines are part of its value: new lines put in above them would change it.)
-func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
+// oneLineScalars reports whether every scalar under n sits on one line,
+// or, with blocks, is a block scalar: then every line of n's text is
+// structure, a real comment or a block scalar's, and where the text ends can
+// be told from indentation alone, but for a block scalar that ends it (see
+// blockScalarEnd). A plain or quoted scalar over several lines may go on at
+// any indentation; a block scalar's lines are all indented deeper than the
+// collection holding it.
+func (p *inPlacer) oneLineScalars(n *yaml.Node, blocks bool) bool {
 	was, ok := p.before[n]
 	if !ok {
 		return false
@@ -221,7 +245,7 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
 			return true // replaced: replaceScalar took only a one-line original
 		}
 		if was.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			return false
+			return blocks
 		}
 		off := p.offset(was.Line, was.Column)
 		if off < 0 {
@@ -239,7 +263,7 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node) bool {
 			return off >= 0 && flowClosesOnLine(p.src[off:])
 		}
 		for _, c := range n.Content {
-			if !p.oneLineScalars(c) {
+			if !p.oneLineScalars(c, blocks) {
 				return false
 			}
 		}
@@ -276,16 +300,27 @@ func flowClosesOnLine(rest []byte) bool {
 	return false
 }
 
-// append writes added (new pairs or items) after the block collection whose
-// entries start at column col (1-based) and whose last entry starts on line
-// lastLine, indented to col.
-func (p *inPlacer) append(col, lastLine int, seq bool, added *yaml.Node) bool {
+// append writes added (new pairs or items) after the block collection
+// parent, whose entries start at column col (1-based) and whose last entry,
+// last (a value or an item), starts on line lastLine, indented to col.
+func (p *inPlacer) append(col, lastLine int, parent, last *yaml.Node, added *yaml.Node) bool {
 	text, err := yamlnode.Marshal(added, p.wide)
 	if err != nil {
 		return false
 	}
-	off := p.endOf(col, lastLine, seq)
-	if off < 0 || hasBlockScalar(added) && !p.endsBlockScalar(off, col) {
+	seq := parent.Kind == yaml.SequenceNode
+	addsBlock := hasBlockScalar(added)
+	from, fromLine := p.lineEnd(lastLine), lastLine+1
+	if leaf, holder := p.tail(last, parent); p.isBlockScalar(leaf) {
+		// Its lines cannot be told from comments and blank lines by
+		// indentation: the scalar is read as the parser reads it.
+		if from = p.blockScalarEnd(leaf, holder, col, addsBlock); from < 0 {
+			return false
+		}
+		fromLine = sort.SearchInts(p.lines, from) + 1
+	}
+	off := p.endOf(col, from, fromLine, seq)
+	if off < 0 || addsBlock && !p.endsBlockScalar(off, col) {
 		return false
 	}
 	indent := strings.Repeat(" ", col-1)
@@ -304,18 +339,17 @@ func (p *inPlacer) append(col, lastLine int, seq bool, added *yaml.Node) bool {
 }
 
 // endOf returns the offset just past the last line of a block collection
-// whose entries start at column col and whose last entry starts on
-// lastLine: the lines after it that are indented deeper, and for a mapping
-// also a list in compact style under its last key (dashes at col). Blank
-// and comment lines count only when more of the collection follows them,
-// so the new lines go above a trailing comment. -1 when a line does not fit
-// that shape.
-func (p *inPlacer) endOf(col, lastLine int, seq bool) int {
-	end := p.lineEnd(lastLine)
+// whose entries start at column col, from end, the offset past the lines
+// known to be its own, on: the lines from line fromLine (1-based, the one
+// starting at end) that are indented deeper, and for a mapping also a list
+// in compact style under its last key (dashes at col). Blank and comment
+// lines count only when more of the collection follows them, so the new
+// lines go above a trailing comment. -1 when a line does not fit that shape.
+func (p *inPlacer) endOf(col, end, fromLine int, seq bool) int {
 	if end < 0 {
 		return -1
 	}
-	for l := lastLine + 1; l <= len(p.lines); l++ {
+	for l := fromLine; l <= len(p.lines); l++ {
 		start := p.lines[l-1]
 		if start >= len(p.src) {
 			break
@@ -338,6 +372,122 @@ func (p *inPlacer) endOf(col, lastLine int, seq bool) int {
 		end = p.lineEnd(l)
 	}
 	return end
+}
+
+// tail follows the last entries of n down to the node whose text ends n's,
+// and returns it with the block collection that holds it.
+func (p *inPlacer) tail(n, holder *yaml.Node) (*yaml.Node, *yaml.Node) {
+	for (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && len(n.Content) > 0 && p.before[n].Style&yaml.FlowStyle == 0 {
+		holder, n = n, n.Content[len(n.Content)-1]
+	}
+	return n, holder
+}
+
+func (p *inPlacer) isBlockScalar(n *yaml.Node) bool {
+	was, ok := p.before[n]
+	return ok && n.Line != 0 && was.Kind == yaml.ScalarNode && was.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+}
+
+// blockScalarEnd returns where new lines may go after the block scalar n,
+// held by the block collection holder, so that n keeps its value: past its
+// last content line, and past the blank lines after it when they belong to
+// it (keep chomping, "|+") or when a block scalar among the new lines would
+// take them in (col is where the new lines are indented). -1 when that
+// cannot be done: n's last line has no line break and one added would
+// change its value, or its lines are not what this reads.
+//
+// It reads the scalar as go.yaml.in/yaml/v3's scanner does: the content is
+// indented by the header's indentation indicator past the holder's
+// indentation, or else as deep as the first line with something on it (or
+// a blank line before it indented deeper), and at least one column deeper
+// than the holder; it goes on while lines are blank or indented that deep.
+func (p *inPlacer) blockScalarEnd(n, holder *yaml.Node, col int, addsBlock bool) int {
+	was := p.before[n]
+	hdr := p.offset(was.Line, was.Column)
+	if hdr < 0 || hdr >= len(p.src) || p.src[hdr] != '|' && p.src[hdr] != '>' || len(holder.Content) == 0 {
+		return -1
+	}
+	var parent int // the scanner's indentation while it reads n: its holder's column, 0-based
+	if first := holder.Content[0]; holder.Kind == yaml.MappingNode {
+		if !p.leadsLine(first) {
+			return -1
+		}
+		parent = first.Column - 1
+	} else {
+		dash, ok := p.dashColumn(first)
+		if !ok {
+			return -1
+		}
+		parent = dash - 1
+	}
+	chomp, indent := 0, 0
+	for i := hdr + 1; i < hdr+3 && i < len(p.src); i++ {
+		switch c := p.src[i]; {
+		case c == '+':
+			chomp = 1
+		case c == '-':
+			chomp = -1
+		case c >= '1' && c <= '9':
+			indent = parent + int(c-'0')
+		default:
+			i = len(p.src) // the end of the indicators
+		}
+	}
+	src := p.src
+	at := p.lineEnd(was.Line) // past the header line
+	if at < 0 {
+		return -1
+	}
+	// breaks eats blank lines from at, returning the start of the first
+	// line with something on it (or the end) and how deep that line is
+	// indented, counting no deeper than indent when indent is known.
+	maxIndent := 0
+	breaks := func() (int, int, bool) {
+		for {
+			sp := 0
+			for at+sp < len(src) && src[at+sp] == ' ' && (indent == 0 || sp < indent) {
+				sp++
+			}
+			maxIndent = max(maxIndent, sp)
+			if at+sp < len(src) && src[at+sp] == '\t' && (indent == 0 || sp < indent) {
+				return 0, 0, false // the parser refuses a tab there
+			}
+			if at+sp >= len(src) || src[at+sp] != '\n' {
+				return at, sp, true
+			}
+			at += sp + 1
+		}
+	}
+	line, sp, ok := breaks()
+	if !ok {
+		return -1
+	}
+	if indent == 0 {
+		indent = max(maxIndent, parent+1, 1)
+	}
+	contentEnd := at // past the header line when the scalar is empty
+	for sp == indent && line+sp < len(src) {
+		nl := bytes.IndexByte(src[line:], '\n')
+		if nl < 0 {
+			// The last line has no line break: putting one in after it
+			// adds it to the value, but when the value is stripped.
+			if chomp != -1 {
+				return -1
+			}
+			return len(src)
+		}
+		at = line + nl + 1
+		contentEnd = at
+		if line, sp, ok = breaks(); !ok {
+			return -1
+		}
+	}
+	// at is past the blank lines after the content, at the start of the
+	// line that ended the scalar, or at the end.
+	if chomp == 1 || addsBlock && !p.endsBlockScalar(contentEnd, col) {
+		return at
+	}
+	return contentEnd
 }
 
 // hasBlockScalar reports whether n holds a literal or folded scalar.
@@ -504,4 +654,37 @@ func sameNode(a, b *yaml.Node) bool {
 		}
 	}
 	return true
+}
+
+// endsLinesCRLF reports whether a document's line ends are CRLF, as its
+// first one is: what the tool writes into it or in its place ends its lines
+// so, or a Windows checkout would show every line of it changed.
+func endsLinesCRLF(doc []byte) bool {
+	i := bytes.IndexByte(doc, '\n')
+	return i > 0 && doc[i-1] == '\r'
+}
+
+// docCRLF reports whether d's line ends are CRLF: its body's, or when that
+// has no line break its marker's.
+func docCRLF(d *stream.Doc) bool {
+	if bytes.IndexByte(d.Body, '\n') >= 0 {
+		return endsLinesCRLF(d.Body)
+	}
+	return endsLinesCRLF(d.Marker)
+}
+
+// toCRLF ends every line of b that ends in a bare LF with CRLF instead.
+func toCRLF(b []byte) []byte {
+	n := bytes.Count(b, []byte("\n")) - bytes.Count(b, []byte("\r\n"))
+	if n == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+n)
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out
 }

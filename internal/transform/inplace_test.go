@@ -1,12 +1,14 @@
 package transform
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/golden"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
@@ -100,7 +102,64 @@ func TestInPlace(t *testing.T) {
 			change: func(rn *yaml.Node) { yamlnode.SetField(rn, "a", yamlnode.NewString("x")) },
 		},
 		"after a block scalar that keeps its trailing blank line": {
-			in:     "a:\n  b: |+\n    x\n\n  # not a comment: the value ends above\nc: 1\n",
+			in:     "a:\n  b: |+\n    x\n\n  # a comment: the value ends above\nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |+\n    x\n\n  d: \"2\"\n  # a comment: the value ends above\nc: 1\n",
+		},
+		"after a block scalar, as helm writes a --set-file annotation": {
+			in: "metadata:\n  annotations:\n    a: \"1\"\n    zz: |\n      line one\n      # line two\nspec: {}\n",
+			change: func(rn *yaml.Node) {
+				yamlnode.SetField(lookup(lookup(rn, "metadata"), "annotations"), "b", yamlnode.NewString("2"))
+			},
+			want: "metadata:\n  annotations:\n    a: \"1\"\n    zz: |\n      line one\n      # line two\n    b: \"2\"\nspec: {}\n",
+		},
+		"after a clipped block scalar, above its blank lines": {
+			in:     "a:\n  b: >\n    x\n\n   \nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: >\n    x\n  d: \"2\"\n\n   \nc: 1\n",
+		},
+		"a block scalar added after a clipped one, below its blank lines": {
+			in:     "a:\n  b: |-\n    x\n\nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("y\nz\n")) },
+			want:   "a:\n  b: |-\n    x\n\n  d: |\n    y\n    z\nc: 1\n",
+		},
+		"after a block scalar whose last line is spaces": {
+			in:     "a:\n  b: |\n    x\n      \nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |\n    x\n      \n  d: \"2\"\nc: 1\n",
+		},
+		"after a block scalar with an indentation indicator": {
+			in:     "a:\n  b: |2\n       x\n     y\nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |2\n       x\n     y\n  d: \"2\"\nc: 1\n",
+		},
+		"after an empty block scalar": {
+			in:     "a:\n  b: |+\n\n\nc: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |+\n\n\n  d: \"2\"\nc: 1\n",
+		},
+		"after a block scalar deep in the last entry": {
+			in:     "a:\n  b:\n    c:\n    - |+\n      x\n\n# end\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b:\n    c:\n    - |+\n      x\n\n  d: \"2\"\n# end\n",
+		},
+		"an item after a list item that is a block scalar": {
+			in:     "l:\n  - |\n    x\n",
+			change: func(rn *yaml.Node) { appendItem(t, lookup(rn, "l"), "y\n") },
+			want:   "l:\n  - |\n    x\n  - y\n",
+		},
+		"after a block scalar that is the last thing in the document": {
+			in:     "a:\n  b: |+\n    x\n\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |+\n    x\n\n  d: \"2\"\n",
+		},
+		"after a stripped block scalar without a last line break": {
+			in:     "a:\n  b: |-\n    x",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
+			want:   "a:\n  b: |-\n    x\n  d: \"2\"\n",
+		},
+		"after a clipped block scalar without a last line break": {
+			in:     "a:\n  b: |\n    x",
 			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "d", yamlnode.NewString("2")) },
 		},
 		"after a plain scalar over two lines": {
@@ -114,7 +173,20 @@ func TestInPlace(t *testing.T) {
 			},
 		},
 		"CRLF": {
-			in:     "a:\r\n  b: 1\r\n",
+			in: "a:\r\n  b: |\r\n    x\r\n\r\n  c: 'q'\r\nd: 1",
+			change: func(rn *yaml.Node) {
+				yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("r"))
+				yamlnode.SetField(lookup(rn, "a"), "e", yamlnode.NewString("y\nz\n"))
+				yamlnode.SetField(rn, "f", yamlnode.NewString("2"))
+			},
+			want: "a:\r\n  b: |\r\n    x\r\n\r\n  c: 'r'\r\n  e: |\r\n    y\r\n    z\r\nd: 1\r\nf: \"2\"\r\n",
+		},
+		"mixed line ends": {
+			in:     "a:\r\n  b: 1\n",
+			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("2")) },
+		},
+		"a lone CR": {
+			in:     "a:\r  b: 1\r\n",
 			change: func(rn *yaml.Node) { yamlnode.SetField(lookup(rn, "a"), "c", yamlnode.NewString("2")) },
 		},
 	} {
@@ -135,7 +207,139 @@ func TestInPlace(t *testing.T) {
 			case tc.want != "" && string(got) != tc.want:
 				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
+			if ok {
+				if written, err := yamlnode.Parse(got); err != nil || !sameNode(written, doc) {
+					t.Errorf("written in place (error %v), it holds other data:\n%s", err, got)
+				}
+			}
 		})
+	}
+}
+
+// The cases whose diff must be the added lines alone, run through the
+// transformer: charts whose last pod annotation is a block scalar, a chart
+// with CRLF line ends (whose output must end every line so).
+func TestGoldenDiffIsTheAddedLines(t *testing.T) {
+	for _, name := range []string{"block-scalar-annotation", "crlf-istiod", "seed000-cluster1-kv1", "revision-canary", "wide-sequences"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("../../testdata/golden", name)
+			cfg, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+			if err != nil {
+				ref, rerr := os.ReadFile(filepath.Join(dir, "input"))
+				if rerr != nil {
+					t.Fatal(err)
+				}
+				if in, err = os.ReadFile(filepath.Join(dir, strings.TrimSpace(string(ref)))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tr := newTransformer(t, string(cfg))
+			out, err := tr.Stream(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOnlyAdded(t, in, out)
+			if strings.HasPrefix(name, "crlf") {
+				checkCRLF(t, out)
+			}
+		})
+	}
+}
+
+// A CRLF rendering of the istiod chart comes out with CRLF line ends only,
+// the added lines alone in its diff, and converged: a second run and check
+// find nothing to change.
+func TestCRLFChart(t *testing.T) {
+	lf, err := os.ReadFile("../../testdata/inputs/istiod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := bytes.ReplaceAll(lf, []byte("\n"), []byte("\r\n"))
+	tr := newTransformer(t, corpusConfig)
+	out, err := tr.Stream(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCRLF(t, out)
+	checkOnlyAdded(t, in, out)
+	checkOutputHoldsTheTree(t, tr, in, out)
+	// The LF chart gains the same lines.
+	outLF, err := tr.Stream(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.ReplaceAll(out, []byte("\r\n"), []byte("\n")), outLF) {
+		t.Error("the CRLF chart, its line ends made LF, differs from the LF chart's output")
+	}
+	if again, err := tr.Stream(out); err != nil || !bytes.Equal(again, out) {
+		t.Fatalf("not idempotent (err %v)", err)
+	}
+	if diff, err := drift.Diff(tr, "istiod.yaml", in); err != nil || diff == "" {
+		t.Errorf("check finds no drift in the input (err %v)", err)
+	}
+	if diff, err := drift.Diff(tr, "istiod.yaml", out); err != nil || diff != "" {
+		t.Errorf("check does not converge on the output (err %v):\n%s", err, diff)
+	}
+}
+
+// A Deployment the serialiser writes (a flow mapping filled in) takes the
+// line ends of the document it replaces, in the middle of a CRLF stream.
+func TestCRLFSerialised(t *testing.T) {
+	in := []byte("a: 1\r\n---\r\n" + strings.ReplaceAll(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}
+spec:
+  template:
+    metadata: {labels: {app: istiod}}
+    spec:
+      serviceAccountName: istiod
+      containers: [{name: discovery, env: [{name: A, value: a}]}]
+`, "\n", "\r\n") + "--- {b: 2}\r\n")
+	tr := newTransformer(t, corpusConfig)
+	out, err := tr.Stream(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(out, in) {
+		t.Fatal("the Deployment was not changed")
+	}
+	checkCRLF(t, out)
+	checkOutputHoldsTheTree(t, tr, in, out)
+	if again, err := tr.Stream(out); err != nil || !bytes.Equal(again, out) {
+		t.Fatalf("not idempotent (err %v)", err)
+	}
+}
+
+// checkOnlyAdded fails t unless out is in with lines added: every line of
+// in is in out, in order.
+func checkOnlyAdded(t *testing.T, in, out []byte) {
+	t.Helper()
+	if bytes.Equal(in, out) {
+		t.Fatal("nothing changed")
+	}
+	inLines, outLines := bytes.SplitAfter(in, []byte("\n")), bytes.SplitAfter(out, []byte("\n"))
+	i := 0
+	for _, l := range outLines {
+		if i < len(inLines) && bytes.Equal(inLines[i], l) {
+			i++
+		}
+	}
+	if i < len(inLines) {
+		t.Fatalf("input line %d, %q, is not in the output after the lines before it: the diff is more than added lines", i+1, inLines[i])
+	}
+}
+
+// checkCRLF fails t unless every line of out ends in CRLF.
+func checkCRLF(t *testing.T, out []byte) {
+	t.Helper()
+	for n, l := range bytes.SplitAfter(out, []byte("\n")) {
+		if len(l) > 0 && !bytes.HasSuffix(l, []byte("\r\n")) || bytes.Count(l, []byte("\r")) > 1 {
+			t.Fatalf("line %d does not end in CRLF: %q", n+1, l)
+		}
 	}
 }
 
@@ -155,7 +359,12 @@ func appendItem(t *testing.T, seq *yaml.Node, item string) {
 // what writeInPlace writes holds exactly the changed tree, or it declines.
 func FuzzInPlace(f *testing.F) {
 	golden.AddSeeds(f, "../../testdata/golden/*/input.yaml", "../../testdata/inputs/*.yaml")
-	for _, s := range []string{"a:\n  b: |+\n    x\n\n  c: 1\n", "l:\n- a: 1\n  # c\n- b: 'q\n  r'\n", "a: {b: 1}\nc:\n  - x\n  - y\n", "k: v # c\n"} {
+	for _, s := range []string{"a:\n  b: |+\n    x\n\n  c: 1\n", "l:\n- a: 1\n  # c\n- b: 'q\n  r'\n", "a: {b: 1}\nc:\n  - x\n  - y\n", "k: v # c\n",
+		// Block scalars just before where new lines go: every chomping,
+		// blank and comment-like lines, an indentation indicator, the end.
+		"a:\n  b: |+\n    x\n\n  # c\nd: 1\n", "a:\n  b: |\n    x\n    # y\n\nc:\n- |-\n  z\n", "a:\n  b: >\n    x\n\n    y\n      \n   \n",
+		"l:\n- |2-\n   x\n\n- k: |+\n    y\n", "a:\n  b: |\n    x", "a:\n  b: |-\n    x", "a:\n  b: |+\n\n  \n", "a:\n  - b: |\n      x\n    c: >+\n      y\n\nd: 2\n",
+		"a:\r\n  b: |+\r\n    x\r\n\r\n", "l:\r\n- a\r\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -168,6 +377,9 @@ func FuzzInPlace(f *testing.F) {
 		in = docs[0].Source()
 		if len(in) == 0 {
 			return
+		}
+		if in[0]&3 == 0 && bytes.IndexByte(in, '\r') < 0 {
+			in = bytes.ReplaceAll(in, []byte("\n"), []byte("\r\n")) // a quarter of the inputs in CRLF
 		}
 		doc, err := yamlnode.Parse(in)
 		if err != nil || yamlnode.Root(doc) == nil || hasAliasOrMerge(doc) {

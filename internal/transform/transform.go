@@ -278,6 +278,9 @@ func (t *Transformer) rewrite(d *stream.Doc, lim *Limits) ([]byte, error) {
 	marker := d.Marker
 	if !stream.IsBareMarker(marker) {
 		marker = []byte("---\n")
+		if docCRLF(d) {
+			marker = []byte("---\r\n")
+		}
 	}
 	return append(append(make([]byte, 0, len(marker)+len(body)), marker...), body...), nil
 }
@@ -329,6 +332,9 @@ func (t *Transformer) doc(d *stream.Doc, lim *Limits) ([]byte, error) {
 	out, err := yamlnode.MarshalWithin(doc, wide, int(lim.held))
 	if errors.Is(err, yamlnode.ErrTooLong) {
 		err = errHeld
+	}
+	if err == nil && docCRLF(d) {
+		out = toCRLF(out) // the serialiser ends lines in LF
 	}
 	if err == nil {
 		err = lim.hold(len(out))
