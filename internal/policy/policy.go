@@ -177,7 +177,19 @@ func (r *Role) JSON() string {
 // in the config's Vault namespace.
 func (s *Set) Commands() string {
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: one policy per Kubernetes-auth role, and the roles.\nset -e\n")
+	b.WriteString("#!/bin/sh\n# Written by istio-vault-ca: one policy per Kubernetes-auth role, and the roles.\n")
+	// The roles need their auth method; on a fresh Vault writing one fails
+	// with "no handler for route", which says nothing of the cause.
+	var mounts []string
+	for _, r := range s.Roles {
+		if m, _, ok := strings.Cut(r.Path, "/role/"); ok && !slices.Contains(mounts, m) {
+			mounts = append(mounts, m)
+		}
+	}
+	for _, m := range mounts {
+		fmt.Fprintf(&b, "# Needs the Kubernetes auth method at %s: vault auth enable -path=%s kubernetes\n", m, strings.TrimPrefix(m, "auth/"))
+	}
+	b.WriteString("set -e\n")
 	ns := ""
 	if s.Namespace != "" {
 		ns = "-namespace=" + shellQuote(s.Namespace) + " "
