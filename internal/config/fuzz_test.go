@@ -16,7 +16,8 @@ import (
 )
 
 // hostileSeeds put a quote into each value of the config that reaches an
-// agent template or a Vault path; validation refuses every one. Without
+// agent template or a Vault path, after two benign configs that write each
+// such value out; validation refuses every hostile one. Without
 // the refusal they load, and the check below must catch them.
 var hostileSeeds = func() []string {
 	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: f}\nspec:\n  vault: {role: istiod}\n"
@@ -25,6 +26,10 @@ var hostileSeeds = func() []string {
 		return head + kv + "  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    certificates: [" + cert + "]\n"
 	}
 	return []string{
+		// Benign, every templated value written out: one mutation from
+		// each hostile value.
+		head + "  source: {pki: {mount: istioca, rootMount: pki, key: {version: 1, path: secret/istioca, field: key}}}\n",
+		gateway("{name: a, kv: {version: 1, path: secret/gw, certField: c, keyField: k, caField: ca}}, {name: b, pki: {mount: pki_int, role: gw, commonName: b.example.com, altNames: [c.example.com], ttl: 72h}}"),
 		head + "  source: {kv: {version: 2, path: 'secret/x\"\"y'}}\n",
 		head + "  source: {kv: {version: 1, path: secret/istiod, fields: {caKey: 'k\" \"x'}}}\n",
 		head + "  source: {kv: {version: 2, path: secret/istiod, fields: {rootCert: 'r\" \"x'}}}\n",
