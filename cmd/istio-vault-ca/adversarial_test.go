@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,6 +35,8 @@ func TestAdversarial(t *testing.T) {
 	for i := 1; i < 10; i++ {
 		aliasBomb += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
 	}
+	hookIstiod := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: istiod\n  namespace: istio-system\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"-5\"\n    helm.sh/hook-delete-policy: before-hook-creation\n    postrenderer.helm.sh/postrender-filename: istiod/templates/deployment.yaml\nspec:\n  template:\n    metadata:\n      labels: {app: istiod}\n    spec:\n      containers:\n      - name: discovery\n        image: pilot\n"
+	helm4Istiod := strings.Replace(plainIstiod, "metadata: {name: istiod, namespace: istio-system}", "metadata: {name: istiod, namespace: istio-system, annotations: {postrenderer.helm.sh/postrender-filename: d.yaml}}", 1)
 	huge := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n  blob: |\n" + strings.Repeat("    "+strings.Repeat("y", 120)+"\n", 50000)
 
 	for _, tc := range []struct {
@@ -42,7 +45,8 @@ func TestAdversarial(t *testing.T) {
 		config string // default testConfig
 		args   []string
 		want   outcome
-		stderr string // regexp, for refused
+		stderr string                         // regexp, for refused
+		check  func(t *testing.T, out []byte) // more, for changed
 	}{
 		// Malformed and odd YAML.
 		{name: "malformed target", input: "kind: Deployment\nmetadata: {name: istiod\n  app: istiod\n", want: refused, stderr: `document 1, line \d+: is not valid YAML`},
@@ -79,8 +83,11 @@ func TestAdversarial(t *testing.T) {
 		{name: "ROOT_CA_DIR from valueFrom is replaced", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, env: [{name: ROOT_CA_DIR, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]}]}\n"), want: changed},
 		{name: "unknown kind", input: "apiVersion: example.com/v1\nkind: Widget\nspec: {app: istiod}\n", want: same},
 		{name: "List of Deployments", input: "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSpace(plainIstiod), "\n", "\n  ") + "\n", want: same},
-		{name: "Helm hook istiod", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\n") + "", want: changed},
-		{name: "Helm 4 filename annotation survives", input: strings.Replace(plainIstiod, "metadata: {name: istiod, namespace: istio-system}", "metadata: {name: istiod, namespace: istio-system, annotations: {postrenderer.helm.sh/postrender-filename: d.yaml}}", 1), want: changed},
+		// As Helm 4 hands a hook to the post-renderer: its hook annotations
+		// and the file name on the Deployment. It is wired like any istiod,
+		// and the Deployment's own annotations come out as they went in.
+		{name: "Helm hook istiod", input: hookIstiod, want: changed, check: deploymentAnnotationsKept(hookIstiod)},
+		{name: "Helm 4 filename annotation survives", input: helm4Istiod, want: changed, check: deploymentAnnotationsKept(helm4Istiod)},
 		{name: "volume path collides with cacerts", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, volumeMounts: [{name: cacerts, mountPath: /vault/secrets}]}]}\n"), want: refused, stderr: `overlaps spec.secretVolumePath`},
 		{name: "istiod runs as another uid", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, securityContext: {runAsUser: 999}}]}\n"), want: refused, stderr: `runAsUser.*is 999`},
 		{name: "revision the role does not bind", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {serviceAccountName: istiod-canary, containers: [{name: discovery}]}\n"), want: refused, stderr: `add "canary" to spec.istiod.revisions`},
@@ -127,13 +134,48 @@ func TestAdversarial(t *testing.T) {
 					t.Errorf("output document %d does not parse: %v", i, err)
 				}
 			}
-			if strings.Contains(tc.input, "postrender-filename") && !strings.Contains(string(out), "postrenderer.helm.sh/postrender-filename: d.yaml") {
-				t.Errorf("Helm 4's filename annotation was lost")
+			if tc.check != nil {
+				tc.check(t, out)
 			}
 			_, again, _ := runCmd(args, out)
 			if !bytes.Equal(again, out) {
 				t.Errorf("a second run changed the output")
 			}
 		})
+	}
+}
+
+// deploymentAnnotationsKept checks that the output's first document is
+// wired (the injector's annotations on its pod template) and carries the
+// Deployment-level annotations of input unchanged: Helm reads its hook and
+// file-name annotations there, and the tool's own belong on the pod.
+func deploymentAnnotationsKept(input string) func(t *testing.T, out []byte) {
+	return func(t *testing.T, out []byte) {
+		t.Helper()
+		type doc struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Annotations map[string]string `json:"annotations"`
+					} `json:"metadata"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		var in, got doc
+		if err := sigsyaml.Unmarshal([]byte(input), &in); err != nil {
+			t.Fatal(err)
+		}
+		if err := sigsyaml.Unmarshal(stream.Split(out)[0].Source(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(in.Metadata.Annotations) == 0 || !maps.Equal(got.Metadata.Annotations, in.Metadata.Annotations) {
+			t.Errorf("the Deployment's annotations changed: %v, went in as %v", got.Metadata.Annotations, in.Metadata.Annotations)
+		}
+		if got.Spec.Template.Metadata.Annotations["vault.hashicorp.com/agent-inject"] != "true" {
+			t.Errorf("the pod template is not wired: %v", got.Spec.Template.Metadata.Annotations)
+		}
 	}
 }

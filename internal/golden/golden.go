@@ -1,13 +1,17 @@
-// Package golden compares test output with files under testdata and rewrites
-// them with `go test ./... -update`. Every test package imports it, so the
-// -update flag is defined in every test binary that `go test ./...` runs.
+// Package golden loads the golden cases, compares test output with files
+// under testdata and rewrites them with `go test ./... -update`. It is the
+// one reader of testdata/golden, so every test sees the cases alike. Every
+// test package imports it, so the -update flag is defined in every test
+// binary that `go test ./...` runs.
 package golden
 
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -58,4 +62,100 @@ func AddSeeds(f *testing.F, patterns ...string) {
 			f.Add(b)
 		}
 	}
+}
+
+// Case is one directory under testdata/golden:
+//
+//	config.yaml    the VaultCA passed with --config
+//	input.yaml     stdin, or `input`: one line naming a shared input file
+//	args           optional arguments placed before --config, e.g. a subcommand
+//	expected.yaml  stdout of a successful run (exit 0), or
+//	errors.txt     regexps stderr must match, one per line; the run must
+//	               exit 2 and write nothing to stdout
+type Case struct {
+	Name, Dir string
+	Config    []byte
+	Input     []byte
+	Args      []string
+	// Errors are the regexps of errors.txt; nil for a successful case,
+	// whose output is in the file Expected names.
+	Errors []string
+}
+
+// Expected is the path of a successful case's output.
+func (c Case) Expected() string { return filepath.Join(c.Dir, "expected.yaml") }
+
+// Fails reports whether the case is an error case.
+func (c Case) Fails() bool { return c.Errors != nil }
+
+// Transformation reports whether the case is a plain run of the
+// transformer on a manifest stream: no arguments, so no subcommand (whose
+// output, a policy or patches, is not a manifest stream) and no flag.
+func (c Case) Transformation() bool { return len(c.Args) == 0 }
+
+// Cases loads every case under root (testdata/golden, relative to the test's
+// package). It fails the test when there are none, and when a case lacks a
+// file it must have: a harness that reads no case, or half a case, must not
+// pass.
+func Cases(t testing.TB, root string) []Case {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(root, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []Case
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		c, err := load(dir)
+		if err != nil {
+			t.Fatalf("golden case %s: %v", filepath.Base(dir), err)
+		}
+		cases = append(cases, c)
+	}
+	if len(cases) == 0 {
+		t.Fatalf("no golden cases under %s", root)
+	}
+	return cases
+}
+
+func load(dir string) (Case, error) {
+	c := Case{Name: filepath.Base(dir), Dir: dir}
+	var err error
+	if c.Config, err = os.ReadFile(filepath.Join(dir, "config.yaml")); err != nil {
+		return c, err
+	}
+	if c.Input, err = os.ReadFile(filepath.Join(dir, "input.yaml")); os.IsNotExist(err) {
+		ref, rerr := os.ReadFile(filepath.Join(dir, "input"))
+		if rerr != nil {
+			return c, fmt.Errorf("neither input.yaml nor input: %v", rerr)
+		}
+		c.Input, err = os.ReadFile(filepath.Join(dir, strings.TrimSpace(string(ref))))
+	}
+	if err != nil {
+		return c, err
+	}
+	args, err := os.ReadFile(filepath.Join(dir, "args"))
+	if err != nil && !os.IsNotExist(err) {
+		return c, err
+	}
+	c.Args = strings.Fields(string(args))
+	patterns, err := os.ReadFile(filepath.Join(dir, "errors.txt"))
+	switch {
+	case err == nil:
+		c.Errors = strings.Split(strings.TrimSpace(string(patterns)), "\n")
+		if len(strings.TrimSpace(string(patterns))) == 0 {
+			return c, fmt.Errorf("errors.txt is empty: an error case names what its message must say")
+		}
+	case !os.IsNotExist(err):
+		return c, err
+	case !*Update:
+		// -update writes a missing expected.yaml; otherwise a case that
+		// says nothing of its outcome is a mistake.
+		if _, err := os.Stat(c.Expected()); err != nil {
+			return c, fmt.Errorf("neither errors.txt nor expected.yaml: %v", err)
+		}
+	}
+	return c, nil
 }

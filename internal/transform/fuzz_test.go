@@ -13,7 +13,10 @@ import (
 // parseable and holding exactly the tree the transformer built, the same
 // bytes through the command line's two-pass path, and a second run a no-op.
 func FuzzStream(f *testing.F) {
-	golden.AddSeeds(f, "../../testdata/golden/*/input.yaml", "../../testdata/inputs/istiod-canary.yaml", "../../testdata/fuzz/stream/*")
+	for _, c := range golden.Cases(f, "../../testdata/golden") {
+		f.Add(c.Input)
+	}
+	golden.AddSeeds(f, "../../testdata/inputs/istiod-canary.yaml", "../../testdata/fuzz/stream/*")
 	f.Add([]byte("kind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery, env: null}]}}}\n"))
 	f.Add([]byte("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n"))
 	f.Add([]byte("apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\nspec: {components: {istio: {kubeSpec: {overlays: [{kind: IstioOperator, patches: [{path: spec.components.pilot.k8s.env}]}]}}}}\n"))

@@ -17,42 +17,33 @@ import (
 
 // Every golden transformation, as written, holds the data of the tree the
 // transformer built. (The golden files themselves show that it is written
-// in place: their diff to the input is the added lines.)
+// in place: their diff to the input is the added lines.) Error cases and
+// subcommands are not transformations; every other case must transform.
 func TestGoldenOutputHoldsTheTree(t *testing.T) {
-	dirs, _ := filepath.Glob("../../testdata/golden/*")
-	for _, dir := range dirs {
-		if _, err := os.Stat(filepath.Join(dir, "args")); err == nil {
-			continue // not a transformation
-		}
-		cfgData, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
-		if err != nil {
+	ran := 0
+	for _, c := range golden.Cases(t, "../../testdata/golden") {
+		if c.Fails() || !c.Transformation() {
 			continue
 		}
-		in, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
-		if err != nil {
-			ref, rerr := os.ReadFile(filepath.Join(dir, "input"))
-			if rerr != nil {
-				continue
-			}
-			if in, err = os.ReadFile(filepath.Join(dir, strings.TrimSpace(string(ref)))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			cfg, err := config.Load(cfgData, "config.yaml")
+		ran++
+		t.Run(c.Name, func(t *testing.T) {
+			cfg, err := config.Load(c.Config, "config.yaml")
 			if err != nil {
-				t.Skipf("an error case: %v", err)
+				t.Fatal(err)
 			}
 			tr, err := New(cfg)
 			if err != nil {
-				t.Skipf("an error case: %v", err)
+				t.Fatal(err)
 			}
-			out, err := tr.Stream(in)
+			out, err := tr.Stream(c.Input)
 			if err != nil {
-				t.Skipf("an error case: %v", err)
+				t.Fatal(err)
 			}
-			checkOutputHoldsTheTree(t, tr, in, out)
+			checkOutputHoldsTheTree(t, tr, c.Input, out)
 		})
+	}
+	if ran == 0 {
+		t.Fatal("no golden transformation: the test tests nothing")
 	}
 }
 
@@ -358,7 +349,10 @@ func appendItem(t *testing.T, seq *yaml.Node, item string) {
 // Whatever the document and wherever a key, a list item or a new value goes,
 // what writeInPlace writes holds exactly the changed tree, or it declines.
 func FuzzInPlace(f *testing.F) {
-	golden.AddSeeds(f, "../../testdata/golden/*/input.yaml", "../../testdata/inputs/*.yaml")
+	for _, c := range golden.Cases(f, "../../testdata/golden") {
+		f.Add(c.Input)
+	}
+	golden.AddSeeds(f, "../../testdata/inputs/*.yaml")
 	for _, s := range []string{"a:\n  b: |+\n    x\n\n  c: 1\n", "l:\n- a: 1\n  # c\n- b: 'q\n  r'\n", "a: {b: 1}\nc:\n  - x\n  - y\n", "k: v # c\n",
 		// Block scalars just before where new lines go: every chomping,
 		// blank and comment-like lines, an indentation indicator, the end.

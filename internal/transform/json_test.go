@@ -28,28 +28,15 @@ func TestJSONStaysJSON(t *testing.T) {
 		name string
 		cfg  string
 		in   []byte
+		// transforms: a golden transformation, which must not fail; the
+		// inputs and the corpus may hold what the corpus config refuses.
+		transforms bool
 	}
 	var sources []source
-	dirs, _ := filepath.Glob("../../testdata/golden/*")
-	for _, dir := range dirs {
-		if _, err := os.Stat(filepath.Join(dir, "args")); err == nil {
-			continue
+	for _, c := range golden.Cases(t, "../../testdata/golden") {
+		if !c.Fails() && c.Transformation() {
+			sources = append(sources, source{c.Name, string(c.Config), c.Input, true})
 		}
-		cfg, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
-		if err != nil {
-			continue
-		}
-		in, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
-		if err != nil {
-			ref, rerr := os.ReadFile(filepath.Join(dir, "input"))
-			if rerr != nil {
-				continue
-			}
-			if in, err = os.ReadFile(filepath.Join(dir, strings.TrimSpace(string(ref)))); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sources = append(sources, source{filepath.Base(dir), string(cfg), in})
 	}
 	files, _ := filepath.Glob("../../testdata/inputs/*.yaml")
 	corpus, _ := filepath.Glob(filepath.Join(corpusDir, "*", "*.yaml"))
@@ -59,17 +46,23 @@ func TestJSONStaysJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := strings.TrimPrefix(strings.TrimPrefix(f, corpusDir+"/"), "../../testdata/")
-		sources = append(sources, source{name, corpusConfig, in})
+		sources = append(sources, source{name, corpusConfig, in, false})
 	}
 	changedJSON := 0
 	for _, src := range sources {
 		for _, indent := range []string{"", "    ", "  "} {
 			t.Run(src.name+"/indent="+indent, func(t *testing.T) {
 				tr := tryTransformer(src.cfg)
+				if tr == nil && src.transforms {
+					t.Fatal("the config of a golden transformation fails")
+				}
 				if tr == nil {
 					t.Skip("an error case")
 				}
 				yamlOut, err := tr.Stream(src.in)
+				if err != nil && src.transforms {
+					t.Fatalf("a golden transformation fails: %v", err)
+				}
 				if err != nil {
 					t.Skipf("an error case: %v", err)
 				}
@@ -310,7 +303,11 @@ func TestJSONDetection(t *testing.T) {
 // goes, the JSON writer writes JSON holding exactly the changed tree: in
 // the document's own bytes, or, when it declines, written again.
 func FuzzJSONWrite(f *testing.F) {
-	golden.AddSeeds(f, "../../testdata/golden/json-*/input.yaml")
+	for _, c := range golden.Cases(f, "../../testdata/golden") {
+		if strings.HasPrefix(c.Name, "json-") {
+			f.Add(c.Input)
+		}
+	}
 	for _, s := range []string{`{"a":{"b":[1,{}]},"c":null}`, "{\n  \"a\": {},\n  \"l\": [\n    \"x\"\n  ]\n}\n", `{"s": "caf\u00e9 \u003c", "n": -1.5e3}`, "# c\n{\"a\": [ ] } # d\n"} {
 		f.Add([]byte(s))
 	}
