@@ -146,6 +146,11 @@ func TestRoleAudienceAndPeriod(t *testing.T) {
 				if err == nil {
 					t.Fatal("a token of another audience logged in")
 				}
+				cfgFile := filepath.Join(t.TempDir(), "vaultca.yaml")
+				must(t, os.WriteFile(cfgFile, []byte(cfg), 0o644))
+				if out, code := e.verify(t, cfgFile); code != 1 || !strings.Contains(out, "the token's audience is not the one role istiod requires") {
+					t.Errorf("verify on an audience mismatch: exit %d:\n%s", code, out)
+				}
 				return
 			}
 			if err != nil {

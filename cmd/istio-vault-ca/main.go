@@ -27,6 +27,7 @@ const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of
 
 Usage:
   istio-vault-ca [--config FILE] [--verbose] < manifests.yaml > out.yaml
+  istio-vault-ca --version
       Helm post-renderer: a multi-document stream in, the same stream out.
       A ResourceList on stdin runs as a KRM function (functionConfig: VaultCA),
       through istio-vault-ca-fn, which kustomize and kpt can also run directly.
@@ -35,7 +36,8 @@ Usage:
       in the stream the same settings (for Flux HelmRelease postRenderers).
   istio-vault-ca check [--config FILE] FILE|DIR...
       Exit 0 if the files (a directory: every .yaml, .yml and .json file below
-      it) already carry the config, 1 with a unified diff if not.
+      it, links to files followed, .git passed over) already carry the
+      config, 1 with a unified diff if not.
   istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands] [--role NAME]
       Print the Vault policy that allows exactly what istiod's agent reads (hcl,
       the default: pipe into "vault policy write NAME -"), its Kubernetes-auth
@@ -105,13 +107,17 @@ var subcommands = []string{"check", "config", "policy", "verify", "patches", "ex
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
+	if slices.ContainsFunc(args, func(a string) bool { return a == "--version" || a == "-version" }) {
+		fmt.Fprintln(stdout, version())
+		return cli.ExitOK
+	}
 	if len(args) > 0 && slices.Contains(subcommands, args[0]) && wantsHelp(args[1:]) {
 		fmt.Fprint(stdout, subcommandUsage(args[0]))
 		return cli.ExitOK
 	}
 	if len(args) > 0 {
 		switch args[0] {
-		case "--version", "-version", "version":
+		case "version":
 			fmt.Fprintln(stdout, version())
 			return cli.ExitOK
 		case "check":
@@ -274,10 +280,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if t == nil {
 		return code
 	}
-	files, err := drift.Files(fs.Args())
+	files, skipped, err := drift.Files(fs.Args())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca check: %v\n", err)
 		return cli.ExitBadInput
+	}
+	for _, p := range skipped {
+		fmt.Fprintf(stderr, "istio-vault-ca check: %s: not checked (a link to a directory, or not a regular file): name it directly\n", p)
 	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "istio-vault-ca check: no .yaml, .yml or .json file in %s\n", strings.Join(fs.Args(), ", "))
@@ -345,8 +354,13 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return cli.ExitBadInput
 	}
-	if out.Len() == 0 && c.Verbose {
-		fmt.Fprintln(stderr, "istio-vault-ca: no patch: the stream holds no target Deployment (istiod, or a gateway a selector picks)")
+	if c.Verbose {
+		// One patch a target Deployment, as Patches writes them.
+		if n := bytes.Count(append([]byte("\n"), out.Bytes()...), []byte("\nkind: Deployment\n")); n == 0 {
+			fmt.Fprintln(stderr, "istio-vault-ca: no patch: the stream holds no target Deployment (istiod, or a gateway a selector picks)")
+		} else {
+			fmt.Fprintf(stderr, "istio-vault-ca: %d patch(es)\n", n)
+		}
 	}
 	stdout.Write(out.Bytes())
 	return cli.ExitOK

@@ -375,9 +375,11 @@ func TestSubcommandHelp(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	code, out, _ := runCmd([]string{"--version"}, nil)
-	if code != cli.ExitOK || !strings.HasPrefix(string(out), "istio-vault-ca ") {
-		t.Errorf("exit %d, stdout %q", code, out)
+	for _, args := range [][]string{{"--version"}, {"policy", "--version"}, {"--version", "verify"}} {
+		code, out, _ := runCmd(args, nil)
+		if code != cli.ExitOK || !strings.HasPrefix(string(out), "istio-vault-ca ") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out)
+		}
 	}
 }
 
@@ -419,6 +421,28 @@ func TestCheckDirectory(t *testing.T) {
 	if code != cli.ExitFailed || !strings.Contains(string(out), "drifted.yml") || strings.Contains(string(out), "converged.yaml") {
 		t.Errorf("drifted folder: exit %d, stdout %q", code, out)
 	}
+	// A drifted manifest behind a link, and one in a hidden directory, are
+	// checked; a link to a directory is named as not checked.
+	must(os.Remove(filepath.Join(manifests, "drifted.yml")))
+	outside := writeFile(t, dir, "outside.yaml", istiod)
+	must(os.Symlink(outside, filepath.Join(manifests, "link.yaml")))
+	code, out, _ = runCmd([]string{"check", "--config", cfg, manifests}, nil)
+	if code != cli.ExitFailed || !strings.Contains(string(out), "link.yaml") {
+		t.Errorf("drift behind a link: exit %d, stdout %q", code, out)
+	}
+	must(os.Remove(filepath.Join(manifests, "link.yaml")))
+	must(os.MkdirAll(filepath.Join(manifests, ".overlays"), 0o755))
+	writeFile(t, filepath.Join(manifests, ".overlays"), "hidden.yaml", istiod)
+	code, out, _ = runCmd([]string{"check", "--config", cfg, manifests}, nil)
+	if code != cli.ExitFailed || !strings.Contains(string(out), "hidden.yaml") {
+		t.Errorf("drift in a hidden directory: exit %d, stdout %q", code, out)
+	}
+	must(os.RemoveAll(filepath.Join(manifests, ".overlays")))
+	must(os.Symlink(filepath.Join(manifests, "istiod"), filepath.Join(manifests, "loop")))
+	code, _, stderr = runCmd([]string{"check", "--config", cfg, manifests}, nil)
+	if code != cli.ExitOK || !strings.Contains(stderr, "loop: not checked (a link to a directory") {
+		t.Errorf("a link to a directory: exit %d, stderr %q", code, stderr)
+	}
 	empty := filepath.Join(dir, "empty")
 	must(os.Mkdir(empty, 0o755))
 	if code, out, stderr := runCmd([]string{"check", "--config", cfg, empty}, nil); code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "no .yaml, .yml or .json file in") {
@@ -438,6 +462,11 @@ func TestVerboseSaysWhetherThereWasATarget(t *testing.T) {
 		{istiod, "1 target(s), 1 changed"},
 		{string(rendered), "1 target(s), all already converged"},
 	} {
+		if tc.in == istiod {
+			if _, _, stderr := runCmd([]string{"patches", "--config", cfg, "--verbose"}, []byte(tc.in)); !strings.Contains(stderr, "1 patch(es)") {
+				t.Errorf("patches --verbose: %q", stderr)
+			}
+		}
 		if tc.in == service {
 			code, out, stderr := runCmd([]string{"patches", "--config", cfg, "--verbose"}, []byte(tc.in))
 			if code != cli.ExitOK || len(out) != 0 || !strings.Contains(stderr, "no patch: the stream holds no target") {

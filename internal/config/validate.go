@@ -44,13 +44,25 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		}
 	}
+	// Vault keeps whole seconds (600ms would be a non-periodic 0) and, by
+	// default, refuses a period past its maximum lease of 768h.
 	if d := s.Vault.TokenPeriod; d != "" {
-		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
-			add("spec.vault.tokenPeriod", "must be a positive duration such as 600s or 1h, got %q", d)
+		if v, err := time.ParseDuration(d); err != nil || v < time.Second || v%time.Second != 0 || v > 768*time.Hour {
+			add("spec.vault.tokenPeriod", "must be whole seconds from 1s to 768h (Vault's default maximum lease), such as 600s or 1h, got %q", d)
 		}
 	}
-	if a := s.Vault.Audience; a != "" && strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ',' }) >= 0 {
-		add("spec.vault.audience", "must be one audience, with no space, comma or control character, got %q", a)
+	// The vault CLI reads a value starting with @ from a file and - from
+	// stdin: `audience=@ca-key.pem` in the policy script would copy the CA
+	// key into every role.
+	if a := s.Vault.Audience; a != "" {
+		switch {
+		case strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ',' }) >= 0:
+			add("spec.vault.audience", "must be one audience, with no space, comma or control character, got %q", a)
+		case strings.HasPrefix(a, "@") || strings.HasPrefix(a, "-"):
+			add("spec.vault.audience", "must not start with @ or - (the vault CLI reads such a value from a file or stdin), got %q", a)
+		case len(a) > 1024:
+			add("spec.vault.audience", "is %d bytes long: an audience is a URL or a short name, at most 1024 bytes", len(a))
+		}
 	}
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
 		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)

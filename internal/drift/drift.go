@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -28,40 +27,61 @@ func File(r Renderer, name string) (string, error) {
 }
 
 // Files expands the names a user gives check: a file stands for itself, a
-// directory for every .yaml, .yml and .json file below it (in lexical
-// order, hidden directories such as .git skipped), as pre-commit and CI
-// users point it at a manifests folder.
-func Files(names []string) ([]string, error) {
-	var out []string
+// directory for every .yaml, .yml and .json file below it, in lexical
+// order, as pre-commit and CI users point it at a manifests folder. A
+// symbolic link to a file is checked like the file; .git is passed over,
+// and so is what cannot be walked without a loop (a link to a directory)
+// or read as a manifest (a FIFO, a socket): skipped names each, so that a
+// drift check never passes on a file it did not read without saying so.
+func Files(names []string) (files, skipped []string, err error) {
 	for _, name := range names {
 		st, err := os.Stat(name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !st.IsDir() {
-			out = append(out, name)
+			files = append(files, name)
 			continue
 		}
 		err = filepath.WalkDir(name, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && p != name && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+			if d.IsDir() {
+				if d.Name() == ".git" && p != name {
+					return filepath.SkipDir
+				}
+				return nil
 			}
+			manifest := false
 			switch filepath.Ext(p) {
 			case ".yaml", ".yml", ".json":
-				if d.Type().IsRegular() {
-					out = append(out, p)
-				}
+				manifest = true
+			}
+			if !manifest && d.Type()&fs.ModeSymlink == 0 {
+				return nil
+			}
+			st, err := os.Stat(p) // through a link, to what it names
+			switch {
+			case err != nil && !manifest:
+				return nil // a dangling link of no manifest's name
+			case err != nil:
+				return err
+			case st.IsDir():
+				skipped = append(skipped, p) // a link to a directory: could loop
+			case !manifest:
+			case st.Mode().IsRegular():
+				files = append(files, p)
+			default:
+				skipped = append(skipped, p)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return files, skipped, nil
 }
 
 // Diff is File for bytes already read.

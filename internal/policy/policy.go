@@ -186,14 +186,14 @@ func (s *Set) Commands() string {
 			mounts = append(mounts, m)
 		}
 	}
-	for _, m := range mounts {
-		fmt.Fprintf(&b, "# Needs the Kubernetes auth method at %s: vault auth enable -path=%s kubernetes\n", m, strings.TrimPrefix(m, "auth/"))
-	}
-	b.WriteString("set -e\n")
 	ns := ""
 	if s.Namespace != "" {
 		ns = "-namespace=" + shellQuote(s.Namespace) + " "
 	}
+	for _, m := range mounts {
+		fmt.Fprintf(&b, "# Needs the Kubernetes auth method at %s: vault auth enable %s-path=%s kubernetes\n", m, ns, strings.TrimPrefix(m, "auth/"))
+	}
+	b.WriteString("set -e\n")
 	for _, p := range s.Policies {
 		fmt.Fprintf(&b, "vault policy write %s%s - <<'EOF'\n%sEOF\n", ns, shellQuote(p.Name), s.HCL(p))
 	}

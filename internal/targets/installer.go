@@ -3,6 +3,7 @@ package targets
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,14 +76,16 @@ func setOwnedAnnotations(target *yaml.Node, tpath string, p *wiring.Plan, others
 			}
 			handled, changed = handled || h, changed || c
 		}
-		if handled || conflicted {
-			continue
-		}
+		// A value of the target map that differs is a conflict of its own,
+		// whatever the other maps hold: every one is reported in one run.
 		if _, v := yamlnode.Field(target, a.Name); v != nil && !override {
 			if got, _ := stringValue(v); got != a.Value {
 				conflicts = append(conflicts, conflictError(v, tpath+"."+a.Name, got, a.Value))
 				continue
 			}
+		}
+		if handled || conflicted {
+			continue
 		}
 		changed = setString(target, a.Name, a.Value) || changed
 	}
@@ -141,10 +144,11 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 	changed := false
 	var rest []wiring.Pair
 	var conflicts []error
+	var conflicted []wiring.Pair // in valuesEnv: the env list is still checked for them
 	for _, v := range vars {
 		handled, c, err := reconcileMapEntry(valuesEnv, vpath, v.Name, v.Value, override)
 		if err != nil {
-			conflicts = append(conflicts, err)
+			conflicts, conflicted = append(conflicts, err), append(conflicted, v)
 			continue
 		}
 		changed = changed || c
@@ -153,7 +157,7 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 		}
 	}
 	if !override {
-		conflicts = append(conflicts, checkEnvEntries(yamlnode.Lookup(parent, "env"), ppath+".env", rest))
+		conflicts = append(conflicts, checkEnvEntries(yamlnode.Lookup(parent, "env"), ppath+".env", append(slices.Clone(rest), conflicted...)))
 	}
 	if err := joinErrors(conflicts...); err != nil {
 		return false, err
