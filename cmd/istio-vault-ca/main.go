@@ -21,6 +21,7 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of a Kubernetes Secret.
@@ -230,7 +231,7 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, input string
 	return true
 }
 
-func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
@@ -239,20 +240,30 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
 		return cli.ExitBadInput
 	}
-	src, err := readSource(stdin)
+	src, err := twopass.Open(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
 		return cli.ExitBadInput
 	}
 	defer src.Close()
-	defer src.guard(stderr, &code)()
-	rl, err := isResourceList(src.lines())
+	return renderSource(src, c, stdout, stderr)
+}
+
+// renderSource runs the front end stdin asks for: the KRM function for a
+// ResourceList, the post-renderer otherwise. A mapped stdin file cut short
+// meanwhile fails the run as changed.
+func renderSource(src *twopass.Source, c *cli.Common, stdout, stderr io.Writer) (code int) {
+	defer src.Guard(func(err error) {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		code = cli.ExitBadInput
+	})()
+	rl, err := isResourceList(src.Lines())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
 		return cli.ExitBadInput
 	}
 	if rl {
-		return runFunction(src.reader(), stdout, stderr)
+		return runFunction(src.Reader(), stdout, stderr)
 	}
 	_, t, code := cli.LoadTransformer(c, stderr)
 	if t == nil {
