@@ -265,9 +265,9 @@ func renderSource(src *twopass.Source, c *cli.Common, stdout, stderr io.Writer) 
 	if rl {
 		return runFunction(src.Reader(), stdout, stderr)
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	return render(t, src, c.Verbose, stdout, stderr)
 }
@@ -281,9 +281,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
 		return cli.ExitBadInput
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	files, err := drift.Files(fs.Args())
 	if err != nil {
@@ -327,9 +327,9 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(config.DefaultsYAML)
 		return cli.ExitOK
 	}
-	cfg, code := cli.LoadConfig(c, stderr)
-	if cfg == nil {
-		return code
+	cfg, err := cli.LoadConfig(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	out, err := cfg.YAML()
 	if err != nil {
@@ -345,9 +345,9 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !parseNoArgs(fs, args, stderr, " (manifests are read from stdin)") {
 		return cli.ExitBadInput
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	// Patches are a few lines a target: held in memory until the whole
 	// stream has passed, so that a bad document means nothing on stdout.
@@ -370,9 +370,9 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if !parseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
-	cfg, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	cfg, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	set := policy.For(cfg, t.Plans()...)
 	if *output == "commands" {
