@@ -57,9 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca verify: unexpected argument %q: pass the config with --config %s\n", fs.Arg(0), fs.Arg(0))
 		return cli.ExitBadInput
 	}
-	cfg, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	cfg, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	opts := verify.Options{WarnWithin: time.Duration(*warnDays) * 24 * time.Hour}
 	if *roleName != "" || *jwtFile != "" {

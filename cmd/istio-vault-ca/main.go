@@ -21,6 +21,7 @@ import (
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/drift"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 const usage = `istio-vault-ca: load istiod's plugged-in CA from Vault instead of a Kubernetes Secret.
@@ -236,7 +237,7 @@ func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, input string
 	return true
 }
 
-func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
@@ -245,24 +246,34 @@ func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) (code i
 		fmt.Fprintf(stderr, "istio-vault-ca: unexpected argument %q: manifests are read from stdin\n", fs.Arg(0))
 		return cli.ExitBadInput
 	}
-	src, err := readSource(stdin)
+	src, err := twopass.Open(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
 		return cli.ExitBadInput
 	}
 	defer src.Close()
-	defer src.guard(stderr, &code)()
-	rl, err := isResourceList(src.lines())
+	return renderSource(src, c, stdout, stderr)
+}
+
+// renderSource runs the front end stdin asks for: the KRM function for a
+// ResourceList, the post-renderer otherwise. A mapped stdin file cut short
+// meanwhile fails the run as changed.
+func renderSource(src *twopass.Source, c *cli.Common, stdout, stderr io.Writer) (code int) {
+	defer src.Guard(func(err error) {
+		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+		code = cli.ExitBadInput
+	})()
+	rl, err := isResourceList(src.Lines())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: reading stdin: %v\n", err)
 		return cli.ExitBadInput
 	}
 	if rl {
-		return runFunction(src.reader(), stdout, stderr)
+		return runFunction(src.Reader(), stdout, stderr)
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	return render(t, src, c.Verbose, stdout, stderr)
 }
@@ -276,9 +287,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "istio-vault-ca check: name the manifest files to check")
 		return cli.ExitBadInput
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	files, skipped, err := drift.Files(fs.Args())
 	if err != nil {
@@ -325,9 +336,9 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(config.DefaultsYAML)
 		return cli.ExitOK
 	}
-	cfg, code := cli.LoadConfig(c, stderr)
-	if cfg == nil {
-		return code
+	cfg, err := cli.LoadConfig(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	out, err := cfg.YAML()
 	if err != nil {
@@ -343,9 +354,9 @@ func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !parseNoArgs(fs, args, stderr, " (manifests are read from stdin)") {
 		return cli.ExitBadInput
 	}
-	_, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	_, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	// Patches are a few lines a target: held in memory until the whole
 	// stream has passed, so that a bad document means nothing on stdout.
@@ -373,9 +384,9 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if !parseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
-	cfg, t, code := cli.LoadTransformer(c, stderr)
-	if t == nil {
-		return code
+	cfg, t, err := cli.LoadTransformer(c, stderr)
+	if err != nil {
+		return cli.Fail(stderr, err)
 	}
 	set := policy.For(cfg, t.Plans()...)
 	if *output == "commands" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 const testConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
@@ -207,7 +208,7 @@ func TestLateErrorWritesNothing(t *testing.T) {
 	cfg := writeFile(t, t.TempDir(), "c.yaml", testConfig)
 	var in strings.Builder
 	filler := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\ndata: {k: " + strings.Repeat("x", 1000) + "}\n"
-	for in.Len() < 2*memLimit {
+	for in.Len() < 2*twopass.MemLimit {
 		in.WriteString("---\n" + filler)
 	}
 	in.WriteString("---\n" + strings.Replace(istiod, "- name: discovery", "- name: pilot", 1))

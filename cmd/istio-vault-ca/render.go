@@ -5,33 +5,25 @@ import (
 	"io"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
-	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 // render writes the stream with the transformer's changes, in two reads of
-// it (see source): the first finds every change and every error, the
+// it (see twopass): the first finds every change and every error, the
 // second writes. Only the changed documents are held in memory. A stdin
 // file written to meanwhile fails the run: before the second read, with
 // nothing on stdout; after it, with an exit code that says not to use what
 // was written.
 // With verbose, a stream that holds no target at all (the remote profile,
 // a chart without istiod) says so: it passes through unchanged.
-func render(t *transform.Transformer, src *source, verbose bool, stdout, stderr io.Writer) int {
+func render(t *transform.Transformer, src *twopass.Source, verbose bool, stdout, stderr io.Writer) int {
 	lim := transform.NewLimits()
-	edits, size, err := t.EditsWithin(src.docs(), lim)
+	edits, size, err := t.EditsWithin(src.Docs(), lim)
 	if err == nil {
-		err = src.unchanged()
+		err = src.Write(stdout, size, edits)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return cli.ExitBadInput
-	}
-	if err := stream.Apply(toFile(stdout), src.again(size), size, edits); err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: writing stdout: %v\n", err)
-		return cli.ExitBadInput
-	}
-	if err := src.unchanged(); err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return cli.ExitBadInput
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 // isResourceList reports whether stdin is a KRM ResourceList: its first
@@ -20,7 +22,7 @@ import (
 // bytes, without parsing; a long line from a file comes in pieces.
 // Documents holding only comments (a licence header above "---") do not
 // count as the first.
-func isResourceList(lines lineReader) (bool, error) {
+func isResourceList(lines twopass.LineReader) (bool, error) {
 	content := false // the current document holds more than comments
 	for {
 		piece, err := lines.ReadSlice('\n')
@@ -63,32 +65,6 @@ func isResourceList(lines lineReader) (bool, error) {
 }
 
 var kindKey = []byte("kind:")
-
-// lineReader hands out a stream's lines, each up to and with its line
-// break, or in pieces, all but the last ending in bufio.ErrBufferFull; io.EOF
-// comes with the last. A *bufio.Reader is one.
-type lineReader interface {
-	ReadSlice(delim byte) ([]byte, error)
-}
-
-// readBuffer is how much of a line is looked at at once when the stream
-// is read from a file; a longer line comes in pieces.
-const readBuffer = 64 << 10
-
-// sliceLines is a lineReader over a stream held in memory: its lines are
-// slices of it, never copied.
-type sliceLines struct{ b []byte }
-
-func (s *sliceLines) ReadSlice(delim byte) ([]byte, error) {
-	if i := bytes.IndexByte(s.b, delim); i >= 0 {
-		line := s.b[:i+1]
-		s.b = s.b[i+1:]
-		return line, nil
-	}
-	line := s.b
-	s.b = nil
-	return line, io.EOF
-}
 
 // isMarkerStart reports whether a line begins with a document marker:
 // "---" followed by nothing, a space, a tab or a line break.

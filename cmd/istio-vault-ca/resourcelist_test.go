@@ -14,6 +14,7 @@ import (
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 // isResourceList accepts exactly the streams whose first document that
@@ -30,10 +31,10 @@ func FuzzResourceListKindMatchesExpression(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want := re.Match(firstDocument([]byte(s)))
-		for how, lines := range map[string]lineReader{
-			"in memory":       &sliceLines{[]byte(s)},
+		for how, lines := range map[string]twopass.LineReader{
+			"in memory":       twopass.LinesOf([]byte(s)),
 			"in pieces of 16": bufio.NewReaderSize(strings.NewReader(s), 16),
-			"from a file":     bufio.NewReaderSize(strings.NewReader(s), readBuffer),
+			"from a file":     bufio.NewReaderSize(strings.NewReader(s), twopass.LineBuffer),
 		} {
 			got, err := isResourceList(lines)
 			if err != nil || got != want {
@@ -107,17 +108,17 @@ func padding(n int) string {
 // comment-only document. A plain stream is not one, even when a later
 // document, or a string in the first, says ResourceList.
 func TestResourceListDetection(t *testing.T) {
-	big := sortedResourceList(t, []byte(istiod+padding(2*memLimit)), testConfig)
+	big := sortedResourceList(t, []byte(istiod+padding(2*twopass.MemLimit)), testConfig)
 	for name, tc := range map[string]struct {
 		in   []byte
 		want bool
 	}{
 		"kind first":                            {[]byte(resourceList(istiod, testConfig)), true},
 		"keys sorted":                           {sortedResourceList(t, []byte(istiod), testConfig), true},
-		"keys sorted, kind after 64 KiB":        {sortedResourceList(t, []byte(istiod+padding(2*readBuffer)), testConfig), true},
+		"keys sorted, kind after 64 KiB":        {sortedResourceList(t, []byte(istiod+padding(2*twopass.LineBuffer)), testConfig), true},
 		"keys sorted, kind past the memory":     {big, true},
 		"after a comment-only document":         {append([]byte("# licence\n---\n"), sortedResourceList(t, []byte(istiod), testConfig)...), true},
-		"a plain stream":                        {[]byte("---\n" + istiod + padding(2*readBuffer)), false},
+		"a plain stream":                        {[]byte("---\n" + istiod + padding(2*twopass.LineBuffer)), false},
 		"a ResourceList as the second document": {[]byte("---\n" + istiod + "---\n" + resourceList(istiod, testConfig)), false},
 		"ResourceList in a string":              {[]byte("apiVersion: v1\nkind: ConfigMap\ndata:\n  l: |\n    kind: ResourceList\n"), false},
 	} {
@@ -126,7 +127,7 @@ func TestResourceListDetection(t *testing.T) {
 			// (read into memory or copied into a temporary file).
 			for _, how := range []string{"file", "pipe"} {
 				src := sourceOf(t, how, tc.in)
-				got, err := isResourceList(src.lines())
+				got, err := isResourceList(src.Lines())
 				src.Close()
 				if err != nil || got != tc.want {
 					t.Errorf("%s: isResourceList = %v (error %v), want %v", how, got, err, tc.want)
@@ -136,7 +137,7 @@ func TestResourceListDetection(t *testing.T) {
 	}
 }
 
-func sourceOf(t *testing.T, how string, in []byte) *source {
+func sourceOf(t *testing.T, how string, in []byte) *twopass.Source {
 	t.Helper()
 	var stdin *os.File
 	switch how {
@@ -160,7 +161,7 @@ func sourceOf(t *testing.T, how string, in []byte) *source {
 		t.Cleanup(func() { r.Close() })
 		stdin = r
 	}
-	src, err := readSource(stdin)
+	src, err := twopass.Open(stdin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +173,10 @@ func sourceOf(t *testing.T, how string, in []byte) *source {
 func TestSortedResourceListRunsAsFunction(t *testing.T) {
 	items, err := os.ReadFile("../../../shared/corpus/istio-charts/1.30.3/istiod.yaml")
 	if err != nil {
-		items = []byte(istiod + padding(2*readBuffer)) // past 64 KiB, as the chart is
+		items = []byte(istiod + padding(2*twopass.LineBuffer)) // past 64 KiB, as the chart is
 	}
 	list := sortedResourceList(t, items, testConfig)
-	if i := bytes.Index(list, []byte("\nkind: ResourceList")); i < readBuffer {
+	if i := bytes.Index(list, []byte("\nkind: ResourceList")); i < twopass.LineBuffer {
 		t.Fatalf("kind at %d: not past the first 64 KiB", i)
 	}
 	bin := t.TempDir()
@@ -206,7 +207,7 @@ func BenchmarkIsResourceListPlainStream(b *testing.B) {
 	in := []byte("---\n" + istiod + padding(4<<20))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if rl, err := isResourceList(&sliceLines{in}); rl || err != nil {
+		if rl, err := isResourceList(twopass.LinesOf(in)); rl || err != nil {
 			b.Fatal(rl, err)
 		}
 	}

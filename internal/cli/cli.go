@@ -66,53 +66,80 @@ func ResolveConfig(flagValue string) (file, how string, err error) {
 	return "", "", ErrNoConfig
 }
 
-// LoadTransformer loads the config and derives its plans; on failure it has
-// reported why and returns the exit code.
-func LoadTransformer(c *Common, stderr io.Writer) (*config.VaultCA, *transform.Transformer, int) {
-	cfg, code := LoadConfig(c, stderr)
-	if cfg == nil {
-		return nil, nil, code
+// LoadTransformer loads the config and derives its plans. A failure is
+// bad input: report it with Fail. What it says on stderr meanwhile (which
+// config, with --verbose; the config's warnings) it has said.
+func LoadTransformer(c *Common, stderr io.Writer) (*config.VaultCA, *transform.Transformer, error) {
+	cfg, err := LoadConfig(c, stderr)
+	if err != nil {
+		return nil, nil, err
 	}
 	t, err := transform.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, nil, ExitBadInput
+		return nil, nil, err
 	}
-	return cfg, t, ExitOK
+	return cfg, t, nil
 }
 
-// LoadConfig finds, reads and validates the config; on failure it has
-// reported why and returns the exit code.
-func LoadConfig(c *Common, stderr io.Writer) (*config.VaultCA, int) {
+// LoadConfig finds, reads and validates the config, as LoadTransformer.
+func LoadConfig(c *Common, stderr io.Writer) (*config.VaultCA, error) {
 	file, how, err := ResolveConfig(c.ConfigFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return nil, ExitBadInput
+		return nil, err
 	}
 	if c.Verbose {
 		fmt.Fprintf(stderr, "istio-vault-ca: config %s (%s)\n", file, how)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: reading config: %v\n", err)
-		return nil, ExitBadInput
+		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	cfg, err := config.Load(data, file)
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-vault-ca: invalid config:\n%v\n", err)
+		e := &invalidConfig{err: err}
 		if config.IsNotVaultCA(err) {
 			from := "--config"
 			if how != "--config" {
 				from += " (here " + how + ")"
 			}
-			fmt.Fprintf(stderr, "istio-vault-ca: %s takes a VaultCA resource, apiVersion %s, kind %s (`istio-vault-ca config --defaults` prints one); manifests to rewrite go on stdin\n", from, config.APIVersion, config.Kind)
+			e.hint = fmt.Sprintf("%s takes a VaultCA resource, apiVersion %s, kind %s (`istio-vault-ca config --defaults` prints one); manifests to rewrite go on stdin", from, config.APIVersion, config.Kind)
 		}
-		return nil, ExitBadInput
+		return nil, e
 	}
 	// Every subcommand loads the config here, so each warns once; stdout
 	// and the exit code stay what they would be without the warning.
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "istio-vault-ca: warning: %v\n", w)
 	}
-	return cfg, ExitOK
+	return cfg, nil
+}
+
+// invalidConfig is a config that does not load: its errors, one a line
+// below the first, and what to pass instead when it is not a VaultCA at
+// all, as a message line of its own.
+type invalidConfig struct {
+	err  error
+	hint string
+}
+
+func (e *invalidConfig) Error() string {
+	s := "invalid config:\n" + e.err.Error()
+	if e.hint != "" {
+		s += "\nistio-vault-ca: " + e.hint
+	}
+	return s
+}
+
+func (e *invalidConfig) Unwrap() error { return e.err }
+
+// Fail reports a failure to load the config (or anything else that is bad
+// input) on stderr and returns its exit code, ExitBadInput:
+//
+//	cfg, t, err := cli.LoadTransformer(c, stderr)
+//	if err != nil {
+//		return cli.Fail(stderr, err)
+//	}
+func Fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
+	return ExitBadInput
 }

@@ -1,4 +1,4 @@
-package main
+package twopass
 
 import (
 	"errors"
