@@ -15,7 +15,7 @@ TOOLS ?= $(CACHE)/tools
 TOOLCACHE := bin/toolcache
 VAULT := $(TOOLS)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.go | sha256sum | cut -c1-12)
 
-FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID
+FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID ./internal/stream:FuzzKindLineMatchesExpression
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzz
 # coordinator can report its own deadline as a failure (golang/go#75804, fixed
 # in Go 1.27), which made `make test` flaky on a loaded machine.

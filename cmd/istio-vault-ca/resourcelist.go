@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"io"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/twopass"
 )
 
 // isResourceList reports whether stdin is a KRM ResourceList: its first
 // document has a top-level `kind:` line whose value is ResourceList,
-// perhaps quoted, perhaps with a comment.
+// perhaps quoted, perhaps with a comment, as stream.KindLine reads it (the
+// reader the transformer's prefilter uses too).
 //
 // Wherever that line is in the document: a writer that sorts keys (PyYAML's
 // safe_dump, anything going through a map) puts kind after items, and a
@@ -40,9 +42,9 @@ func isResourceList(lines twopass.LineReader) (bool, error) {
 			}
 			l = lineScan{mode: afterMarker}
 			piece = piece[3:]
-		case bytes.HasPrefix(piece, kindKey):
+		case bytes.HasPrefix(piece, stream.KindKey):
 			l = lineScan{mode: kindValue}
-			piece = piece[len(kindKey):]
+			piece = piece[len(stream.KindKey):]
 		}
 		for {
 			l.feed(bytes.TrimSuffix(piece, []byte("\n")))
@@ -64,8 +66,6 @@ func isResourceList(lines twopass.LineReader) (bool, error) {
 	}
 }
 
-var kindKey = []byte("kind:")
-
 // isMarkerStart reports whether a line begins with a document marker:
 // "---" followed by nothing, a space, a tab or a line break.
 func isMarkerStart(line []byte) bool {
@@ -79,17 +79,13 @@ func isMarkerStart(line []byte) bool {
 // lineScan reads one line, in as many pieces as it comes in. For a line
 // after a marker or any other line it finds whether the line holds content:
 // its first byte other than a space, a tab or a CR, if there is one, does
-// not open a comment. For the value of a `kind:` line it finds whether it
-// is
-//
-//	[ \t]*["']?ResourceList["']?[ \t]*(#.*)?\r?$
-//
-// which it matches byte by byte, so that no piece needs to hold the whole.
+// not open a comment. The value of a `kind:` line it hands to a
+// stream.KindLine, which needs no piece to hold the whole.
 type lineScan struct {
 	mode    lineMode
-	state   int  // kindValue: how far the expression has got, see feed
-	decided bool // otherwise: the byte that tells content came
-	holds   bool // and it was not a comment
+	kind    stream.KindLine // kindValue
+	decided bool            // otherwise: the byte that tells content came
+	holds   bool            // and it was not a comment
 }
 
 type lineMode int
@@ -100,58 +96,25 @@ const (
 	kindValue
 )
 
-// The states of a kind value, after "kind:".
-const (
-	kindLead    = iota // spaces and tabs before the value, or its quote
-	kindWord           // kindWord+i: i bytes of ResourceList read
-	kindAfter   = kindWord + len("ResourceList")
-	kindTrail   = kindAfter + 1 // spaces and tabs, after a quote or without
-	kindComment = kindTrail + 1 // a comment: anything to the end
-	kindCR      = kindComment + 1
-	kindFail    = kindCR + 1
-)
-
 func (l *lineScan) feed(b []byte) {
-	if l.mode != kindValue {
-		if l.decided {
-			return
-		}
-		if t := bytes.TrimLeft(b, " \t\r"); len(t) > 0 {
-			l.decided, l.holds = true, t[0] != '#'
-		}
+	if l.mode == kindValue {
+		l.kind.Feed(b)
 		return
 	}
-	for _, c := range b {
-		switch s := l.state; {
-		case s == kindFail, s == kindComment:
-			return
-		case s == kindLead && (c == ' ' || c == '\t'):
-		case s == kindLead && (c == '"' || c == '\''):
-			l.state = kindWord
-		case s == kindLead && c == 'R':
-			l.state = kindWord + 1
-		case s >= kindWord && s < kindAfter:
-			if c != "ResourceList"[s-kindWord] {
-				l.state = kindFail
-			} else {
-				l.state++
-			}
-		case (s == kindAfter || s == kindTrail) && c == '#':
-			l.state = kindComment
-		case (s == kindAfter || s == kindTrail) && c == '\r':
-			l.state = kindCR
-		case s == kindAfter && (c == '"' || c == '\'' || c == ' ' || c == '\t'):
-			l.state = kindTrail
-		case s == kindTrail && (c == ' ' || c == '\t'):
-		default:
-			l.state = kindFail
-		}
+	if l.decided {
+		return
+	}
+	if t := bytes.TrimLeft(b, " \t\r"); len(t) > 0 {
+		l.decided, l.holds = true, t[0] != '#'
 	}
 }
 
-// matches reports whether a kind value read whole is ResourceList.
+// matches reports whether a kind value read whole is ResourceList, quoted
+// or not: the list is read by a YAML parser next, which tells a quote that
+// does not pair.
 func (l *lineScan) matches() bool {
-	return l.state >= kindAfter && l.state <= kindCR
+	w, ok := l.kind.Word()
+	return ok && string(w) == "ResourceList"
 }
 
 // content reports whether a line read whole holds more than blanks and a

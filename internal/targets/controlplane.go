@@ -13,7 +13,7 @@ import (
 
 // IsControlPlane reports whether a resource is a Tetrate TSB ControlPlane.
 func IsControlPlane(rn *yaml.Node) bool {
-	return hasKind(rn, "ControlPlane", "install.tetrate.io")
+	return hasKind(rn, controlPlaneKind, tetrateInstallGroup)
 }
 
 // TSBIstiodServiceAccount is the service account TSB runs istiod as.

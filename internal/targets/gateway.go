@@ -13,7 +13,7 @@ import (
 // workload's pod template labels, nil if none does. Two plans selecting the
 // same workload would mount two volumes over each other: an error.
 func SelectedGateway(rn *yaml.Node, plans []*wiring.Plan) (*wiring.Plan, error) {
-	if !hasKind(rn, "Deployment", "apps") {
+	if !hasKind(rn, deploymentKind, appsGroup) {
 		return nil, nil
 	}
 	labels := stringMap(yamlnode.Lookup(rn, "spec", "template", "metadata", "labels"))

@@ -19,7 +19,7 @@ import (
 // for the default install and for every revision (istiod-<rev>) alike.
 // Names are not trusted: users rename releases.
 func IsIstiod(rn *yaml.Node) bool {
-	if !hasKind(rn, "Deployment", "apps") {
+	if !hasKind(rn, deploymentKind, appsGroup) {
 		return false
 	}
 	return yamlnode.Value(yamlnode.Lookup(rn, "spec", "template", "metadata", "labels", "app")) == "istiod"

@@ -16,7 +16,7 @@ import (
 
 // IsIstioOperator reports whether a resource is an istioctl IstioOperator.
 func IsIstioOperator(rn *yaml.Node) bool {
-	return hasKind(rn, "IstioOperator", "install.istio.io")
+	return hasKind(rn, istioOperatorKind, istioInstallGroup)
 }
 
 // InstallsIstiod mirrors istioctl's decision whether an IstioOperator

@@ -85,8 +85,7 @@ func mayBeTarget(rn *yaml.Node) bool {
 			if v.Kind != yaml.ScalarNode {
 				return true
 			}
-			switch v.Value {
-			case string(deployment), string(istioOperator), string(controlPlane):
+			if targets.KindNamed([]byte(v.Value)) != nil {
 				return true
 			}
 		}

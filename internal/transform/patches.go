@@ -26,7 +26,7 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 		if err != nil || rn == nil {
 			return err
 		}
-		p, err := t.workloadPlan(rn)
+		p, err := targets.WorkloadPlan(rn, &t.plans)
 		if err == nil && p != nil {
 			_, err = targets.ApplyPodTemplate(yamlnode.Copy(rn), p)
 		}

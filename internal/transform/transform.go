@@ -21,8 +21,7 @@ import (
 
 // Transformer applies one config to resources.
 type Transformer struct {
-	istiod   *wiring.Plan
-	gateways []*wiring.Plan
+	plans targets.Plans
 }
 
 // New derives the plans of a loaded config once, for every document to share.
@@ -31,7 +30,7 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Transformer{istiod: p}
+	t := &Transformer{plans: targets.Plans{Istiod: p}}
 	for i := range cfg.Spec.Gateways {
 		gp, err := wiring.ForGateway(cfg, i)
 		if err != nil {
@@ -42,7 +41,7 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 		if shared := gp.SharedPaths(p); len(shared) > 0 {
 			return nil, fmt.Errorf("`%s.certificates` use %s, which reaches istiod's CA material (reads it, changes or destroys it, or signs with istiod's CA): the gateway's policy would grant that to the gateway pod; keep gateway certificates at paths and mounts of their own", gp.Setting, strings.Join(shared, ", "))
 		}
-		t.gateways = append(t.gateways, gp)
+		t.plans.Gateways = append(t.plans.Gateways, gp)
 	}
 	return t, nil
 }
@@ -50,129 +49,46 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 // Plans are every plan the transformer writes: the policy is built from
 // these, so it grants exactly what the annotations read.
 func (t *Transformer) Plans() []*wiring.Plan {
-	return append([]*wiring.Plan{t.istiod}, t.gateways...)
+	return append([]*wiring.Plan{t.plans.Istiod}, t.plans.Gateways...)
 }
 
 // Node applies the config to one resource (its root mapping) in place and
-// reports whether it changed. Resources that are not targets are never
-// touched.
+// reports whether it changed. Resources that are not of a registered
+// target kind (targets.Kinds) are never touched.
 func (t *Transformer) Node(rn *yaml.Node) (bool, error) {
-	switch {
-	case targets.IsIstioOperator(rn):
-		return targets.ApplyIstioOperator(rn, t.istiod, t.gateways)
-	case targets.IsControlPlane(rn):
-		return targets.ApplyControlPlane(rn, t.istiod)
+	k := targets.KindOf(rn)
+	if k == nil {
+		return false, nil
 	}
-	p, err := t.workloadPlan(rn)
-	if err != nil || p == nil {
-		return false, err
-	}
-	return targets.ApplyPodTemplate(rn, p)
+	return k.Apply(rn, &t.plans)
 }
 
-// isTarget reports whether a resource is one the config applies to: an
-// istiod or selected gateway Deployment, an IstioOperator that installs an
-// istiod (any IstioOperator, when the config has gateways it may select),
-// a ControlPlane.
+// isTarget reports whether a resource is one the config applies to, as its
+// kind's registration tells.
 func (t *Transformer) isTarget(rn *yaml.Node) bool {
-	switch {
-	case targets.IsIstioOperator(rn):
-		return targets.InstallsIstiod(rn) || len(t.gateways) > 0
-	case targets.IsControlPlane(rn):
-		return true
-	}
-	p, _ := t.workloadPlan(rn)
-	return p != nil
+	k := targets.KindOf(rn)
+	return k != nil && k.Is(rn, &t.plans)
 }
 
-// workloadPlan is the plan of a Deployment that is a target: istiod's, a
-// gateway's, or nil.
-func (t *Transformer) workloadPlan(rn *yaml.Node) (*wiring.Plan, error) {
-	if targets.IsIstiod(rn) {
-		return t.istiod, nil
-	}
-	return targets.SelectedGateway(rn, t.gateways)
-}
-
-// candidateKinds are the kinds that can be targets. Telling them from bytes,
-// before any parse, keeps the parser away from the large CRDs and
-// ConfigMaps that make up most of an Istio install.
-var (
-	deployment     = []byte("Deployment")
-	istioOperator  = []byte("IstioOperator")
-	controlPlane   = []byte("ControlPlane")
-	candidateKinds = [][]byte{deployment, istioOperator, controlPlane}
-)
-
-func (t *Transformer) mayMatchGateway(body []byte) bool {
-	for _, g := range t.gateways {
-		all := true
-		for _, v := range g.Selector {
-			all = all && bytes.Contains(body, []byte(v))
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// isCandidate reads the document's kind from its one top-level `kind:` line
-// (a line at column 0 can only be a top-level key: block scalars are
-// indented). Where that is not plain, such as a flow-style document, a
-// quoted key or two kind lines, any mention of a target kind makes it one.
-//
-// A Deployment is one only if it could carry a label value a target needs:
-// "istiod", or every value of a gateway selector. A YAML escape could spell
-// a value otherwise, so a backslash makes it one too.
+// isCandidate tells from bytes, before any parse, whether a document could
+// be a target: that keeps the parser away from the large CRDs and
+// ConfigMaps that make up most of an Istio install. The kind comes from
+// the document's one top-level kind line (stream.TopLevelKind), and the
+// registration of that kind may look further (targets.Kind.MayBe). Where
+// the kind is not certain, such as a flow-style document, a quoted key or
+// two kind lines, any mention of a target kind makes it one.
 func (t *Transformer) isCandidate(body []byte) bool {
-	if kind, ok := topLevelKind(body); ok {
-		switch {
-		case bytes.Equal(kind, deployment):
-			return bytes.Contains(body, []byte("istiod")) || bytes.IndexByte(body, '\\') >= 0 || t.mayMatchGateway(body)
-		case bytes.Equal(kind, istioOperator), bytes.Equal(kind, controlPlane):
-			return true
-		}
-		return false
+	if kind, ok := stream.TopLevelKind(body); ok {
+		k := targets.KindNamed(kind)
+		return k != nil && (k.MayBe == nil || k.MayBe(body, &t.plans))
 	}
-	for _, k := range candidateKinds {
-		if bytes.Contains(body, k) {
+	for _, k := range targets.Kinds() {
+		if bytes.Contains(body, []byte(k.Name)) {
 			return true
 		}
 	}
 	return false
 }
-
-// topLevelKind returns the value of the document's only column-0 `kind:`
-// line when it is a plain word, and false when there is no such certainty.
-func topLevelKind(body []byte) ([]byte, bool) {
-	i := stream.IndexAtLineStart(body, kindKey)
-	if i < 0 {
-		return nil, false
-	}
-	v, rest := body[i+len(kindKey):], []byte(nil)
-	if j := bytes.IndexByte(v, '\n'); j >= 0 {
-		v, rest = v[:j], v[j+1:]
-	}
-	if stream.IndexAtLineStart(rest, kindKey) >= 0 {
-		return nil, false // two kinds: let the parser decide
-	}
-	v = bytes.TrimSpace(v)
-	if j := bytes.Index(v, []byte(" #")); j >= 0 {
-		v = bytes.TrimSpace(v[:j])
-	}
-	if len(v) == 0 {
-		return nil, false
-	}
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return nil, false
-		}
-	}
-	return v, true
-}
-
-var kindKey = []byte("kind:")
 
 // DocError locates a problem in a stream: which document, what it is, where.
 type DocError struct {

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+	"github.com/istio-vault-ca/istio-vault-ca/internal/targets"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
 
 func TestIsCandidate(t *testing.T) {
-	tr := &Transformer{gateways: []*wiring.Plan{{Selector: map[string]string{"istio": "ingressgateway"}}}}
+	tr := &Transformer{plans: targets.Plans{Gateways: []*wiring.Plan{{Selector: map[string]string{"istio": "ingressgateway"}}}}}
 	for doc, want := range map[string]bool{
 		"apiVersion: apps/v1\nkind: Deployment\nspec: {template: {metadata: {labels: {app: istiod}}}}\n": true,
 		"kind: Deployment # the istiod one\n":                                                     true,
