@@ -236,82 +236,44 @@ func validateKVSecret(add func(string, string, ...any), field string, kv KVSecre
 }
 
 // injectionErrors refuses any value that ends up inside a Vault agent
-// template and could end the string or action it is placed in, and any
+// template or a Vault path (tagged vault:"template") and could end the string or action it is placed in, and any
 // key material pasted into the config.
 func (c *VaultCA) injectionErrors() Errors {
 	var errs Errors
-	for field, v := range c.agentTemplateValues() {
-		if msg := unsafeValue(v); msg != "" {
-			errs = append(errs, &FieldError{Field: field, Msg: msg})
+	for _, tv := range c.templateValues() {
+		if msg := unsafeValue(*tv.v); msg != "" {
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: msg})
 		}
 	}
 	return errs
 }
 
-// agentTemplateValues is every value placed into an agent template or a Vault path.
-func (c *VaultCA) agentTemplateValues() map[string]string {
-	m := map[string]string{}
-	for field, v := range c.templated() {
-		m[field] = *v
-	}
-	if kv := c.Spec.Source.KV; kv != nil {
-		m["spec.source.kv.fields.caKey"] = kv.Fields.CAKey
-		m["spec.source.kv.fields.caCert"] = kv.Fields.CACert
-		m["spec.source.kv.fields.certChain"] = kv.Fields.CertChain
-		m["spec.source.kv.fields.rootCert"] = kv.Fields.RootCert
-	}
-	if pki := c.Spec.Source.PKI; pki != nil {
-		m["spec.source.pki.key.field"] = pki.Key.Field
-	}
-	for i, g := range c.Spec.Gateways {
-		for j, cert := range g.Certificates {
-			at := fmt.Sprintf("spec.gateways[%d].certificates[%d]", i, j)
-			m[at+".name"] = cert.Name
-			if kv := cert.KV; kv != nil {
-				m[at+".kv.certField"], m[at+".kv.keyField"], m[at+".kv.caField"] = kv.CertField, kv.KeyField, kv.CAField
-			}
-			if pki := cert.PKI; pki != nil {
-				m[at+".pki.ttl"] = pki.TTL
-			}
-		}
-	}
-	return m
-}
-
 // wildcardErrors refuses * and + in every value that becomes a Vault
-// policy path, a mount, a role or a policy name. Vault reads them in a
+// policy path, a mount, a role or a policy name (tagged
+// vault:"template,...,name"; not the Vault Enterprise namespace, a request
+// header, nor a certificate's common and alternative names, where
+// *.example.com asks for a wildcard certificate, as it should). Vault reads them in a
 // policy path as wildcards: path "secret/*" became `path "secret/data/*"`,
 // which reads every secret of the mount, not the one the agent renders.
 // Checked after expansion, so {{ .Cluster }} cannot bring one in either.
 func (c *VaultCA) wildcardErrors() Errors {
 	var errs Errors
-	for field, v := range c.vaultNames() {
+	for _, tv := range c.templateValues() {
+		if !tv.vaultName {
+			continue
+		}
+		v := tv.v
 		if strings.ContainsAny(*v, "*+") {
-			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
 		}
 		// Vault trims the names it stores (a policy "default " is the
 		// default policy every token has): a space would make two names the
 		// tool tells apart one and the same in Vault.
 		if strings.IndexFunc(*v, unicode.IsSpace) >= 0 {
-			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains white space (%q): refused, Vault trims names, so it would not be the name the tool checks; write it without", *v)})
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: fmt.Sprintf("contains white space (%q): refused, Vault trims names, so it would not be the name the tool checks; write it without", *v)})
 		}
 	}
 	return errs
-}
-
-// vaultNames is every templated value except those that are not Vault
-// names: the Vault Enterprise namespace (a request header, not a policy
-// path) and a certificate's common and alternative names, where
-// *.example.com asks for a wildcard certificate, as it should.
-func (c *VaultCA) vaultNames() map[string]*string {
-	m := c.templated()
-	delete(m, "spec.vault.namespace")
-	for field := range m {
-		if strings.HasSuffix(field, ".pki.commonName") || strings.Contains(field, ".pki.altNames[") {
-			delete(m, field)
-		}
-	}
-	return m
 }
 
 func unsafeValue(v string) string {
