@@ -243,8 +243,11 @@ func describe(n *yaml.Node) string {
 //	        and Vault trims white space
 const (
 	tagTemplate = "template"
-	tagExpand   = "expand"
-	tagName     = "name"
+	// tagSource marks a pointer to one type of secret source, of which a
+	// struct sets exactly one.
+	tagSource = "source"
+	tagExpand = "expand"
+	tagName   = "name"
 )
 
 // templateValue is one tagged value of a config. Its field path is made
@@ -276,7 +279,9 @@ type tagged struct {
 	json              string // "" for an embedded struct, whose fields are promoted
 	template          bool
 	expand, vaultName bool
-	// descend: an untagged field whose type holds tagged fields.
+	// source: a field tagged vault:"source".
+	source bool
+	// descend: a field that is not a value but whose type holds tagged fields.
 	descend bool
 }
 
@@ -300,6 +305,11 @@ func fieldsOf(t reflect.Type) []tagged {
 		x := tagged{index: i, json: name}
 		if opts, ok := f.Tag.Lookup("vault"); ok {
 			what, rest, _ := strings.Cut(opts, ",")
+			if what == tagSource && rest == "" && f.Type.Kind() == reflect.Pointer {
+				x.source, x.descend = true, holdsTagged(f.Type)
+				fs = append(fs, x)
+				continue
+			}
 			if what != tagTemplate {
 				panic(fmt.Sprintf("config: field %s.%s: unknown vault tag %q", t.Name(), f.Name, opts))
 			}
@@ -318,7 +328,7 @@ func fieldsOf(t reflect.Type) []tagged {
 		} else {
 			x.descend = holdsTagged(f.Type)
 		}
-		if x.template || x.descend {
+		if x.template || x.descend || x.source {
 			fs = append(fs, x)
 		}
 	}
@@ -396,4 +406,21 @@ func walkTagged(v reflect.Value, path string, out *[]templateValue) {
 			}
 		}
 	}
+}
+
+// sources are the vault:"source" fields of a struct (a *Source, a
+// *Certificate): the JSON names of all of them, and of and in those set.
+func sources(v any) (all, names []string, set []sourceSpec) {
+	rv := reflect.ValueOf(v).Elem()
+	for _, f := range fieldsOf(rv.Type()) {
+		if !f.source {
+			continue
+		}
+		all = append(all, f.json)
+		if fv := rv.Field(f.index); !fv.IsNil() {
+			names = append(names, f.json)
+			set = append(set, fv.Interface().(sourceSpec))
+		}
+	}
+	return all, names, set
 }

@@ -102,8 +102,8 @@ type Gateway struct {
 // <name>.pem holding certificate, chain and key from one issuance).
 type Certificate struct {
 	Name string          `json:"name" vault:"template"`
-	KV   *CertificateKV  `json:"kv,omitempty"`
-	PKI  *CertificatePKI `json:"pki,omitempty"`
+	KV   *CertificateKV  `json:"kv,omitempty" vault:"source"`
+	PKI  *CertificatePKI `json:"pki,omitempty" vault:"source"`
 }
 
 // CertificateKV reads a certificate and key stored in a KV secret.
@@ -199,9 +199,15 @@ type Agent struct {
 }
 
 // Source says where the CA material lives in Vault: exactly one of KV or PKI.
+//
+// A secret source is a type: a field tagged vault:"source" here (istiod's CA)
+// or in Certificate (a gateway's), whose type checks and defaults its own
+// fields (sourceSpec), one template in templates/ and one file in
+// internal/wiring that turns it into files. Exactly one source of a struct
+// is set: Validate says so, naming the fields by their tags.
 type Source struct {
-	KV  *KV  `json:"kv,omitempty"`
-	PKI *PKI `json:"pki,omitempty"`
+	KV  *KV  `json:"kv,omitempty" vault:"source"`
+	PKI *PKI `json:"pki,omitempty" vault:"source"`
 }
 
 // KV reads all files from fields of one KV secret.

@@ -97,29 +97,9 @@ func (c *VaultCA) Validate() Errors {
 			add(fmt.Sprintf("spec.istiod.revisions[%d]", i), "must be a revision name such as canary or 1-30, got %q", r)
 		}
 	}
-	switch {
-	case s.Source.KV != nil && s.Source.PKI != nil:
-		add("spec.source", "sets both `kv` and `pki`: choose one layout")
-	case s.Source.KV != nil:
-		kv := s.Source.KV
-		validateKVSecret(add, "spec.source.kv", kv.KVSecret)
-		if s.FileLayout == LayoutKubernetesTLS && kv.Fields.CertChain != "" {
-			add("spec.source.kv.fields.certChain", "is not used with fileLayout %q (istiod builds the chain from tls.crt and ca.crt): remove it", LayoutKubernetesTLS)
-		}
-	case s.Source.PKI != nil:
-		pki := s.Source.PKI
-		if pki.Mount == "" {
-			add("spec.source.pki.mount", "must be set: the intermediate CA's PKI mount")
-		}
-		if pki.RootMount == "" {
-			add("spec.source.pki.rootMount", "must be set: the root CA's PKI mount")
-		}
-		validateKVSecret(add, "spec.source.pki.key", pki.Key.KVSecret)
-	default:
-		add("spec.source", "must set one layout: `kv` or `pki`")
-	}
+	validateSources(add, "spec.source", &s.Source, s, "layout")
 	for i := range s.Gateways {
-		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i])
+		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i], s)
 	}
 	errs = append(errs, c.injectionErrors()...)
 	errs = append(errs, c.separationErrors()...)
@@ -308,7 +288,7 @@ func sortErrors(errs Errors) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 }
 
-func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
+func validateGateway(add adder, at string, g *Gateway, s *Spec) {
 	if len(g.Selector) == 0 {
 		add(at+".selector", "must name at least one pod label, e.g. {istio: ingressgateway}")
 	}
@@ -352,29 +332,7 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 			validateCertificateFiles(add, cat+".name", g, j, writer)
 		}
 		seen[c.Name] = true
-		switch {
-		case c.KV != nil && c.PKI != nil:
-			add(cat, "sets both `kv` and `pki`: choose one")
-		case c.KV != nil:
-			validateKVSecret(add, cat+".kv", c.KV.KVSecret)
-		case c.PKI != nil:
-			if c.PKI.Mount == "" {
-				add(cat+".pki.mount", "must be set: the PKI mount that issues the leaf")
-			}
-			if c.PKI.Role == "" {
-				add(cat+".pki.role", "must be set: the PKI role that issues the leaf")
-			}
-			if c.PKI.CommonName == "" {
-				add(cat+".pki.commonName", "must be set")
-			}
-			if c.PKI.TTL != "" {
-				if d, err := time.ParseDuration(c.PKI.TTL); err != nil || d <= 0 {
-					add(cat+".pki.ttl", "must be a positive duration such as 72h, got %q", c.PKI.TTL)
-				}
-			}
-		default:
-			add(cat, "must set `kv` or `pki`")
-		}
+		validateSources(add, cat, &g.Certificates[j], s, "")
 	}
 }
 
@@ -382,15 +340,8 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 // mountPath: <name>.crt, <name>.key and, with caField, <name>-ca.crt from
 // KV; <name>.pem, holding certificate, chain and key, from PKI.
 func (c Certificate) FileNames() []string {
-	switch {
-	case c.KV != nil:
-		files := []string{c.Name + ".crt", c.Name + ".key"}
-		if c.KV.CAField != "" {
-			files = append(files, c.Name+"-ca.crt")
-		}
-		return files
-	case c.PKI != nil:
-		return []string{c.Name + ".pem"}
+	if src, ok := c.Selected().(certificateSource); ok {
+		return src.fileNames(c.Name)
 	}
 	return nil
 }
