@@ -5,6 +5,7 @@ package templates
 
 import (
 	"embed"
+	"fmt"
 	"strings"
 	"sync"
 	"text/template"
@@ -44,7 +45,15 @@ var (
 // Render produces the agent template for one file. Parsing happens on first
 // use, not at package initialisation: commands that derive no plan (help,
 // explain, config --defaults) never pay for it.
+//
+// It is the one place values enter an agent template, so it refuses again
+// what config validation refuses: a value that could close the quoted
+// string or the {{ }} action it is written into would make the agent run
+// template code of the value's author.
 func Render(name string, d Data) (string, error) {
+	if err := d.check(); err != nil {
+		return "", err
+	}
 	parseOnce.Do(func() {
 		parsed, parseErr = template.New("").Delims("[[", "]]").
 			Funcs(sprig.HermeticTxtFuncMap()).Option("missingkey=error").
@@ -58,4 +67,18 @@ func Render(name string, d Data) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// check refuses a value holding a template delimiter, a quote, a backslash
+// or a control character.
+func (d Data) check() error {
+	values := append([]string{d.APIPath, d.Field}, d.Params...)
+	for _, v := range values {
+		if strings.Contains(v, "{{") || strings.Contains(v, "}}") ||
+			strings.ContainsAny(v, "\"`'\\") ||
+			strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return fmt.Errorf("templates: refusing %q: a value with a template delimiter, a quote, a backslash or a control character would break out of the agent template", v)
+		}
+	}
+	return nil
 }

@@ -103,31 +103,10 @@ func (c *VaultCA) Default() {
 			g.Policy = perCluster(g.Role+"-certs", s.Cluster)
 		}
 		for j := range g.Certificates {
-			if kv := g.Certificates[j].KV; kv != nil {
-				if kv.Version == 0 {
-					kv.Version = DefaultKVVersion
-				}
-				fillEmpty(&kv.CertField, DefaultCertField)
-				fillEmpty(&kv.KeyField, DefaultKeyField)
-			}
+			defaultSources(&g.Certificates[j], s)
 		}
 	}
-	if kv := s.Source.KV; kv != nil {
-		if kv.Version == 0 {
-			kv.Version = DefaultKVVersion
-		}
-		def := DefaultFields(s.FileLayout)
-		fillEmpty(&kv.Fields.CAKey, def.CAKey)
-		fillEmpty(&kv.Fields.CACert, def.CACert)
-		fillEmpty(&kv.Fields.CertChain, def.CertChain)
-		fillEmpty(&kv.Fields.RootCert, def.RootCert)
-	}
-	if pki := s.Source.PKI; pki != nil {
-		if pki.Key.Version == 0 {
-			pki.Key.Version = DefaultPKIKeyKVVersion
-		}
-		fillEmpty(&pki.Key.Field, DefaultPKIKeyField)
-	}
+	defaultSources(&s.Source, s)
 }
 
 // perCluster makes a default name that differs from cluster to cluster:

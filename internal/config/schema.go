@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -230,4 +231,196 @@ func describe(n *yaml.Node) string {
 		}
 	}
 	return fmt.Sprintf("the string %q", n.Value)
+}
+
+// A string field (or list of strings) tagged vault:"template" reaches an
+// agent template or a Vault path; the tag, not a list kept by hand, is what
+// the checks on such values walk, so a field added to a source is checked
+// once it is marked. Options after the comma:
+//
+//	expand  the value may hold {{ .Cluster }}, expanded by Load
+//	name    the value is a Vault name or path, where * and + are wildcards
+//	        and Vault trims white space
+const (
+	tagTemplate = "template"
+	// tagSource marks a pointer to one type of secret source, of which a
+	// struct sets exactly one.
+	tagSource = "source"
+	tagExpand = "expand"
+	tagName   = "name"
+)
+
+// templateValue is one tagged value of a config. Its field path is made
+// only when asked for, by a message: Load walks the values three times, and
+// building every path each time would cost more than the walk.
+type templateValue struct {
+	v *string
+	// parent is the path of the struct holding the field, json its name,
+	// index its place in a list of strings, or -1.
+	parent, json string
+	index        int
+	// expand and vaultName are the tag's options.
+	expand, vaultName bool
+}
+
+// field is the value's path, such as spec.gateways[0].certificates[1].pki.altNames[0].
+func (tv templateValue) field() string {
+	f := join(tv.parent, tv.json)
+	if tv.index >= 0 {
+		f += "[" + strconv.Itoa(tv.index) + "]"
+	}
+	return f
+}
+
+// tagged is what the walk knows of one struct field; worked out once per
+// type, so a Load reads no struct tags after the first.
+type tagged struct {
+	index             int
+	json              string // "" for an embedded struct, whose fields are promoted
+	template          bool
+	expand, vaultName bool
+	// source: a field tagged vault:"source".
+	source bool
+	// descend: a field that is not a value but whose type holds tagged fields.
+	descend bool
+}
+
+var taggedFields sync.Map // reflect.Type -> []tagged
+
+// fieldsOf lists the fields of struct type t the walk visits.
+func fieldsOf(t reflect.Type) []tagged {
+	if fs, ok := taggedFields.Load(t); ok {
+		return fs.([]tagged)
+	}
+	var fs []tagged
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous {
+			name = ""
+		}
+		x := tagged{index: i, json: name}
+		if opts, ok := f.Tag.Lookup("vault"); ok {
+			what, rest, _ := strings.Cut(opts, ",")
+			if what == tagSource && rest == "" && f.Type.Kind() == reflect.Pointer {
+				x.source, x.descend = true, holdsTagged(f.Type)
+				fs = append(fs, x)
+				continue
+			}
+			if what != tagTemplate {
+				panic(fmt.Sprintf("config: field %s.%s: unknown vault tag %q", t.Name(), f.Name, opts))
+			}
+			x.template = true
+			for _, o := range strings.Split(rest, ",") {
+				switch o {
+				case tagExpand:
+					x.expand = true
+				case tagName:
+					x.vaultName = true
+				case "":
+				default:
+					panic(fmt.Sprintf("config: field %s.%s: unknown vault tag option %q", t.Name(), f.Name, o))
+				}
+			}
+		} else {
+			x.descend = holdsTagged(f.Type)
+		}
+		if x.template || x.descend || x.source {
+			fs = append(fs, x)
+		}
+	}
+	taggedFields.Store(t, fs)
+	return fs
+}
+
+// holdsTagged reports whether values of t can hold tagged fields.
+func holdsTagged(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct && len(fieldsOf(t)) > 0
+}
+
+// templateValues is every tagged value of c, in field order: those Load
+// found, or, for a config Load did not make, a walk of it.
+func (c *VaultCA) templateValues() []templateValue {
+	if c.values != nil {
+		return c.values
+	}
+	return c.walkValues()
+}
+
+func (c *VaultCA) walkValues() []templateValue {
+	out := make([]templateValue, 0, 32)
+	walkTagged(reflect.ValueOf(c).Elem(), "", &out)
+	return out
+}
+
+// isEmpty: a nil pointer or an empty list, which the walk need not name.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer:
+		return v.IsNil()
+	case reflect.Slice:
+		return v.Len() == 0
+	}
+	return false
+}
+
+func walkTagged(v reflect.Value, path string, out *[]templateValue) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkTagged(v.Elem(), path, out)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			walkTagged(v.Index(i), path+"["+strconv.Itoa(i)+"]", out)
+		}
+	case reflect.Struct:
+		for _, f := range fieldsOf(v.Type()) {
+			fv := v.Field(f.index)
+			if !f.template {
+				at := path
+				if f.json != "" && !isEmpty(fv) {
+					at = join(path, f.json)
+				}
+				walkTagged(fv, at, out)
+				continue
+			}
+			tv := templateValue{parent: path, json: f.json, index: -1, expand: f.expand, vaultName: f.vaultName}
+			switch fv.Kind() {
+			case reflect.String:
+				tv.v = fv.Addr().Interface().(*string)
+				*out = append(*out, tv)
+			case reflect.Slice:
+				for i := 0; i < fv.Len(); i++ {
+					tv.v, tv.index = fv.Index(i).Addr().Interface().(*string), i
+					*out = append(*out, tv)
+				}
+			default:
+				panic("config: vault:\"template\" on " + join(path, f.json) + ", which is not a string or a list of strings")
+			}
+		}
+	}
+}
+
+// sources are the vault:"source" fields of a struct (a *Source, a
+// *Certificate): the JSON names of all of them, and of and in those set.
+func sources(v any) (all, names []string, set []sourceSpec) {
+	rv := reflect.ValueOf(v).Elem()
+	for _, f := range fieldsOf(rv.Type()) {
+		if !f.source {
+			continue
+		}
+		all = append(all, f.json)
+		if fv := rv.Field(f.index); !fv.IsNil() {
+			names = append(names, f.json)
+			set = append(set, fv.Interface().(sourceSpec))
+		}
+	}
+	return all, names, set
 }

@@ -18,6 +18,10 @@ type VaultCA struct {
 
 	// warnings are what Load found risky but valid, located in the file.
 	warnings Errors
+	// values are the tagged values, found once by Load for the expansion
+	// and the checks: every value is changed in place, so the pointers
+	// stay good.
+	values []templateValue
 }
 
 // Metadata is the part of ObjectMeta a config file needs.
@@ -68,14 +72,14 @@ type Gateway struct {
 	// Role is the Kubernetes-auth role of the gateway's service account;
 	// default: the gateway's first service account's name. It must never be
 	// istiod's role: a gateway pod's token would then read istiod's CA key.
-	Role string `json:"role,omitempty"`
+	Role string `json:"role,omitempty" vault:"template,expand,name"`
 	// Policy is the name of the Vault policy the gateway's role gets, holding
 	// only the gateway's paths; default <role>-certs, with -<cluster> when
 	// spec.cluster is set (policies are global to a Vault, roles are per
 	// auth mount).
-	Policy string `json:"policy,omitempty"`
+	Policy string `json:"policy,omitempty" vault:"template,expand,name"`
 	// AuthPath defaults to spec.vault.authPath.
-	AuthPath string `json:"authPath,omitempty"`
+	AuthPath string `json:"authPath,omitempty" vault:"template,expand,name"`
 	// MountPath is where the proxy reads the files.
 	MountPath string `json:"mountPath"`
 	// Container is the proxy container; default istio-proxy.
@@ -97,26 +101,26 @@ type Gateway struct {
 // <name>.crt, <name>.key and, with caField, <name>-ca.crt) or PKI (one file
 // <name>.pem holding certificate, chain and key from one issuance).
 type Certificate struct {
-	Name string          `json:"name"`
-	KV   *CertificateKV  `json:"kv,omitempty"`
-	PKI  *CertificatePKI `json:"pki,omitempty"`
+	Name string          `json:"name" vault:"template"`
+	KV   *CertificateKV  `json:"kv,omitempty" vault:"source"`
+	PKI  *CertificatePKI `json:"pki,omitempty" vault:"source"`
 }
 
 // CertificateKV reads a certificate and key stored in a KV secret.
 type CertificateKV struct {
 	KVSecret
-	CertField string `json:"certField,omitempty"`
-	KeyField  string `json:"keyField,omitempty"`
-	CAField   string `json:"caField,omitempty"`
+	CertField string `json:"certField,omitempty" vault:"template"`
+	KeyField  string `json:"keyField,omitempty" vault:"template"`
+	CAField   string `json:"caField,omitempty" vault:"template"`
 }
 
 // CertificatePKI issues a leaf from a PKI role; the agent renews it.
 type CertificatePKI struct {
-	Mount      string   `json:"mount"`
-	Role       string   `json:"role"`
-	CommonName string   `json:"commonName"`
-	AltNames   []string `json:"altNames,omitempty"`
-	TTL        string   `json:"ttl,omitempty"`
+	Mount      string   `json:"mount" vault:"template,expand,name"`
+	Role       string   `json:"role" vault:"template,expand,name"`
+	CommonName string   `json:"commonName" vault:"template,expand"`
+	AltNames   []string `json:"altNames,omitempty" vault:"template,expand"`
+	TTL        string   `json:"ttl,omitempty" vault:"template"`
 }
 
 // OnConflict is error (the default) or override.
@@ -155,9 +159,9 @@ func (i Istiod) BoundServiceAccounts() []string {
 
 // Vault is how the agent reaches and authenticates to Vault.
 type Vault struct {
-	Role      string `json:"role,omitempty"`
-	AuthPath  string `json:"authPath,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
+	Role      string `json:"role,omitempty" vault:"template,expand,name"`
+	AuthPath  string `json:"authPath,omitempty" vault:"template,expand,name"`
+	Namespace string `json:"namespace,omitempty" vault:"template,expand"`
 	Address   string `json:"address,omitempty"`
 	// AllowPlainHTTP accepts an http:// Address to a host other than
 	// loopback. The agent fetches the CA key from Vault: over plain HTTP it
@@ -170,7 +174,7 @@ type Vault struct {
 	// Policy is the name of istiod's Vault policy, which `istio-vault-ca
 	// policy` writes; default istiod-ca, istiod-ca-<cluster> with a cluster,
 	// so clusters that share a Vault do not overwrite each other's.
-	Policy string `json:"policy,omitempty"`
+	Policy string `json:"policy,omitempty" vault:"template,expand,name"`
 	// Audience is the audience the Kubernetes-auth roles require of the
 	// service-account token (Vault warns about a role without one). It must
 	// be one the agent's token carries: the pod's default token is issued
@@ -195,9 +199,15 @@ type Agent struct {
 }
 
 // Source says where the CA material lives in Vault: exactly one of KV or PKI.
+//
+// A secret source is a type: a field tagged vault:"source" here (istiod's CA)
+// or in Certificate (a gateway's), whose type checks and defaults its own
+// fields (sourceSpec), one template in templates/ and one file in
+// internal/wiring that turns it into files. Exactly one source of a struct
+// is set: Validate says so, naming the fields by their tags.
 type Source struct {
-	KV  *KV  `json:"kv,omitempty"`
-	PKI *PKI `json:"pki,omitempty"`
+	KV  *KV  `json:"kv,omitempty" vault:"source"`
+	PKI *PKI `json:"pki,omitempty" vault:"source"`
 }
 
 // KV reads all files from fields of one KV secret.
@@ -211,31 +221,31 @@ type KVSecret struct {
 	// Version is the KV engine version, 1 or 2.
 	Version int `json:"version,omitempty"`
 	// Mount is the engine's mount path; by default the first segment of Path.
-	Mount string `json:"mount,omitempty"`
+	Mount string `json:"mount,omitempty" vault:"template,expand,name"`
 	// Path is the secret's logical path as `vault kv get` takes it (no data/ segment).
-	Path string `json:"path"`
+	Path string `json:"path" vault:"template,expand,name"`
 }
 
 // Fields are the KV field names of each part of the CA bundle.
 type Fields struct {
-	CAKey     string `json:"caKey,omitempty"`
-	CACert    string `json:"caCert,omitempty"`
-	CertChain string `json:"certChain,omitempty"`
-	RootCert  string `json:"rootCert,omitempty"`
+	CAKey     string `json:"caKey,omitempty" vault:"template"`
+	CACert    string `json:"caCert,omitempty" vault:"template"`
+	CertChain string `json:"certChain,omitempty" vault:"template"`
+	RootCert  string `json:"rootCert,omitempty" vault:"template"`
 }
 
 // PKI reads certificates from PKI mounts and the key, which the PKI engine
 // never returns again, from a KV secret.
 type PKI struct {
 	// Mount is the intermediate CA's PKI mount: <mount>/cert/ca and <mount>/cert/ca_chain.
-	Mount string `json:"mount"`
+	Mount string `json:"mount" vault:"template,expand,name"`
 	// RootMount is the root CA's PKI mount: <rootMount>/cert/ca.
-	RootMount string `json:"rootMount"`
+	RootMount string `json:"rootMount" vault:"template,expand,name"`
 	Key       PKIKey `json:"key"`
 }
 
 // PKIKey is the KV secret and field that hold the intermediate's private key.
 type PKIKey struct {
 	KVSecret
-	Field string `json:"field,omitempty"`
+	Field string `json:"field,omitempty" vault:"template"`
 }

@@ -109,29 +109,9 @@ func (c *VaultCA) Validate() Errors {
 			add(fmt.Sprintf("spec.istiod.revisions[%d]", i), "must be a revision name such as canary or 1-30, got %q", r)
 		}
 	}
-	switch {
-	case s.Source.KV != nil && s.Source.PKI != nil:
-		add("spec.source", "sets both `kv` and `pki`: choose one layout")
-	case s.Source.KV != nil:
-		kv := s.Source.KV
-		validateKVSecret(add, "spec.source.kv", kv.KVSecret)
-		if s.FileLayout == LayoutKubernetesTLS && kv.Fields.CertChain != "" {
-			add("spec.source.kv.fields.certChain", "is not used with fileLayout %q (istiod builds the chain from tls.crt and ca.crt): remove it", LayoutKubernetesTLS)
-		}
-	case s.Source.PKI != nil:
-		pki := s.Source.PKI
-		if pki.Mount == "" {
-			add("spec.source.pki.mount", "must be set: the intermediate CA's PKI mount")
-		}
-		if pki.RootMount == "" {
-			add("spec.source.pki.rootMount", "must be set: the root CA's PKI mount")
-		}
-		validateKVSecret(add, "spec.source.pki.key", pki.Key.KVSecret)
-	default:
-		add("spec.source", "must set one layout: `kv` or `pki`")
-	}
+	validateSources(add, "spec.source", &s.Source, s, "layout")
 	for i := range s.Gateways {
-		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i])
+		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i], s)
 	}
 	errs = append(errs, c.injectionErrors()...)
 	errs = append(errs, c.separationErrors()...)
@@ -248,82 +228,44 @@ func validateKVSecret(add func(string, string, ...any), field string, kv KVSecre
 }
 
 // injectionErrors refuses any value that ends up inside a Vault agent
-// template and could end the string or action it is placed in, and any
+// template or a Vault path (tagged vault:"template") and could end the string or action it is placed in, and any
 // key material pasted into the config.
 func (c *VaultCA) injectionErrors() Errors {
 	var errs Errors
-	for field, v := range c.agentTemplateValues() {
-		if msg := unsafeValue(v); msg != "" {
-			errs = append(errs, &FieldError{Field: field, Msg: msg})
+	for _, tv := range c.templateValues() {
+		if msg := unsafeValue(*tv.v); msg != "" {
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: msg})
 		}
 	}
 	return errs
 }
 
-// agentTemplateValues is every value placed into an agent template or a Vault path.
-func (c *VaultCA) agentTemplateValues() map[string]string {
-	m := map[string]string{}
-	for field, v := range c.templated() {
-		m[field] = *v
-	}
-	if kv := c.Spec.Source.KV; kv != nil {
-		m["spec.source.kv.fields.caKey"] = kv.Fields.CAKey
-		m["spec.source.kv.fields.caCert"] = kv.Fields.CACert
-		m["spec.source.kv.fields.certChain"] = kv.Fields.CertChain
-		m["spec.source.kv.fields.rootCert"] = kv.Fields.RootCert
-	}
-	if pki := c.Spec.Source.PKI; pki != nil {
-		m["spec.source.pki.key.field"] = pki.Key.Field
-	}
-	for i, g := range c.Spec.Gateways {
-		for j, cert := range g.Certificates {
-			at := fmt.Sprintf("spec.gateways[%d].certificates[%d]", i, j)
-			m[at+".name"] = cert.Name
-			if kv := cert.KV; kv != nil {
-				m[at+".kv.certField"], m[at+".kv.keyField"], m[at+".kv.caField"] = kv.CertField, kv.KeyField, kv.CAField
-			}
-			if pki := cert.PKI; pki != nil {
-				m[at+".pki.ttl"] = pki.TTL
-			}
-		}
-	}
-	return m
-}
-
 // wildcardErrors refuses * and + in every value that becomes a Vault
-// policy path, a mount, a role or a policy name. Vault reads them in a
+// policy path, a mount, a role or a policy name (tagged
+// vault:"template,...,name"; not the Vault Enterprise namespace, a request
+// header, nor a certificate's common and alternative names, where
+// *.example.com asks for a wildcard certificate, as it should). Vault reads them in a
 // policy path as wildcards: path "secret/*" became `path "secret/data/*"`,
 // which reads every secret of the mount, not the one the agent renders.
 // Checked after expansion, so {{ .Cluster }} cannot bring one in either.
 func (c *VaultCA) wildcardErrors() Errors {
 	var errs Errors
-	for field, v := range c.vaultNames() {
+	for _, tv := range c.templateValues() {
+		if !tv.vaultName {
+			continue
+		}
+		v := tv.v
 		if strings.ContainsAny(*v, "*+") {
-			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: fmt.Sprintf("contains a wildcard (%q): refused, Vault reads * and + in a policy path as wildcards, and the policy would grant every path they match; write the exact value", *v)})
 		}
 		// Vault trims the names it stores (a policy "default " is the
 		// default policy every token has): a space would make two names the
 		// tool tells apart one and the same in Vault.
 		if strings.IndexFunc(*v, unicode.IsSpace) >= 0 {
-			errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf("contains white space (%q): refused, Vault trims names, so it would not be the name the tool checks; write it without", *v)})
+			errs = append(errs, &FieldError{Field: tv.field(), Msg: fmt.Sprintf("contains white space (%q): refused, Vault trims names, so it would not be the name the tool checks; write it without", *v)})
 		}
 	}
 	return errs
-}
-
-// vaultNames is every templated value except those that are not Vault
-// names: the Vault Enterprise namespace (a request header, not a policy
-// path) and a certificate's common and alternative names, where
-// *.example.com asks for a wildcard certificate, as it should.
-func (c *VaultCA) vaultNames() map[string]*string {
-	m := c.templated()
-	delete(m, "spec.vault.namespace")
-	for field := range m {
-		if strings.HasSuffix(field, ".pki.commonName") || strings.Contains(field, ".pki.altNames[") {
-			delete(m, field)
-		}
-	}
-	return m
 }
 
 func unsafeValue(v string) string {
@@ -358,7 +300,7 @@ func sortErrors(errs Errors) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Field < errs[j].Field })
 }
 
-func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
+func validateGateway(add adder, at string, g *Gateway, s *Spec) {
 	if len(g.Selector) == 0 {
 		add(at+".selector", "must name at least one pod label, e.g. {istio: ingressgateway}")
 	}
@@ -402,29 +344,7 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 			validateCertificateFiles(add, cat+".name", g, j, writer)
 		}
 		seen[c.Name] = true
-		switch {
-		case c.KV != nil && c.PKI != nil:
-			add(cat, "sets both `kv` and `pki`: choose one")
-		case c.KV != nil:
-			validateKVSecret(add, cat+".kv", c.KV.KVSecret)
-		case c.PKI != nil:
-			if c.PKI.Mount == "" {
-				add(cat+".pki.mount", "must be set: the PKI mount that issues the leaf")
-			}
-			if c.PKI.Role == "" {
-				add(cat+".pki.role", "must be set: the PKI role that issues the leaf")
-			}
-			if c.PKI.CommonName == "" {
-				add(cat+".pki.commonName", "must be set")
-			}
-			if c.PKI.TTL != "" {
-				if d, err := time.ParseDuration(c.PKI.TTL); err != nil || d <= 0 {
-					add(cat+".pki.ttl", "must be a positive duration such as 72h, got %q", c.PKI.TTL)
-				}
-			}
-		default:
-			add(cat, "must set `kv` or `pki`")
-		}
+		validateSources(add, cat, &g.Certificates[j], s, "")
 	}
 }
 
@@ -432,15 +352,8 @@ func validateGateway(add func(string, string, ...any), at string, g *Gateway) {
 // mountPath: <name>.crt, <name>.key and, with caField, <name>-ca.crt from
 // KV; <name>.pem, holding certificate, chain and key, from PKI.
 func (c Certificate) FileNames() []string {
-	switch {
-	case c.KV != nil:
-		files := []string{c.Name + ".crt", c.Name + ".key"}
-		if c.KV.CAField != "" {
-			files = append(files, c.Name+"-ca.crt")
-		}
-		return files
-	case c.PKI != nil:
-		return []string{c.Name + ".pem"}
+	if src, ok := c.Selected().(certificateSource); ok {
+		return src.fileNames(c.Name)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func (r Report) Write(w io.Writer) {
 // Run checks every plan's files against Vault, after the checks of the
 // plans alone (separation), which need no Vault.
 func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*wiring.Plan, opts Options) Report {
-	v := &run{ctx: ctx, client: client, cfg: cfg, opts: opts, reads: map[string]*read{}}
+	v := &run{ctx: ctx, client: client, cfg: cfg, plans: plans, opts: opts, reads: map[string]*read{}}
 	if v.opts.Now == nil {
 		v.opts.Now = time.Now
 	}
@@ -197,6 +197,7 @@ type run struct {
 	ctx    context.Context
 	client *api.Client
 	cfg    *config.VaultCA
+	plans  []*wiring.Plan
 	opts   Options
 	report Report
 	reads  map[string]*read
@@ -402,7 +403,7 @@ func (v *run) notFound(path string) error {
 			}
 		}
 		if typ == "kv" {
-			want := kvVersionOf(v.cfg, path)
+			want := kvVersionOf(v.plans, path)
 			if want != "" && want != version {
 				return fmt.Errorf("no secret at %s: mount %s is KV version %s but the config says version %s; set version: %s", path, mount, version, want, version)
 			}
@@ -412,18 +413,14 @@ func (v *run) notFound(path string) error {
 	return fmt.Errorf("no secret at %s: write it first, or fix the path (no mount matches it)", path)
 }
 
-// kvVersionOf is the KV version the config uses for a path, "" if not KV.
-func kvVersionOf(cfg *config.VaultCA, path string) string {
-	var secrets []config.KVSecret
-	if kv := cfg.Spec.Source.KV; kv != nil {
-		secrets = append(secrets, kv.KVSecret)
-	}
-	if pki := cfg.Spec.Source.PKI; pki != nil {
-		secrets = append(secrets, pki.Key.KVSecret)
-	}
-	for _, s := range secrets {
-		if wiring.KVAPIPath(s) == path {
-			return fmt.Sprint(s.Version)
+// kvVersionOf is the KV version the plans read a path with, "" if not KV:
+// istiod's files and every gateway's, as wiring recorded it.
+func kvVersionOf(plans []*wiring.Plan, path string) string {
+	for _, p := range plans {
+		for _, f := range p.Files {
+			if f.KVVersion != 0 && f.APIPath == path {
+				return fmt.Sprint(f.KVVersion)
+			}
 		}
 	}
 	return ""

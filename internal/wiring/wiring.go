@@ -6,13 +6,15 @@
 package wiring
 
 import (
+	"errors"
+	"fmt"
 	"path"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
-	"github.com/istio-vault-ca/istio-vault-ca/templates"
 )
 
 // Annotation prefix of the Vault Agent Injector.
@@ -53,9 +55,12 @@ type File struct {
 	APIPath     string // the Vault API path the template reads
 	// Keys lead from the response's data to the PEM the template reads:
 	// [field] for KV v1, ["data", field] for KV v2, ["certificate"] for PKI.
-	Keys     []string
-	Template string // the agent template
-	Perms    string // file mode; empty for the agent's default
+	Keys []string
+	// KVVersion is the version of the KV engine the file is read from, 0
+	// for a file from another engine.
+	KVVersion int
+	Template  string // the agent template
+	Perms     string // file mode; empty for the agent's default
 	// Capability is what the policy must grant on APIPath: read, or
 	// update for a PKI issue request.
 	Capability string
@@ -123,12 +128,16 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
 		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.istiod"}
+	src, ok := bundleSources[reflect.TypeOf(s.Source.Selected())]
+	if !ok {
+		return nil, errors.New("spec.source sets no source")
+	}
 	for _, f := range fileNames[s.FileLayout] {
-		file, err := fileFor(s, f.Part)
+		file, err := src(s, s.Source.Selected(), f.Part)
 		if err != nil {
 			return nil, err
 		}
-		file.Name = f.Name
+		file.Name, file.Part = f.Name, f.Part
 		if f.Part == PartKey {
 			file.Perms = s.Agent.KeyPerms
 		}
@@ -140,79 +149,6 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 		p.Env = append(p.Env, Pair{EnvAutoReload, "true"})
 	}
 	return p, nil
-}
-
-// fileFor returns the Vault path and agent template of one part.
-func fileFor(s config.Spec, part Part) (File, error) {
-	var f File
-	var err error
-	switch {
-	case s.Source.KV != nil:
-		f, err = kvFile(s.Source.KV.KVSecret, kvField(s.Source.KV.Fields, part))
-	case part == PartKey:
-		f, err = kvFile(s.Source.PKI.Key.KVSecret, s.Source.PKI.Key.Field)
-	default:
-		f.APIPath, f.Keys, f.Capability = pkiAPIPath(s.Source.PKI, part), []string{"certificate"}, Read
-		// Whoever may issue or sign at the mesh's CA mounts mints certificates
-		// that chain to the mesh's root.
-		f.Reach = []string{s.Source.PKI.Mount + "/", s.Source.PKI.RootMount + "/"}
-		f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
-	}
-	f.Part = part
-	return f, err
-}
-
-// kvFile is a file rendered from one field of a KV secret.
-func kvFile(secret config.KVSecret, field string) (File, error) {
-	d := templates.Data{APIPath: KVAPIPath(secret), Version: secret.Version, Field: field}
-	tmpl, err := templates.Render(templates.KV, d)
-	if err != nil {
-		return File{}, err
-	}
-	keys, reach := []string{field}, []string{d.APIPath}
-	if secret.Version == 2 {
-		keys = []string{"data", field}
-		mount, logical, _ := strings.Cut(d.APIPath, "/data/")
-		for _, op := range []string{"metadata", "delete", "destroy", "undelete"} {
-			reach = append(reach, mount+"/"+op+"/"+logical)
-		}
-	}
-	return File{APIPath: d.APIPath, Keys: keys, Template: tmpl, Capability: Read, Reach: reach}, nil
-}
-
-func kvField(fs config.Fields, part Part) string {
-	switch part {
-	case PartKey:
-		return fs.CAKey
-	case PartCert:
-		return fs.CACert
-	case PartChain:
-		return fs.CertChain
-	}
-	return fs.RootCert
-}
-
-func pkiAPIPath(pki *config.PKI, part Part) string {
-	switch part {
-	case PartChain:
-		return pki.Mount + "/cert/ca_chain"
-	case PartRoot:
-		return pki.RootMount + "/cert/ca"
-	}
-	return pki.Mount + "/cert/ca"
-}
-
-// KVAPIPath is the API path of a KV secret: KV v2 puts data/ after the mount,
-// which users should not have to know or write.
-func KVAPIPath(kv config.KVSecret) string {
-	if kv.Version != 2 {
-		return kv.Path
-	}
-	mount := strings.TrimSuffix(kv.Mount, "/")
-	if mount == "" {
-		mount, _, _ = strings.Cut(kv.Path, "/")
-	}
-	return mount + "/data/" + strings.TrimPrefix(strings.TrimPrefix(kv.Path, mount), "/")
 }
 
 // agentSettings are what differs between the agents of istiod and of a gateway.
@@ -327,63 +263,20 @@ func ForGateway(cfg *config.VaultCA, index int) (*Plan, error) {
 		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath,
 		Policy: g.Policy, VaultNamespace: s.Vault.Namespace, Setting: at}
 	initOnly := !*g.Rotation
-	for _, c := range g.Certificates {
-		var files []File
-		var err error
-		if c.KV != nil {
-			files, err = kvCertificate(c.Name, c.KV, s.Agent.KeyPerms)
-		} else {
-			initOnly = false // the agent stays to renew the leaf
-			files, err = pkiCertificate(c.Name, c.PKI, s.Agent.KeyPerms)
+	for j, c := range g.Certificates {
+		src, ok := certificateSources[reflect.TypeOf(c.Selected())]
+		if !ok {
+			return nil, fmt.Errorf("%s.certificates[%d] sets no source", at, j)
 		}
+		files, renews, err := src(c.Name, c.Selected(), s.Agent.KeyPerms)
 		if err != nil {
 			return nil, err
+		}
+		if renews {
+			initOnly = false // the agent stays to renew the certificate
 		}
 		p.Files = append(p.Files, files...)
 	}
 	p.Annotations = annotations(s, p, agentSettings{role: g.Role, authPath: g.AuthPath, initOnly: initOnly})
 	return p, nil
-}
-
-func kvCertificate(name string, kv *config.CertificateKV, keyPerms string) ([]File, error) {
-	fields := []struct {
-		part               Part
-		file, field, perms string
-	}{
-		{PartCert, name + ".crt", kv.CertField, ""},
-		{PartKey, name + ".key", kv.KeyField, keyPerms},
-		{PartCA, name + "-ca.crt", kv.CAField, ""},
-	}
-	var files []File
-	for _, f := range fields {
-		if f.field == "" {
-			continue
-		}
-		file, err := kvFile(kv.KVSecret, f.field)
-		if err != nil {
-			return nil, err
-		}
-		file.Name, file.Perms, file.Part, file.Certificate = f.file, f.perms, f.part, name
-		files = append(files, file)
-	}
-	return files, nil
-}
-
-// pkiCertificate issues the leaf once into <name>.pem: certificate, chain
-// and key in one file, from one issuance, which the proxy reads as both its
-// certificate and its key.
-func pkiCertificate(name string, pki *config.CertificatePKI, keyPerms string) ([]File, error) {
-	issue := pki.Mount + "/issue/" + pki.Role
-	params := []string{"common_name=" + pki.CommonName}
-	if len(pki.AltNames) > 0 {
-		params = append(params, "alt_names="+strings.Join(pki.AltNames, ","))
-	}
-	if pki.TTL != "" {
-		params = append(params, "ttl="+pki.TTL)
-	}
-	bundle, err := templates.Render(templates.PKICert, templates.Data{APIPath: issue, Params: params})
-	if err != nil {
-		return nil, err
-	}
-	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update, Certificate: name}}, nil
 }

@@ -1,0 +1,58 @@
+package wiring
+
+import (
+	"strings"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/templates"
+)
+
+// PKI: istiod's CA certificates from the PKI mounts' CA endpoints
+// (pki.tmpl), its key, which the PKI engine never returns again, from KV;
+// a gateway's leaf issued by a PKI role (pki-cert.tmpl).
+func init() {
+	bundleSourceFor(pkiBundleFile)
+	certificateSourceFor(pkiCertificate)
+}
+
+func pkiBundleFile(s config.Spec, pki *config.PKI, part Part) (File, error) {
+	if part == PartKey {
+		return kvFile(pki.Key.KVSecret, pki.Key.Field)
+	}
+	f := File{APIPath: pkiAPIPath(pki, part), Keys: []string{"certificate"}, Capability: Read,
+		// Whoever may issue or sign at the mesh's CA mounts mints certificates
+		// that chain to the mesh's root.
+		Reach: []string{pki.Mount + "/", pki.RootMount + "/"}}
+	var err error
+	f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
+	return f, err
+}
+
+func pkiAPIPath(pki *config.PKI, part Part) string {
+	switch part {
+	case PartChain:
+		return pki.Mount + "/cert/ca_chain"
+	case PartRoot:
+		return pki.RootMount + "/cert/ca"
+	}
+	return pki.Mount + "/cert/ca"
+}
+
+// pkiCertificate issues the leaf once into <name>.pem: certificate, chain
+// and key in one file, from one issuance, which the proxy reads as both its
+// certificate and its key. The agent stays to renew it.
+func pkiCertificate(name string, pki *config.CertificatePKI, keyPerms string) ([]File, bool, error) {
+	issue := pki.Mount + "/issue/" + pki.Role
+	params := []string{"common_name=" + pki.CommonName}
+	if len(pki.AltNames) > 0 {
+		params = append(params, "alt_names="+strings.Join(pki.AltNames, ","))
+	}
+	if pki.TTL != "" {
+		params = append(params, "ttl="+pki.TTL)
+	}
+	bundle, err := templates.Render(templates.PKICert, templates.Data{APIPath: issue, Params: params})
+	if err != nil {
+		return nil, true, err
+	}
+	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update, Certificate: name}}, true, nil
+}

@@ -1,0 +1,33 @@
+package templates
+
+import (
+	"strings"
+	"testing"
+)
+
+// Render refuses what could break out of the quoted string or the action
+// a value is written into, in every value it is given.
+func TestRenderRefusesBreakouts(t *testing.T) {
+	ok := Data{APIPath: "secret/data/istio/cacerts", Field: "ca_key", Version: 2, Params: []string{"common_name=api.example.com", "ttl=72h"}}
+	for _, name := range []string{KV, PKI, PKICert} {
+		if _, err := Render(name, ok); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	for _, bad := range []string{"a{{b", "a}}b", `a"b`, "a`b", "a'b", `a\b`, "a\nb", "a\x00b", "a\x7fb", "a\tb"} {
+		for what, d := range map[string]Data{
+			"APIPath": {APIPath: bad, Field: "f", Version: 1},
+			"Field":   {APIPath: "secret/x", Field: bad, Version: 1},
+			"Params":  {APIPath: "pki/issue/gw", Params: []string{"common_name=x", "ttl=" + bad}},
+		} {
+			for _, name := range []string{KV, PKI, PKICert} {
+				out, err := Render(name, d)
+				if err == nil {
+					t.Errorf("%s with %s %q rendered:\n%s", name, what, bad, out)
+				} else if !strings.Contains(err.Error(), "break out") {
+					t.Errorf("%s with %s %q: %v", name, what, bad, err)
+				}
+			}
+		}
+	}
+}
