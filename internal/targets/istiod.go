@@ -146,6 +146,19 @@ func checkIdentity(rn, tmpl *yaml.Node, p *wiring.Plan) error {
 		return errorAt(sa, "spec.template.spec.serviceAccountName",
 			"is %q but the Vault role binds only %s: %s (and re-apply the role from istio-vault-ca policy)", name, strings.Join(p.ServiceAccounts, ", "), identityHint(p, name))
 	}
+	// A gateway pod without serviceAccountName runs as the deprecated
+	// serviceAccount, else as default, which its role does not bind. (The
+	// istiod charts always name theirs.)
+	if sa == nil && p.Selector != nil {
+		name, at := "default", "spec.template.spec"
+		if old := yamlnode.Lookup(tmpl, "spec", "serviceAccount"); old != nil {
+			name, at = yamlnode.Value(old), "spec.template.spec.serviceAccount"
+		}
+		if !slices.Contains(p.ServiceAccounts, name) {
+			return errorAt(yamlnode.Lookup(tmpl, "spec"), at,
+				"names no serviceAccountName, so the pod runs as %q, which the Vault role does not bind (it binds %s): set serviceAccountName, or %s", name, strings.Join(p.ServiceAccounts, ", "), identityHint(p, name))
+		}
+	}
 	if ns := yamlnode.Namespace(rn); ns != "" && !slices.Contains(p.Namespaces, ns) {
 		return errorAt(yamlnode.Lookup(rn, "metadata", "namespace"), "metadata.namespace",
 			"is %q but the Vault role binds only namespaces %s: add it to %s.namespaces", ns, strings.Join(p.Namespaces, ", "), p.Setting)
