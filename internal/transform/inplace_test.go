@@ -379,17 +379,7 @@ func FuzzInPlace(f *testing.F) {
 		if err != nil || yamlnode.Root(doc) == nil || hasAliasOrMerge(doc) {
 			return
 		}
-		var collections []*yaml.Node
-		var walk func(n *yaml.Node)
-		walk = func(n *yaml.Node) {
-			if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
-				collections = append(collections, n)
-			}
-			for _, c := range n.Content {
-				walk(c)
-			}
-		}
-		walk(doc)
+		collections := collectionsOf(doc)
 		if len(collections) == 0 {
 			return
 		}
@@ -397,7 +387,7 @@ func FuzzInPlace(f *testing.F) {
 		record(doc, before)
 		// Change a collection chosen by the input itself: a new key or item,
 		// one-line or multi-line, and a scalar replaced where there is one.
-		seed := len(in) + int(in[len(in)-1])
+		seed := inputSeed(in)
 		c := collections[seed%len(collections)]
 		value := yamlnode.NewString([]string{"v", "true", "two\nlines\n", "# x", ""}[seed%5])
 		if c.Kind == yaml.MappingNode {
@@ -420,3 +410,20 @@ func FuzzInPlace(f *testing.F) {
 		}
 	})
 }
+
+// collectionsOf is every mapping and list of a tree, in document order: the
+// places a fuzz target may change.
+func collectionsOf(n *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		out = append(out, n)
+	}
+	for _, c := range n.Content {
+		out = append(out, collectionsOf(c)...)
+	}
+	return out
+}
+
+// inputSeed is a number a fuzz input chooses its change by, so that the
+// fuzzer reaches every change through the bytes alone.
+func inputSeed(in []byte) int { return len(in) + int(in[len(in)-1]) }

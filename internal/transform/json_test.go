@@ -325,20 +325,10 @@ func FuzzJSONWrite(f *testing.F) {
 		if j == nil {
 			return
 		}
-		var collections []*yaml.Node
-		var walk func(n *yaml.Node)
-		walk = func(n *yaml.Node) {
-			if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
-				collections = append(collections, n)
-			}
-			for _, c := range n.Content {
-				walk(c)
-			}
-		}
-		walk(doc)
+		collections := collectionsOf(doc)
 		// A change chosen by the input itself: a member or an item added,
 		// a mapping among them, a scalar replaced, a member removed.
-		seed := len(in) + int(in[len(in)-1])
+		seed := inputSeed(in)
 		c := collections[seed%len(collections)]
 		value := []*yaml.Node{yamlnode.NewString("v"), yamlnode.NewString("two\nlines <&>é"), yamlnode.NewMapping(),
 			{Kind: yaml.ScalarNode, Value: "12"}, {Kind: yaml.ScalarNode, Value: "0x1f"}, {Kind: yaml.ScalarNode, Value: "true"},
