@@ -206,15 +206,7 @@ func TestOperatorGatewayIdentity(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ApplyIstioOperator(mustParse(t, operatorHead+tc.spec), overlayPlan, plans)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("error %v, want one containing %q", err, tc.err)
-			}
+			checkError(t, err, tc.err)
 		})
 	}
 }
@@ -235,15 +227,21 @@ func TestOperatorIstiodIdentity(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ApplyIstioOperator(mustParse(t, operatorHead+tc.spec), p, nil)
-			if tc.err == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("error %v, want one containing %q", err, tc.err)
-			}
+			checkError(t, err, tc.err)
 		})
+	}
+}
+
+// checkError fails t unless err is nil where want is empty, or holds want.
+func checkError(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one containing %q", err, want)
 	}
 }
