@@ -27,6 +27,17 @@ spec:
     kv: {version: 2, path: secret/verify}
 `
 
+// verifyRoleLayout seeds verifyRoleConfig's paths: istiod's bundle, and the
+// gateway's certificate, key and CA.
+func verifyRoleLayout(t *testing.T, serial int64) layout {
+	ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA roles", serial)
+	crt, key := leaf(t, ca, ca.keyPEM, "bookinfo.example.com")
+	return layout{name: "roles", config: verifyRoleConfig, seed: func(t *testing.T, v *api.Client) {
+		kvPut(t, v, 2, "secret", "verify", ca.fields())
+		kvPut(t, v, 2, "secret", "gateways/bookinfo", map[string]any{"tls.crt": crt + ca.certPEM, "tls.key": key, "ca.crt": ca.rootPEM})
+	}}
+}
+
 // verifyAs runs verify with no VAULT_TOKEN and a --jwt file holding jwt,
 // plus args.
 func verifyAs(t *testing.T, e *env, cfgFile, jwt string, args ...string) (string, int) {
@@ -53,13 +64,7 @@ func verifyAs(t *testing.T, e *env, cfgFile, jwt string, args ...string) (string
 // policy`, which is istiod's.
 func TestVerifyRoles(t *testing.T) {
 	e := newEnv(t)
-	ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA roles", 54)
-	crt, key := leaf(t, ca, ca.keyPEM, "bookinfo.example.com")
-	l := layout{name: "roles", config: verifyRoleConfig, seed: func(t *testing.T, v *api.Client) {
-		kvPut(t, v, 2, "secret", "verify", ca.fields())
-		kvPut(t, v, 2, "secret", "gateways/bookinfo", map[string]any{"tls.crt": crt + ca.certPEM, "tls.key": key, "ca.crt": ca.rootPEM})
-	}}
-	cfgFile, _ := e.setup(t, l)
+	cfgFile, _ := e.setup(t, verifyRoleLayout(t, 54))
 	gwJWT := e.k8s.token(t, gatewaySA)
 
 	lines := func(out, what string) []string {
@@ -230,13 +235,7 @@ func TestVerifyBadTokens(t *testing.T) {
 // no such line.
 func TestVerifyFailsAGatewayTokenThatReachesIstiod(t *testing.T) {
 	e := newEnv(t)
-	ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA reach", 55)
-	crt, key := leaf(t, ca, ca.keyPEM, "bookinfo.example.com")
-	l := layout{name: "reach", config: verifyRoleConfig, seed: func(t *testing.T, v *api.Client) {
-		kvPut(t, v, 2, "secret", "verify", ca.fields())
-		kvPut(t, v, 2, "secret", "gateways/bookinfo", map[string]any{"tls.crt": crt + ca.certPEM, "tls.key": key, "ca.crt": ca.rootPEM})
-	}}
-	cfgFile, authPath := e.setup(t, l)
+	cfgFile, authPath := e.setup(t, verifyRoleLayout(t, 55))
 	gwJWT := e.k8s.token(t, gatewaySA)
 	const reach = "may read secret/data/verify, a path of role istiod"
 	if out, code := verifyAs(t, e, cfgFile, gwJWT, "--role", "istio-ingressgateway"); code != 0 || strings.Contains(out, reach) {
