@@ -101,19 +101,7 @@ func (e *env) vaultCLI(t *testing.T, name string, args ...string) (string, error
 // Deployment into the pod the injector mutates it into.
 func (e *env) injectedPod(t *testing.T, cfgFile string) *corev1.Pod {
 	t.Helper()
-	in, err := os.ReadFile(istiodManifests)
-	must(t, err)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
-	}
-	for _, doc := range strings.Split(out, "\n---\n") {
-		if strings.Contains(doc, "\nkind: Deployment\n") && strings.Contains(doc, "\n  name: istiod\n") {
-			return inject(t, podFor(t, []byte(doc)), e.vault.addr)
-		}
-	}
-	t.Fatal("no istiod Deployment in the output")
-	return nil
+	return inject(t, podFor(t, []byte(renderedIstiod(t, cfgFile))), e.vault.addr)
 }
 
 func (e *env) verify(t *testing.T, cfgFile string) (string, int) {

@@ -17,8 +17,6 @@ import (
 // the agent the tool configures, and that the tool refuses each one (so
 // `check` cannot call such a file converged).
 func TestForeignInjectorAnnotations(t *testing.T) {
-	in, err := os.ReadFile(istiodManifests)
-	must(t, err)
 	cfgFile := writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: t}
@@ -27,11 +25,7 @@ spec:
   source:
     kv: {version: 2, path: secret/istio/cacerts}
 `)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	rendered := istiodDoc(t, out)
+	rendered := renderedIstiod(t, cfgFile)
 
 	// templates are the templates of the init agent the injector adds.
 	templates := func(pod *corev1.Pod) []map[string]any {
@@ -122,11 +116,7 @@ spec:
 	} {
 		name := tc.annotation[len("vault.hashicorp.com/"):strings.Index(tc.annotation, ":")]
 		t.Run(name, func(t *testing.T) {
-			doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
-				"        vault.hashicorp.com/agent-inject: \"true\"\n        "+tc.annotation+"\n", 1)
-			if doc == rendered {
-				t.Fatal("no agent-inject annotation to add beside")
-			}
+			doc := withAnnotation(t, rendered, tc.annotation)
 			effect := tc.effect(podFor(t, []byte(doc)))
 			if effect == "" {
 				t.Fatalf("the injector ignores %s: the case shows nothing", tc.annotation)
@@ -172,6 +162,31 @@ func writeTestConfig(t *testing.T, cfg string) string {
 	return f
 }
 
+// renderedIstiod is the istiod Deployment the tool makes of the istiod
+// chart with a config, as text.
+func renderedIstiod(t *testing.T, cfgFile string) string {
+	t.Helper()
+	in, err := os.ReadFile(istiodManifests)
+	must(t, err)
+	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
+	}
+	return istiodDoc(t, out)
+}
+
+// withAnnotation adds one pod annotation (a "key: value" line) beside the
+// tool's agent-inject in a rendered istiod.
+func withAnnotation(t *testing.T, doc, annotation string) string {
+	t.Helper()
+	const at = "        vault.hashicorp.com/agent-inject: \"true\"\n"
+	out := strings.Replace(doc, at, at+"        "+annotation+"\n", 1)
+	if out == doc {
+		t.Fatal("no agent-inject annotation to add beside")
+	}
+	return out
+}
+
 // istiodDoc is the istiod Deployment document of a rendered stream, as text.
 func istiodDoc(t *testing.T, stream string) string {
 	t.Helper()
@@ -200,15 +215,8 @@ func TestMovedKeyWithARealAgent(t *testing.T) {
 	e := newEnv(t)
 	l := layouts()[0]
 	cfgFile, _ := e.setup(t, l)
-	in, err := os.ReadFile(istiodManifests)
-	must(t, err)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	rendered := istiodDoc(t, out)
-	doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
-		"        vault.hashicorp.com/agent-inject: \"true\"\n        vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem\n", 1)
+	rendered := renderedIstiod(t, cfgFile)
+	doc := withAnnotation(t, rendered, "vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem")
 	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
 	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
 	if err := agent.wait(); err != nil {
@@ -232,19 +240,12 @@ func TestMovedKeyWithARealAgent(t *testing.T) {
 func TestOtherSecretWithARealAgent(t *testing.T) {
 	e := newEnv(t)
 	cfgFile, _ := e.setup(t, layouts()[0])
-	in, err := os.ReadFile(istiodManifests)
-	must(t, err)
-	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	rendered := istiodDoc(t, out)
+	rendered := renderedIstiod(t, cfgFile)
 	keyPath := podFor(t, []byte(rendered)).Annotations["vault.hashicorp.com/agent-inject-secret-ca-key.pem"]
 	if keyPath == "" {
 		t.Fatal("the rendered istiod reads no ca-key.pem")
 	}
-	doc := strings.Replace(rendered, "        vault.hashicorp.com/agent-inject: \"true\"\n",
-		"        vault.hashicorp.com/agent-inject: \"true\"\n        vault.hashicorp.com/agent-inject-secret-x: "+keyPath+"\n", 1)
+	doc := withAnnotation(t, rendered, "vault.hashicorp.com/agent-inject-secret-x: "+keyPath)
 	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
 	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
 	if err := agent.wait(); err != nil {
