@@ -62,10 +62,7 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 				rules[plan.Policy][pc.Path] = pc.Capability
 			}
 		}
-		set.addRole(plan)
-	}
-	for i := range set.Roles {
-		set.Roles[i].Audience, set.Roles[i].TokenPeriod = cfg.Spec.Vault.Audience, cfg.Spec.Vault.TokenPeriod
+		set.addRole(plan, cfg.Spec.Vault)
 	}
 	for i := range set.Policies {
 		p := &set.Policies[i]
@@ -77,11 +74,13 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 	return set
 }
 
-func (s *Set) addRole(plan *wiring.Plan) {
+// addRole adds a plan's bindings to its role, made with the settings every
+// role of the config shares.
+func (s *Set) addRole(plan *wiring.Plan, v config.Vault) {
 	path := plan.AuthPath + "/role/" + plan.Role
 	i := slices.IndexFunc(s.Roles, func(r Role) bool { return r.Path == path })
 	if i < 0 {
-		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role})
+		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role, Audience: v.Audience, TokenPeriod: v.TokenPeriod})
 		i = len(s.Roles) - 1
 	}
 	r := &s.Roles[i]
