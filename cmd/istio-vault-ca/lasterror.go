@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,12 +92,9 @@ var (
 // argument that is not one, or --.
 func argvShape(args []string) string {
 	var out []string
-	if len(args) > 0 {
-		switch args[0] {
-		case "check", "config", "policy", "verify", "patches", "explain", "help":
-			out = append(out, args[0])
-			args = args[1:]
-		}
+	if len(args) > 0 && (slices.Contains(subcommands, args[0]) || args[0] == "help") {
+		out = append(out, args[0])
+		args = args[1:]
 	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
