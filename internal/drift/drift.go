@@ -61,6 +61,10 @@ func Files(names []string) (files, skipped []string, err error) {
 			if !manifest && d.Type()&fs.ModeSymlink == 0 {
 				return nil
 			}
+			if manifest && d.Type().IsRegular() {
+				files = append(files, p) // the walk knows already; a link needs its target
+				return nil
+			}
 			st, err := os.Stat(p) // through a link, to what it names
 			switch {
 			case err != nil && !manifest:
