@@ -33,7 +33,7 @@ func (c *VaultCA) Validate() Errors {
 	if a := s.Vault.Address; a != "" {
 		// Messages show the address without its userinfo: stderr reaches
 		// CI logs and explain's record.
-		shown := redactUserinfo(a)
+		shown := RedactUserinfo(a)
 		u, err := url.Parse(a)
 		switch {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
@@ -148,16 +148,16 @@ func (c *VaultCA) warningList() Errors {
 		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
 	}
 	if u, err := url.Parse(v.Address); err == nil && plainHTTP(u) && v.AllowPlainHTTP {
-		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", redactUserinfo(v.Address))})
+		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
 	}
 	return ws
 }
 
-// redactUserinfo replaces what precedes the last @ of a URL's authority
+// RedactUserinfo replaces what precedes the last @ of a URL's authority
 // with xxxxx. It works on the raw string, so that an address that does not
 // parse is shown without its password too; a user name alone may be a
 // token, so it goes as well.
-func redactUserinfo(a string) string {
+func RedactUserinfo(a string) string {
 	start := 0
 	if i := strings.Index(a, "://"); i >= 0 {
 		start = i + len("://")

@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"net"
 	"net/http"
 	"net/url"
@@ -193,29 +194,11 @@ func (e *originError) Error() string { return e.msg }
 // an opaque URL (user:password@host, no //) without what precedes its @.
 func redactURL(u *url.URL) string {
 	if u.User == nil {
-		return redactRaw(u.String())
+		return config.RedactUserinfo(u.String())
 	}
 	c := *u
 	c.User = url.User("xxxxx")
 	return c.String()
-}
-
-// redactRaw replaces what precedes the last @ of a URL's authority (after
-// any scheme://, up to the first / ? or #) with xxxxx.
-func redactRaw(s string) string {
-	start := 0
-	if i := strings.Index(s, "://"); i >= 0 {
-		start = i + len("://")
-	}
-	end := len(s)
-	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndexByte(s[start:end], '@')
-	if at < 0 {
-		return s
-	}
-	return s[:start] + "xxxxx" + s[start+at:]
 }
 
 var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@"'<>]+@`)
