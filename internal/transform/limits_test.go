@@ -19,6 +19,14 @@ func TestHostileInputsAreRefused(t *testing.T) {
 		// for the second pass is too much.
 		fmt.Fprintf(&big, "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod-%d, namespace: istio-system, annotations: {big: %s}}\nspec:\n  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery}]}\n", i, strings.Repeat("b", 1<<20))
 	}
+	// The same, as one-line JSON documents: they are written by their own
+	// writer, and held all the same.
+	var bigJSON strings.Builder
+	for i := 0; i < 33; i++ {
+		fmt.Fprintf(&bigJSON, `---
+{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istiod-%d", "namespace": "istio-system", "annotations": {"big": "%s"}}, "spec": {"template": {"metadata": {"labels": {"app": "istiod"}}, "spec": {"containers": [{"name": "discovery"}]}}}}
+`, i, strings.Repeat("b", 1<<20))
+	}
 	for _, tc := range []struct {
 		name  string
 		in    []byte
@@ -37,6 +45,7 @@ func TestHostileInputsAreRefused(t *testing.T) {
 		{"one string, aliased", []byte(stringBomb(10000, 3)), 0, 1, `its aliases expand to more than 8 MiB of text beyond its own`},
 		{"kyaml's null key, added again at each alias", []byte(nullKeys), 0, 1, `more than 100000 nodes`},
 		{"33 MiB of changed documents", []byte(big.String()), 31, 2 + 31*8, `the changed documents come to more than 32 MiB \(the limit for one input`},
+		{"33 MiB of changed JSON documents", []byte(bigJSON.String()), 31, 2 + 31*2, `the changed documents come to more than 32 MiB \(the limit for one input`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := tr.Stream(tc.in)

@@ -218,47 +218,51 @@ func (t *Transformer) doc(d *stream.Doc, lim *Limits) ([]byte, error) {
 		before = positions{}
 		record(doc, before)
 	}
-	if t.isTarget(rn) {
-		lim.targets++
-	}
 	changed, err := t.Node(rn)
 	if err != nil {
 		return nil, docError(d, rn, err)
 	}
+	// A changed document was a target; only an unchanged one is asked, so
+	// no document is dispatched twice for the count.
+	if changed || t.isTarget(rn) {
+		lim.targets++
+	}
 	if !changed {
 		return nil, nil
 	}
-	if js != nil {
-		out, err := js.write(rn)
-		if err != nil {
-			return nil, docError(d, rn, err)
-		}
-		return out, nil
-	}
-	wide := wideSeqIndent(d.Source())
-	if before != nil {
-		if out, ok := inPlace(d.Body, doc, before, wide); ok {
-			if err := lim.hold(len(out)); err != nil {
-				return nil, docError(d, rn, err)
-			}
-			return out, nil
-		}
-	}
-	spellNulls(rn, false)
-	out, err := yamlnode.MarshalWithin(doc, wide, int(lim.held))
-	if errors.Is(err, yamlnode.ErrTooLong) {
-		err = errHeld
-	}
-	if err == nil && docCRLF(d) {
-		out = toCRLF(out) // the serialiser ends lines in LF
-	}
+	out, err := written(d, doc, js, before, lim.held)
 	if err == nil {
-		err = lim.hold(len(out))
+		err = lim.hold(len(out)) // however it was written
 	}
 	if err != nil {
 		return nil, docError(d, rn, err)
 	}
 	return out, nil
+}
+
+// written is a changed document's bytes, in the way that keeps most of
+// its own: as JSON in its style, in place, or re-serialised with its
+// list indentation and line ends (cut short once it passes held).
+func written(d *stream.Doc, doc *yaml.Node, js *jsonDoc, before positions, held int64) ([]byte, error) {
+	rn := yamlnode.Root(doc)
+	if js != nil {
+		return js.write(rn)
+	}
+	wide := wideSeqIndent(d.Source())
+	if before != nil {
+		if out, ok := inPlace(d.Body, doc, before, wide); ok {
+			return out, nil
+		}
+	}
+	spellNulls(rn, false)
+	out, err := yamlnode.MarshalWithin(doc, wide, int(held))
+	if errors.Is(err, yamlnode.ErrTooLong) {
+		return nil, errHeld
+	}
+	if err == nil && docCRLF(d) {
+		out = toCRLF(out) // the serialiser ends lines in LF
+	}
+	return out, err
 }
 
 // spellNulls writes out the implicit nulls of flow collections ({a}, {a: })
