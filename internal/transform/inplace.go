@@ -87,7 +87,7 @@ func writeInPlace(src []byte, root *yaml.Node, before positions, wide bool) ([]b
 		if !ok {
 			return nil, false
 		}
-		return bytes.ReplaceAll(out, []byte("\n"), []byte("\r\n")), true
+		return toCRLF(out), true
 	}
 	// The parser also breaks lines at NEL, LS and PS: positions would not
 	// be where the lines counted here put them.

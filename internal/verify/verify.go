@@ -182,7 +182,7 @@ func (v *run) denied(p *wiring.Plan, plans []*wiring.Plan) {
 	for _, pc := range p.APIPaths() {
 		caps, err := v.client.Sys().CapabilitiesSelfWithContext(v.ctx, pc.Path)
 		if err != nil {
-			v.add(Warn, planName(p), "could not ask Vault what the logged-in token may do on %s: %s", pc.Path, v.redact(err.Error()))
+			v.add(Warn, planName(p), "could not ask Vault what the logged-in token may do on %s: %v", pc.Path, err) // add redacts
 			continue
 		}
 		if len(caps) == 0 || (len(caps) == 1 && caps[0] == "deny") {
