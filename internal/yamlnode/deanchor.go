@@ -229,9 +229,9 @@ func (d *deAnchorer) survey(root *yaml.Node) (nodes int, bytes int64) {
 func (d *deAnchorer) standIn(n *yaml.Node) (*yaml.Node, error) {
 	switch {
 	case d.exact:
-		return d.copy(n, true)
+		return d.copy(n)
 	case d.reach[n]:
-		return d.copy(n, false)
+		return Copy(n), nil // stands in for nodes the tree no longer holds: not charged
 	case d.holds[n]:
 		d.pending[n] = true
 	}
@@ -267,7 +267,7 @@ func (d *deAnchorer) node(n *yaml.Node) (*yaml.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.copy(target, true)
+		return d.copy(target)
 	case yaml.MappingNode:
 		sources, err := takeMergeSources(n)
 		if err != nil {
@@ -313,13 +313,12 @@ func Copy(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-// copy is Copy charged to the budget when it adds to the tree (counted),
-// rather than standing in for nodes the tree no longer holds.
-func (d *deAnchorer) copy(n *yaml.Node, counted bool) (*yaml.Node, error) {
+// copy is Copy charged to the budget: what it adds to the tree.
+func (d *deAnchorer) copy(n *yaml.Node) (*yaml.Node, error) {
 	if n == nil {
 		return nil, nil
 	}
-	if counted && d.b != nil {
+	if d.b != nil {
 		d.nodes--
 		d.bytes -= int64(len(n.Value))
 		if d.nodes < 0 {
@@ -334,7 +333,7 @@ func (d *deAnchorer) copy(n *yaml.Node, counted bool) (*yaml.Node, error) {
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, item := range n.Content {
 			var err error
-			if c.Content[i], err = d.copy(item, counted); err != nil {
+			if c.Content[i], err = d.copy(item); err != nil {
 				return nil, err
 			}
 		}
@@ -473,8 +472,8 @@ func (d *deAnchorer) merge(m *yaml.Node, sources []*yaml.Node) error {
 		switch {
 		case e.src >= 0 && e.src != own || used[e.i]:
 			// A copy that adds to the tree.
-			if k, err = d.copy(k, true); err == nil {
-				v, err = d.copy(v, true)
+			if k, err = d.copy(k); err == nil {
+				v, err = d.copy(v)
 			}
 		case copied:
 			if k, err = d.standIn(k); err == nil {
