@@ -48,13 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	warnDays := fs.Int("warn-days", 30, "warn about certificates that expire within this many days")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on Vault after this long")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP to a Vault that is not on this machine")
-	if err := fs.Parse(args); err != nil {
-		return cli.ExitBadInput
-	}
-	if fs.NArg() > 0 {
-		// Said as the main binary's subcommands say it: verify takes no
-		// argument, and a config named without --config would be ignored.
-		fmt.Fprintf(stderr, "istio-vault-ca verify: unexpected argument %q: pass the config with --config %s\n", fs.Arg(0), fs.Arg(0))
+	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
 	cfg, t, err := cli.LoadTransformer(c, stderr)

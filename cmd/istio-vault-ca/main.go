@@ -222,21 +222,6 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *cli.Common) {
 	return cli.NewFlags(name, usage, stderr)
 }
 
-// parseNoArgs parses the flags of a subcommand that takes no argument. A
-// file named without --config would be ignored and ./vaultca.yaml (or
-// $ISTIO_VAULT_CA_CONFIG) used instead, with exit 0: refuse it. Flag
-// parsing stops at the first argument, so the flags after it are unread too.
-func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, input string) bool {
-	if err := fs.Parse(args); err != nil {
-		return false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "istio-vault-ca %s: unexpected argument %q: pass the config with --config %s%s\n", fs.Name(), fs.Arg(0), fs.Arg(0), input)
-		return false
-	}
-	return true
-}
-
 func runRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("istio-vault-ca", stderr)
 	if err := fs.Parse(args); err != nil {
@@ -329,7 +314,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("config", stderr)
 	defaults := fs.Bool("defaults", false, "print every default, documented")
-	if !parseNoArgs(fs, args, stderr, "") {
+	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
 	if *defaults {
@@ -351,7 +336,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 
 func runPatches(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, c := newFlags("patches", stderr)
-	if !parseNoArgs(fs, args, stderr, " (manifests are read from stdin)") {
+	if !cli.ParseNoArgs(fs, args, stderr, " (manifests are read from stdin)") {
 		return cli.ExitBadInput
 	}
 	_, t, err := cli.LoadTransformer(c, stderr)
@@ -381,7 +366,7 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("policy", stderr)
 	output := fs.String("output", "hcl", "hcl, json, role (the Kubernetes-auth role's body) or commands (everything, as vault CLI commands)")
 	roleName := fs.String("role", "", "with hcl, json or role: the role (name or path) whose policy or body to print; default istiod's")
-	if !parseNoArgs(fs, args, stderr, "") {
+	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
 	cfg, t, err := cli.LoadTransformer(c, stderr)

@@ -50,6 +50,22 @@ func NewFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *Common) {
 	return fs, c
 }
 
+// ParseNoArgs parses the flags of a subcommand that takes no argument. A
+// file named without --config would be ignored and ./vaultca.yaml (or
+// $ISTIO_VAULT_CA_CONFIG) used instead, with exit 0: refuse it, saying
+// input (what the subcommand reads instead, if anything). Flag parsing
+// stops at the first argument, so the flags after it are unread too.
+func ParseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer, input string) bool {
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "istio-vault-ca %s: unexpected argument %q: pass the config with --config %s%s\n", fs.Name(), fs.Arg(0), fs.Arg(0), input)
+		return false
+	}
+	return true
+}
+
 // ResolveConfig picks the config file: the flag, else the environment (Helm
 // 3 passes arguments only through --post-renderer-args), else
 // ./vaultca.yaml. It says which, for --verbose.
