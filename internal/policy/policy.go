@@ -55,7 +55,7 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 	for _, plan := range plans {
 		if rules[plan.Policy] == nil {
 			rules[plan.Policy] = map[string]string{}
-			set.Policies = append(set.Policies, Policy{Name: plan.Policy, Role: plan.AuthPath + "/role/" + plan.Role})
+			set.Policies = append(set.Policies, Policy{Name: plan.Policy, Role: plan.RolePath()})
 		}
 		for _, pc := range plan.APIPaths() {
 			if rules[plan.Policy][pc.Path] != wiring.Update { // update covers what a read needs here
@@ -77,7 +77,7 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 // addRole adds a plan's bindings to its role, made with the settings every
 // role of the config shares.
 func (s *Set) addRole(plan *wiring.Plan, v config.Vault) {
-	path := plan.AuthPath + "/role/" + plan.Role
+	path := plan.RolePath()
 	i := slices.IndexFunc(s.Roles, func(r Role) bool { return r.Path == path })
 	if i < 0 {
 		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role, Audience: v.Audience, TokenPeriod: v.TokenPeriod})

@@ -101,7 +101,7 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 	}
 	var checked []*wiring.Plan
 	for _, p := range plans {
-		if opts.Role == "" || RolePath(p) == opts.Role {
+		if opts.Role == "" || p.RolePath() == opts.Role {
 			checked = append(checked, p)
 		}
 	}
@@ -115,7 +115,7 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 		}
 	}
 	for _, p := range plans {
-		if opts.Role == "" || RolePath(p) == opts.Role {
+		if opts.Role == "" || p.RolePath() == opts.Role {
 			v.plan(p, plans)
 		} else {
 			v.skip(p, plans)
@@ -127,18 +127,12 @@ func Run(ctx context.Context, client *api.Client, cfg *config.VaultCA, plans []*
 	return v.report
 }
 
-// RolePath is the Kubernetes-auth role a plan's agent logs in with, as
-// `istio-vault-ca policy --role` names it.
-func RolePath(p *wiring.Plan) string {
-	return p.AuthPath + "/role/" + p.Role
-}
-
 // roleLabel is how a message names a plan's role to pass to --role: its
 // name, or its path where another auth path has a role of that name.
 func roleLabel(p *wiring.Plan, plans []*wiring.Plan) string {
 	for _, o := range plans {
 		if o.Role == p.Role && o.AuthPath != p.AuthPath {
-			return RolePath(p)
+			return p.RolePath()
 		}
 	}
 	return p.Role
@@ -164,7 +158,7 @@ func (v *run) skip(p *wiring.Plan, plans []*wiring.Plan) {
 	}
 	checked := v.opts.Role
 	for _, o := range plans {
-		if RolePath(o) == v.opts.Role {
+		if o.RolePath() == v.opts.Role {
 			checked = roleLabel(o, plans)
 			break
 		}

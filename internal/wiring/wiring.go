@@ -220,6 +220,10 @@ func (p *Plan) APIPaths() []PathCapability {
 	return out
 }
 
+// RolePath is the Kubernetes-auth role the plan's agent logs in with, as
+// Vault names it and `istio-vault-ca policy --role` takes it.
+func (p *Plan) RolePath() string { return p.AuthPath + "/role/" + p.Role }
+
 // PathCapability is one path rule of a policy.
 type PathCapability struct{ Path, Capability string }
 
