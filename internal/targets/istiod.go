@@ -188,7 +188,7 @@ func isRevision(rev string) bool {
 // else the pod.
 func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Plan, error) {
 	var w wiring.RunAs
-	at := cpath + ".securityContext"
+	at, atNode := cpath+".securityContext", yamlnode.Lookup(c, "securityContext")
 	for i, sc := range []*yaml.Node{yamlnode.Lookup(c, "securityContext"), yamlnode.Lookup(tmpl, "spec", "securityContext")} {
 		scPath := at
 		if i == 1 {
@@ -204,7 +204,7 @@ func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Pla
 		}
 		if w.User == nil && user != nil {
 			w.User = user
-			at = scPath
+			at, atNode = scPath, sc
 		}
 		if w.Group == nil {
 			w.Group = group
@@ -212,7 +212,7 @@ func gatewayAgent(tmpl, c *yaml.Node, cpath string, p *wiring.Plan) (*wiring.Pla
 	}
 	q, err := p.ForWorkload(w)
 	if err != nil {
-		return nil, errorAt(yamlnode.Lookup(c, "securityContext"), at, "%v", err)
+		return nil, errorAt(atNode, at, "%v", err) // where the uid came from
 	}
 	return q, nil
 }
