@@ -227,29 +227,42 @@ func checkOperatorGateway(rn, gw *yaml.Node, at, list string, p *wiring.Plan) er
 func overlayServiceAccount(overlays *yaml.Node, at, name string) (string, string, *yaml.Node) {
 	var sa, saAt string
 	var node *yaml.Node
+	_ = deploymentPatches(overlays, at, func(n string) bool { return n == name }, func(patch *yaml.Node, pat string) error {
+		raw, _ := stringValue(yamlnode.Lookup(patch, "path"))
+		if !slices.Equal(overlayPath(raw), []string{"spec", "template", "spec", "serviceAccountName"}) {
+			return nil
+		}
+		saAt = pat + ".value"
+		_, node = yamlnode.Field(patch, "value")
+		if sa = yamlnode.Value(node); node == nil || node.Tag == yamlnode.NullTag {
+			sa, node = "default", patch
+		}
+		return nil
+	})
+	return sa, saAt, node
+}
+
+// deploymentPatches calls each with every patch (and its path) of the
+// overlays (a k8s.overlays list, at) on a Deployment whose name isTarget
+// accepts, in order, until one fails.
+func deploymentPatches(overlays *yaml.Node, at string, isTarget func(string) bool, each func(patch *yaml.Node, at string) error) error {
 	if overlays == nil || overlays.Kind != yaml.SequenceNode {
-		return "", "", nil
+		return nil
 	}
 	for i, ov := range overlays.Content {
 		kind, _ := stringValue(yamlnode.Lookup(ov, "kind"))
-		n, _ := stringValue(yamlnode.Lookup(ov, "name"))
+		name, _ := stringValue(yamlnode.Lookup(ov, "name"))
 		patches := yamlnode.Lookup(ov, "patches")
-		if kind != "Deployment" || n != name || patches == nil || patches.Kind != yaml.SequenceNode {
+		if kind != deploymentKind || !isTarget(name) || patches == nil || patches.Kind != yaml.SequenceNode {
 			continue
 		}
 		for j, patch := range patches.Content {
-			raw, _ := stringValue(yamlnode.Lookup(patch, "path"))
-			if !slices.Equal(overlayPath(raw), []string{"spec", "template", "spec", "serviceAccountName"}) {
-				continue
-			}
-			saAt = fmt.Sprintf("%s[%d].patches[%d].value", at, i, j)
-			_, node = yamlnode.Field(patch, "value")
-			if sa = yamlnode.Value(node); node == nil || node.Tag == yamlnode.NullTag {
-				sa, node = "default", patch
+			if err := each(patch, fmt.Sprintf("%s[%d].patches[%d]", at, i, j)); err != nil {
+				return err
 			}
 		}
 	}
-	return sa, saAt, node
+	return nil
 }
 
 // applyDeploymentOverlays reconciles the overlays (a k8s.overlays list, at)
@@ -262,24 +275,14 @@ func overlayServiceAccount(overlays *yaml.Node, at, name string) (string, string
 // unless override; one that removes an entry, or replaces what holds the
 // entries, is refused.
 func applyDeploymentOverlays(overlays *yaml.Node, at string, isTarget func(string) bool, p *wiring.Plan) (bool, error) {
-	if overlays == nil || overlays.Kind != yaml.SequenceNode {
-		return false, nil
-	}
 	changed := false
-	for i, ov := range overlays.Content {
-		kind, _ := stringValue(yamlnode.Lookup(ov, "kind"))
-		name, _ := stringValue(yamlnode.Lookup(ov, "name"))
-		patches := yamlnode.Lookup(ov, "patches")
-		if kind != "Deployment" || !isTarget(name) || patches == nil || patches.Kind != yaml.SequenceNode {
-			continue
-		}
-		for j, patch := range patches.Content {
-			c, err := applyOverlayPatch(patch, fmt.Sprintf("%s[%d].patches[%d]", at, i, j), p)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
+	err := deploymentPatches(overlays, at, isTarget, func(patch *yaml.Node, pat string) error {
+		c, err := applyOverlayPatch(patch, pat, p)
+		changed = changed || c
+		return err
+	})
+	if err != nil {
+		return false, err
 	}
 	return changed, nil
 }
