@@ -382,8 +382,9 @@ const (
 // will be named after them.
 func validateCertificateFiles(add func(string, string, ...any), field string, g *Gateway, j int, writer map[string]int) {
 	c := g.Certificates[j]
+	files := c.FileNames()
 	if strings.HasPrefix(c.Name, reservedFilePrefix) {
-		f := c.FileNames()
+		f := files
 		if len(f) == 0 {
 			f = []string{c.Name + ".crt"}
 		}
@@ -392,7 +393,7 @@ func validateCertificateFiles(add func(string, string, ...any), field string, g 
 		return
 	}
 	longest := 0
-	for _, f := range c.FileNames() {
+	for _, f := range files {
 		if other, ok := writer[f]; ok {
 			add(field, "writes %s, which certificates[%d] (%s) writes too: one would silently replace the other; rename one", f, other, g.Certificates[other].Name)
 			return
@@ -402,7 +403,7 @@ func validateCertificateFiles(add func(string, string, ...any), field string, g 
 			longest = len(f)
 		}
 	}
-	for _, f := range c.FileNames() {
+	for _, f := range files {
 		if n := len(longestFileAnnotation) + len(f); n > maxAnnotationName {
 			add(field, "gives the annotation vault.hashicorp.com/%s%s, whose name after the / is %d characters: Kubernetes allows %d; shorten the name to at most %d characters",
 				longestFileAnnotation, f, n, maxAnnotationName, maxAnnotationName-len(longestFileAnnotation)-(longest-len(c.Name)))
