@@ -14,6 +14,18 @@ CACHE ?= $(HOME)/.cache/istio-vault-ca
 TOOLS ?= $(CACHE)/tools
 TOOLCACHE := bin/toolcache
 VAULT := $(TOOLS)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.go | sha256sum | cut -c1-12)
+# The control plane the e2e runs as real processes, each from a module of
+# its own under e2e/ that pins it, named by a hash of that module as Vault
+# is: etcd and kube-apiserver (a main of ours calling theirs), the Vault
+# Agent Injector and istiod (their own main packages, as a `tool` of the
+# module: the module proxy refuses `go install` of either at a version).
+# istiod must be the istio version the e2e module requires, so that the
+# library tests and the process are the same code: `make vet` checks.
+pinhash = $(shell sha256sum $(1)/go.mod $(wildcard $(1)/*.go) | sha256sum | cut -c1-12)
+ETCD := $(TOOLS)/etcd-$(call pinhash,e2e/etcdbin)
+KUBE_APISERVER := $(TOOLS)/kube-apiserver-$(call pinhash,e2e/apiserverbin)
+VAULT_K8S := $(TOOLS)/vault-k8s-$(call pinhash,e2e/injectorbin)
+ISTIOD := $(TOOLS)/pilot-discovery-$(call pinhash,e2e/istiodbin)
 
 FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID ./internal/stream:FuzzKindLineMatchesExpression
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzz
@@ -40,7 +52,7 @@ PRE_COMMIT_VERSION := pre-commit 3.0.4
 CORPUS ?= ../shared/corpus/istio-charts
 IMAGE_REF ?= istio-vault-ca:dev
 
-.PHONY: build demo test vet unit fuzz e2e vault bench image update clean pre-commit kpt FORCE
+.PHONY: build demo test vet unit fuzz e2e vault controlplane bench image update clean pre-commit kpt FORCE
 
 # Static and stripped: a post-renderer starts on every helm upgrade, and a
 # smaller binary with no dynamic loader starts faster. All three executables
@@ -79,6 +91,10 @@ vet:
 	done
 	$(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	cd e2e/etcdbin && $(GO) vet ./...
+	cd e2e/apiserverbin && $(GO) vet ./...
+	@test "$$(cd e2e && $(GO) list -m -f '{{.Version}}' istio.io/istio)" = "$$(cd e2e/istiodbin && $(GO) list -m -f '{{.Version}}' istio.io/istio)" || \
+		{ echo "e2e/istiodbin pins another istio.io/istio than e2e/go.mod: the istiod process and the library tests must be the same code"; exit 1; }
 	cd tools/image && $(GO) vet ./...
 	cd tools/toolcache && $(GO) vet ./...
 
@@ -113,8 +129,9 @@ $(VAULT): $(TOOLCACHE) FORCE
 # Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
 # kpt is on the machine image; helm and kustomize are built from their Go
 # modules; pre-commit comes from Debian's packages. Each is checked first.
-e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) kpt pre-commit
+e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) kpt pre-commit controlplane
 	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) HELM4_BIN=$(HELM4) \
+		ETCD_BIN=$(ETCD) KUBE_APISERVER_BIN=$(KUBE_APISERVER) VAULT_K8S_BIN=$(VAULT_K8S) ISTIOD_BIN=$(ISTIOD) \
 		KPT_BIN=$(KPT) PRE_COMMIT_BIN=$(PRE_COMMIT) $(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
@@ -123,6 +140,18 @@ bench: build $(KUSTOMIZE)
 	$(GO) test ./internal/transform -run=NONE -bench=. -benchmem
 	@if [ -d $(CORPUS) ]; then scripts/bench-compare.sh $(BIN) $(KUSTOMIZE) $(CORPUS); \
 	else echo "no corpus at $(CORPUS): whole-process comparison skipped"; fi
+
+# The real control plane's processes (the first build takes minutes:
+# kube-apiserver about three on two cores).
+controlplane: $(ETCD) $(KUBE_APISERVER) $(VAULT_K8S) $(ISTIOD)
+$(ETCD): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/etcdbin
+$(KUBE_APISERVER): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/apiserverbin
+$(VAULT_K8S): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/injectorbin github.com/hashicorp/vault-k8s
+$(ISTIOD): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/istiodbin istio.io/istio/pilot/cmd/pilot-discovery
 
 $(KUSTOMIZE): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) install $@ sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)

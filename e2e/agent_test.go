@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -29,64 +28,38 @@ type agentRun struct {
 }
 
 // startAgent starts the agent of an injected container (vault-agent-init
-// or vault-agent). When the test runs as root, the agent runs as the uid and
-// gid the injector put in the container's securityContext, as in the pod.
-func startAgent(t *testing.T, c *corev1.Container, volumePath, saToken string, timeout time.Duration) *agentRun {
+// or vault-agent) of the pod, as the kubelet would: the container's
+// command, args and env, with the config the injector put in it, its
+// paths mapped onto the pod's volumes, and the uid and gid of its
+// securityContext (when the test runs as root: otherwise as the test's
+// own). volumePath is where the container mounts the rendered files.
+func (r *podRun) startAgent(t *testing.T, c *corev1.Container, volumePath string, timeout time.Duration) *agentRun {
 	t.Helper()
-	// Not t.TempDir: its parent is private to root, and the agent may run as
-	// another uid that must reach the files, as in the pod.
-	root, err := os.MkdirTemp("", "vault-agent-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(root) })
-	must(t, os.Chmod(root, 0o755))
-	run := &agentRun{dir: filepath.Join(root, "secrets"), log: &syncBuffer{}, done: make(chan error, 1), uid: -1, gid: -1, timeout: timeout}
-	must(t, os.Mkdir(run.dir, 0o755))
-	home := filepath.Join(root, "home")
-	must(t, os.Mkdir(home, 0o755))
-	tokenFile := filepath.Join(root, "sa-token")
-	must(t, os.WriteFile(tokenFile, []byte(saToken), 0o644))
-
-	var raw []byte
+	dirs := r.mountDirs(c)
+	run := &agentRun{dir: dirs[volumePath], log: &syncBuffer{}, done: make(chan error, 1), uid: -1, gid: -1, timeout: timeout}
+	if run.dir == "" {
+		t.Fatalf("container %s does not mount %s", c.Name, volumePath)
+	}
 	cfg := agentConfig(t, c)
-	cfg["pid_file"] = filepath.Join(home, "pid")
-	auto := cfg["auto_auth"].(map[string]any)
-	method := auto["method"].(map[string]any)
-	mcfg := method["config"].(map[string]any)
-	if !strings.HasPrefix(mcfg["token_path"].(string), serviceAccountMount) {
+	mcfg := cfg["auto_auth"].(map[string]any)["method"].(map[string]any)["config"].(map[string]any)
+	if !strings.HasPrefix(mcfg["token_path"].(string), serviceAccountMount+"/") {
 		t.Fatalf("agent reads its token from %v, not the service-account mount", mcfg["token_path"])
 	}
-	mcfg["token_path"] = tokenFile
-	for _, s := range auto["sink"].([]any) {
-		s.(map[string]any)["config"].(map[string]any)["path"] = filepath.Join(home, "token")
-	}
 	for _, tpl := range cfg["template"].([]any) {
-		m := tpl.(map[string]any)
-		dest := m["destination"].(string)
-		if !strings.HasPrefix(dest, volumePath+"/") {
+		if dest := tpl.(map[string]any)["destination"].(string); !strings.HasPrefix(dest, volumePath+"/") {
 			t.Fatalf("template writes %s, outside the secret volume %s", dest, volumePath)
 		}
-		m["destination"] = filepath.Join(run.dir, strings.TrimPrefix(dest, volumePath+"/"))
-		// Templates that read another rendered file (file "<volume>/x.pem").
-		if contents, ok := m["contents"].(string); ok {
-			m["contents"] = strings.ReplaceAll(contents, `"`+volumePath+"/", `"`+run.dir+"/")
-		}
 	}
-	raw, err = json.Marshal(cfg)
-	must(t, err)
-	cfgFile := filepath.Join(home, "config.json")
-	must(t, os.WriteFile(cfgFile, raw, 0o644))
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	run.cancel = cancel
-	cmd := exec.CommandContext(ctx, vaultBinary(t), "agent", "-config="+cfgFile)
-	cmd.Env = append(os.Environ(), "HOME="+home, "VAULT_LOG_LEVEL=info")
+	cmd := r.command(t, ctx, c, nil, map[string]string{"vault": vaultBinary(t)})
+	cmd.Env = append(cmd.Env, "VAULT_CONFIG="+r.mappedVaultConfig(t, c))
 	cmd.Stdout, cmd.Stderr = run.log, run.log
-	if sc := c.SecurityContext; os.Geteuid() == 0 && sc != nil && sc.RunAsUser != nil && sc.RunAsGroup != nil {
-		run.uid, run.gid = int(*sc.RunAsUser), int(*sc.RunAsGroup)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(run.uid), Gid: uint32(run.gid)}}
-		for _, p := range []string{run.dir, home} {
-			must(t, os.Chown(p, run.uid, run.gid))
-		}
+	if os.Geteuid() == 0 {
+		run.uid, run.gid = runAs(r.pod, c)
+	} else {
+		cmd.SysProcAttr = nil
 	}
 	must(t, cmd.Start())
 	go func() { run.done <- cmd.Wait() }()
@@ -97,6 +70,14 @@ func startAgent(t *testing.T, c *corev1.Container, volumePath, saToken string, t
 		}
 	})
 	return run
+}
+
+// secretVolumePath is where the injector mounts the rendered files in a pod.
+func secretVolumePath(pod *corev1.Pod) string {
+	if p := pod.Annotations["vault.hashicorp.com/secret-volume-path"]; p != "" {
+		return p
+	}
+	return "/vault/secrets"
 }
 
 // wait blocks until the agent exits; an init agent exits after rendering.

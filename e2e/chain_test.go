@@ -16,18 +16,22 @@ import (
 // istiodManifests is the istio-discovery chart rendered by helm template.
 const istiodManifests = "../testdata/inputs/istiod.yaml"
 
-var istiodSA = serviceAccount{Namespace: "istio-system", Name: "istiod", UID: "6f0b4d1e-istiod"}
+var istiodSA = serviceAccount{Namespace: "istio-system", Name: "istiod"}
 
-// env is one Vault, one fake API server and the istiod identity they share.
+// env is one Vault, one control plane (etcd and kube-apiserver) with the
+// real Vault Agent Injector registered as its webhook, and a token of
+// istiod's ServiceAccount from the TokenRequest API (for verify).
 type env struct {
-	vault *vaultServer
-	k8s   *apiServer
-	jwt   string
+	vault    *vaultServer
+	k8s      *controlPlane
+	injector *vaultInjector
+	jwt      string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{vault: startVault(t), k8s: startAPIServer(t)}
+	e := &env{vault: startVault(t), k8s: startControlPlane(t)}
+	e.injector = e.k8s.startVaultInjector(t, e.vault.addr, vaultInjectorWebhook)
 	e.jwt = e.k8s.token(t, istiodSA)
 	return e
 }
@@ -60,10 +64,7 @@ func (e *env) setup(t *testing.T, l layout) (cfgFile, authPath string) {
 	authPath = cfg.Spec.Vault.AuthPath
 	mount := strings.TrimPrefix(authPath, "auth/")
 	must(t, e.vault.client.Sys().EnableAuthWithOptions(mount, &api.EnableAuthOptions{Type: "kubernetes"}))
-	_, err := e.vault.client.Logical().Write(authPath+"/config", map[string]any{
-		"kubernetes_host":      e.k8s.url,
-		"disable_local_ca_jwt": true,
-	})
+	_, err := e.vault.client.Logical().Write(authPath+"/config", e.k8s.vaultAuthConfig())
 	must(t, err)
 
 	e.applyPolicy(t, cfgFile)
@@ -97,11 +98,20 @@ func (e *env) vaultCLI(t *testing.T, name string, args ...string) (string, error
 	return string(out), err
 }
 
-// injectedPod runs the tool on the istiod chart and turns the istiod
-// Deployment into the pod the injector mutates it into.
+// injectedPod runs the tool on the istiod chart, applies its output to the
+// API server (server-side apply), and creates istiod's pod from the
+// Deployment: the pod as the API server stored it, after the real
+// injector's webhook mutated it.
 func (e *env) injectedPod(t *testing.T, cfgFile string) *corev1.Pod {
 	t.Helper()
-	return inject(t, podFor(t, []byte(renderedIstiod(t, cfgFile))), e.vault.addr)
+	return e.admitted(t, renderedStream(t, cfgFile), "istio-system", "istiod")
+}
+
+// admitted applies manifests and creates the pod of the Deployment named.
+func (e *env) admitted(t *testing.T, manifests string, namespace, deployment string) *corev1.Pod {
+	t.Helper()
+	e.k8s.apply(t, []byte(manifests), applyOptions{})
+	return e.k8s.mustPodFromDeployment(t, namespace, deployment)
 }
 
 func (e *env) verify(t *testing.T, cfgFile string) (string, int) {
@@ -243,7 +253,7 @@ func TestChain(t *testing.T) {
 			pod := e.injectedPod(t, cfgFile)
 			initC := checkInjectedPod(t, pod, false)
 			volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
-			agent := startAgent(t, initC, volumePath, e.jwt, 60*time.Second)
+			agent := e.k8s.runPod(t, pod).startAgent(t, initC, volumePath, 60*time.Second)
 			if err := agent.wait(); err != nil {
 				t.Fatalf("vault-agent-init failed: %v", err)
 			}

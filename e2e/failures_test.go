@@ -107,7 +107,7 @@ spec:
 
 			pod := e.injectedPod(t, cfgFile)
 			initC := checkInjectedPod(t, pod, false)
-			agent := startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 15*time.Second)
+			agent := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 15*time.Second)
 			if err := agent.wait(); err == nil {
 				t.Fatalf("vault-agent-init succeeded; istiod would have started:\n%s", agent.log.String())
 			}
@@ -147,7 +147,7 @@ spec:
 	cfgFile, _ := e.setup(t, l)
 	pod := e.injectedPod(t, cfgFile)
 	initC := &pod.Spec.InitContainers[0]
-	agent := startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	agent := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
 	if err := agent.wait(); err != nil {
 		t.Fatalf("agent: %v", err)
 	}

@@ -166,13 +166,19 @@ func writeTestConfig(t *testing.T, cfg string) string {
 // chart with a config, as text.
 func renderedIstiod(t *testing.T, cfgFile string) string {
 	t.Helper()
+	return istiodDoc(t, renderedStream(t, cfgFile))
+}
+
+// renderedStream is the whole stream the tool makes of the istiod chart.
+func renderedStream(t *testing.T, cfgFile string) string {
+	t.Helper()
 	in, err := os.ReadFile(istiodManifests)
 	must(t, err)
 	out, stderr, code := tool(t, in, nil, "--config", cfgFile)
 	if code != 0 {
 		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
 	}
-	return istiodDoc(t, out)
+	return out
 }
 
 // withAnnotation adds one pod annotation (a "key: value" line) beside the
@@ -217,8 +223,8 @@ func TestMovedKeyWithARealAgent(t *testing.T) {
 	cfgFile, _ := e.setup(t, l)
 	rendered := renderedIstiod(t, cfgFile)
 	doc := withAnnotation(t, rendered, "vault.hashicorp.com/agent-inject-file-ca-key.pem: moved/ca-key.pem")
-	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
-	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	pod := e.admitted(t, doc, "istio-system", "istiod")
+	agent := e.k8s.runPod(t, pod).startAgent(t, &pod.Spec.InitContainers[0], secretVolumePath(pod), 60*time.Second)
 	if err := agent.wait(); err != nil {
 		t.Fatalf("vault-agent-init: %v", err)
 	}
@@ -246,8 +252,8 @@ func TestOtherSecretWithARealAgent(t *testing.T) {
 		t.Fatal("the rendered istiod reads no ca-key.pem")
 	}
 	doc := withAnnotation(t, rendered, "vault.hashicorp.com/agent-inject-secret-x: "+keyPath)
-	pod := inject(t, podFor(t, []byte(doc)), e.vault.addr)
-	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 60*time.Second)
+	pod := e.admitted(t, doc, "istio-system", "istiod")
+	agent := e.k8s.runPod(t, pod).startAgent(t, &pod.Spec.InitContainers[0], secretVolumePath(pod), 60*time.Second)
 	if err := agent.wait(); err != nil {
 		t.Fatalf("vault-agent-init: %v", err)
 	}

@@ -58,8 +58,7 @@ spec:
 	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
 		t.Fatalf("the injected agent runs as root: %+v", sc)
 	}
-	jwt := e.k8s.token(t, serviceAccount{Namespace: "istio-ingress", Name: "istio-ingressgateway", UID: "root-proxy-gw"})
-	agent := startAgent(t, &pod.Spec.InitContainers[0], pod.Annotations["vault.hashicorp.com/secret-volume-path"], jwt, 60*time.Second)
+	agent := e.k8s.runPod(t, pod).startAgent(t, &pod.Spec.InitContainers[0], secretVolumePath(pod), 60*time.Second)
 	if err := agent.wait(); err != nil {
 		t.Fatalf("vault-agent-init: %v", err)
 	}

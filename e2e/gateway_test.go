@@ -20,7 +20,7 @@ import (
 // gatewayManifests is the gateway chart rendered by helm template.
 const gatewayManifests = "../testdata/golden/gateway-chart/input.yaml"
 
-var gatewaySA = serviceAccount{Namespace: "istio-ingress", Name: "istio-ingressgateway", UID: "0c9e2f44-gateway"}
+var gatewaySA = serviceAccount{Namespace: "istio-ingress", Name: "istio-ingressgateway"}
 
 // The issue's gateway config, as written, with a short PKI TTL so that a
 // renewal happens while the test watches.
@@ -43,17 +43,18 @@ spec:
     kv: {version: 2, path: secret/istio/cacerts}
 `
 
-// injectedGateway runs the tool on gateway manifests and turns the one
-// Deployment in them into the pod the injector mutates it into.
+// injectedGateway runs the tool on gateway manifests, applies the output
+// and creates the pod of the one Deployment in it: the pod as the API
+// server stored it, after the real injector's webhook.
 func (e *env) injectedGateway(t *testing.T, manifests []byte, cfgFile string) *corev1.Pod {
 	t.Helper()
 	out, stderr, code := tool(t, manifests, nil, "--config", cfgFile)
 	if code != 0 {
 		t.Fatalf("istio-vault-ca: %s", stderr)
 	}
-	for _, doc := range strings.Split(out, "\n---\n") {
-		if strings.Contains(doc, "\nkind: Deployment\n") {
-			return inject(t, podFor(t, []byte(doc)), e.vault.addr)
+	for _, o := range decodeObjects(t, []byte(out)) {
+		if o.GetKind() == "Deployment" {
+			return e.admitted(t, out, o.GetNamespace(), o.GetName())
 		}
 	}
 	t.Fatal("no gateway Deployment in the output")
@@ -146,7 +147,8 @@ func TestGatewayCertificates(t *testing.T) {
 		t.Fatal("no vault-agent sidecar: a PKI leaf would never be renewed")
 	}
 
-	init := startAgent(t, &pod.Spec.InitContainers[0], mountPath, gwJWT, 60*time.Second)
+	run := e.k8s.runPod(t, pod)
+	init := run.startAgent(t, &pod.Spec.InitContainers[0], mountPath, 60*time.Second)
 	if err := init.wait(); err != nil {
 		t.Fatalf("vault-agent-init: %v", err)
 	}
@@ -156,7 +158,7 @@ func TestGatewayCertificates(t *testing.T) {
 
 	// The sidecar keeps the leaf fresh: a new issuance before expiry, again
 	// certificate and key of one pair.
-	agent := startAgent(t, sidecar, mountPath, gwJWT, 2*time.Minute)
+	agent := run.startAgent(t, sidecar, mountPath, 2*time.Minute)
 	serial := func() *big.Int {
 		pair, err := tls.LoadX509KeyPair(filepath.Join(agent.dir, "api.pem"), filepath.Join(agent.dir, "api.pem"))
 		if err != nil {
@@ -213,10 +215,11 @@ func naiveIssueTemplates(t *testing.T, e *env, jwt string, _ *corev1.Pod) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const issue = `{{ with secret "pki_int/issue/gateway" "common_name=api.example.com"`
-			pod := podFor(t, []byte(`apiVersion: apps/v1
+			pod := e.admitted(t, `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: naive, namespace: istio-ingress}
 spec:
+  selector: {matchLabels: {app: naive}}
   template:
     metadata:
       labels: {app: naive}
@@ -231,9 +234,8 @@ spec:
     spec:
       serviceAccountName: istio-ingressgateway
       containers: [{name: app, image: app}]
-`))
-			injected := inject(t, pod, e.vault.addr)
-			agent := startAgent(t, &injected.Spec.InitContainers[0], "/vault/secrets", jwt, 60*time.Second)
+`, "istio-ingress", "naive")
+			agent := e.k8s.runPod(t, pod).startAgent(t, &pod.Spec.InitContainers[0], "/vault/secrets", 60*time.Second)
 			if err := agent.wait(); err != nil {
 				t.Fatalf("agent: %v", err)
 			}

@@ -77,7 +77,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Error("the gateway's service account logs in through istiod's role")
 	}
 	// The legacy charts' and istioctl's name for the gateway's account.
-	legacy := e.k8s.token(t, serviceAccount{Namespace: "istio-system", Name: "istio-ingressgateway-service-account", UID: "legacy-gw"})
+	legacy := e.k8s.token(t, serviceAccount{Namespace: "istio-system", Name: "istio-ingressgateway-service-account"})
 	if !canRead(login(t, "istio-ingressgateway", legacy), gatewayPath) {
 		t.Error("the legacy gateway's service account cannot read the gateway's key")
 	}

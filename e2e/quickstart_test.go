@@ -31,7 +31,10 @@ func TestReadmeQuickStart(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(dir, "examples/demo/vaultca.yaml"), demo, 0o644))
 	ca, _, _, _ := newCA(t, nil, nil, "", "Istio intermediate cluster1", 60)
-	for name, body := range map[string]string{"ca-key.pem": ca.keyPEM, "ca-cert.pem": ca.certPEM, "cert-chain.pem": ca.chainPEM, "root-cert.pem": ca.rootPEM, "istiod.jwt": e.jwt} {
+	// As the README asks: istiod's token reviews itself, so its account
+	// is bound to system:auth-delegator; ca.crt is the API server's CA.
+	e.k8s.bindAuthDelegator(t, istiodSA)
+	for name, body := range map[string]string{"ca-key.pem": ca.keyPEM, "ca-cert.pem": ca.certPEM, "cert-chain.pem": ca.chainPEM, "root-cert.pem": ca.rootPEM, "istiod.jwt": e.jwt, "ca.crt": string(e.k8s.caPEM)} {
 		must(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
 	}
 	script := "set -e\ncd " + dir + "\nexport KUBERNETES_HOST=" + e.k8s.url + "\n" + block

@@ -43,7 +43,7 @@ spec:
 	}
 
 	sidecar := findContainer(pod.Spec.Containers, "vault-agent")
-	agent := startAgent(t, sidecar, pod.Annotations["vault.hashicorp.com/secret-volume-path"], e.jwt, 3*time.Minute)
+	agent := e.k8s.runPod(t, pod).startAgent(t, sidecar, secretVolumePath(pod), 3*time.Minute)
 	waitFor(t, 60*time.Second, "the first render", func() bool {
 		_, complete := istiodBundle(agent.dir)
 		return complete && agent.tryRead("ca-cert.pem") == first.certPEM

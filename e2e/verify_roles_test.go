@@ -197,9 +197,9 @@ func TestVerifyBadTokens(t *testing.T) {
 		}
 	})
 	t.Run("JWT Kubernetes rejects", func(t *testing.T) {
-		// Signed by another key than the API server's: its TokenReview
-		// says unauthenticated.
-		other := startAPIServer(t)
+		// A token of another cluster, signed by another key than this API
+		// server's: its TokenReview says unauthenticated.
+		other := startControlPlane(t)
 		out, code := run(t, "", other.token(t, istiodSA))
 		if code != 1 || !strings.Contains(out, "FAIL  login auth/kubernetes role istiod: the service-account token was not accepted (Vault said: permission denied): Kubernetes' TokenReview refused it (expired, of another cluster, or not a service-account token), or Vault cannot review tokens (check auth/kubernetes/config); pass a current one, e.g. from kubectl create token istiod -n istio-system") {
 			t.Errorf("exit %d:\n%s", code, out)

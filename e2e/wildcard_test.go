@@ -64,13 +64,13 @@ func TestWildcardConfigRefused(t *testing.T) {
 	kvPut(t, root, 2, "secret", "payments/db", map[string]any{"password": "unrelated"})
 	must(t, root.Sys().PutPolicy("istiod-ca", wildcardPolicyBefore))
 	must(t, root.Sys().EnableAuthWithOptions("kubernetes", &api.EnableAuthOptions{Type: "kubernetes"}))
-	_, err := root.Logical().Write("auth/kubernetes/config", map[string]any{"kubernetes_host": e.k8s.url, "disable_local_ca_jwt": true})
+	_, err := root.Logical().Write("auth/kubernetes/config", e.k8s.vaultAuthConfig())
 	must(t, err)
 	_, err = root.Logical().WriteBytes("auth/kubernetes/role/istio-ingressgateway", []byte(wildcardRoleBefore))
 	must(t, err)
 
 	// Any account of any istio-* namespace logs in with the role...
-	billing := e.k8s.token(t, serviceAccount{Namespace: "istio-payments", Name: "billing", UID: "b1"})
+	billing := e.k8s.token(t, serviceAccount{Namespace: "istio-payments", Name: "billing"})
 	login, err := root.Logical().Write("auth/kubernetes/login", map[string]any{"role": "istio-ingressgateway", "jwt": billing})
 	if err != nil || login == nil || login.Auth == nil {
 		t.Fatalf("the glob binding did not let istio-payments/billing log in (the premise of the fix): %v", err)

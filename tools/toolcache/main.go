@@ -11,7 +11,8 @@
 // usage:
 //
 //	toolcache install DEST PKG@VERSION   go install PKG@VERSION, as DEST
-//	toolcache build DEST DIR             go build the main package in DIR, as DEST
+//	toolcache build DEST DIR [PKG]       go build the main package in DIR (or PKG,
+//	                                     a tool of DIR's module), as DEST
 //	toolcache version BINARY WANT [ARG...]
 //	                                     fail unless BINARY ARG... prints WANT
 //
@@ -40,7 +41,7 @@ func main() {
 	}
 }
 
-const usage = "usage: toolcache install DEST PKG@VERSION | build DEST DIR | version BINARY WANT [ARG...]"
+const usage = "usage: toolcache install DEST PKG@VERSION | build DEST DIR [PKG] | version BINARY WANT [ARG...]"
 
 func run(args []string, log io.Writer) error {
 	if len(args) < 3 {
@@ -57,10 +58,13 @@ func run(args []string, log io.Writer) error {
 		}
 		return ensure(args[1], installed{pkg, version}, log)
 	case "build":
-		if len(args) != 3 {
-			return errors.New(usage)
+		switch len(args) {
+		case 3:
+			return ensure(args[1], built{args[2], "."}, log)
+		case 4:
+			return ensure(args[1], built{args[2], args[3]}, log)
 		}
-		return ensure(args[1], built{args[2]}, log)
+		return errors.New(usage)
 	case "version":
 		return checkVersion(args[1], args[2], args[3:])
 	}
@@ -218,21 +222,23 @@ func (r installed) check(bi *buildinfo.BuildInfo) error {
 	return nil
 }
 
-// built is `go build` of the main package of a module in this repository
-// that pins a tool's version (e2e/vaultbin): the binary must be that package,
-// and every module linked into it must be at the version, and the
-// replacement, that the module's build list has now.
-type built struct{ dir string }
+// built is `go build` of a main package in the build list of a module in
+// this repository that pins a tool's version: the module's own package
+// (e2e/vaultbin), or a `tool` of its go.mod (e2e/injectorbin), for a main
+// module whose `go install PKG@VERSION` the module proxy refuses. The binary
+// must be that package, and every module linked into it must be at the
+// version, and the replacement, that the module's build list has now.
+type built struct{ dir, pkg string }
 
 func (r built) build(bin string) error {
-	cmd := exec.Command(goCmd(), "build", "-trimpath", "-o", bin, ".")
+	cmd := exec.Command(goCmd(), "build", "-trimpath", "-o", bin, r.pkg)
 	cmd.Dir = r.dir
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
 }
 
 func (r built) check(bi *buildinfo.BuildInfo) error {
-	pkg, err := goList(r.dir, "-f", "{{.ImportPath}}", ".")
+	pkg, err := goList(r.dir, "-f", "{{.ImportPath}}", r.pkg)
 	if err != nil {
 		return err
 	}

@@ -216,21 +216,21 @@ func TestBuiltFollowsTheModule(t *testing.T) {
 	dir := writeModule(t, root, "lib1")
 	dest := filepath.Join(cacheDir(t), "tool")
 	var log bytes.Buffer
-	must(t, ensure(dest, built{dir}, &log))
+	must(t, ensure(dest, built{dir, "."}, &log))
 	if out := runBin(t, dest); out != "lib1" {
 		t.Fatalf("built tool prints %q", out)
 	}
-	if err := verify(dest, built{dir}); err != nil {
+	if err := verify(dest, built{dir, "."}); err != nil {
 		t.Fatalf("fresh build rejected: %v", err)
 	}
 
 	// The module now pins lib2: the cached build of lib1 is stale.
 	writeModule(t, root, "lib2")
-	err := verify(dest, built{dir})
+	err := verify(dest, built{dir, "."})
 	if err == nil || !strings.Contains(err.Error(), "links example.com/lib v0.0.0 => ../lib1, where") || !strings.Contains(err.Error(), "requires example.com/lib v0.0.0 => ../lib2") {
 		t.Fatalf("stale pin: err = %v", err)
 	}
-	must(t, ensure(dest, built{dir}, &log))
+	must(t, ensure(dest, built{dir, "."}, &log))
 	if out := runBin(t, dest); out != "lib2" || !strings.Contains(log.String(), "rebuilding") {
 		t.Fatalf("after the pin moved: prints %q, log %q", out, log.String())
 	}
@@ -240,15 +240,15 @@ func TestBuiltFollowsTheModule(t *testing.T) {
 	must(t, os.MkdirAll(other, 0o755))
 	must(t, os.WriteFile(filepath.Join(other, "go.mod"), []byte("module example.com/other\n\ngo 1.22\n"), 0o644))
 	must(t, os.WriteFile(filepath.Join(other, "main.go"), []byte("package main\n\nfunc main() { println(\"other\") }\n"), 0o644))
-	must(t, built{other}.build(dest))
+	must(t, built{other, "."}.build(dest))
 	sum, err := fileSum(dest)
 	must(t, err)
 	must(t, os.WriteFile(dest+".sha256", []byte(sum+"\n"), 0o644))
-	if err := verify(dest, built{dir}); err == nil || !strings.Contains(err.Error(), "built from package example.com/other, not example.com/tool") {
+	if err := verify(dest, built{dir, "."}); err == nil || !strings.Contains(err.Error(), "built from package example.com/other, not example.com/tool") {
 		t.Fatalf("another program: err = %v", err)
 	}
 	log.Reset()
-	must(t, ensure(dest, built{dir}, &log))
+	must(t, ensure(dest, built{dir, "."}, &log))
 	if out := runBin(t, dest); out != "lib2" || !strings.Contains(log.String(), "example.com/other") {
 		t.Fatalf("after another program: prints %q, log %q", out, log.String())
 	}

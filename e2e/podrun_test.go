@@ -1,0 +1,373 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// podRun does for one pod the API server holds what the kubelet would,
+// without containers: a directory for each of its volumes, filled as the
+// kubelet fills it (projected service-account tokens from the TokenRequest
+// API, bound to the pod; ConfigMaps and Secrets read from the API server),
+// and processes started from its containers' command, args, env and
+// securityContext. A container's paths are mapped onto those directories:
+// in its args and env, and through a root directory (the process's working
+// directory, as / is a container's) where each mountPath is a link to its
+// volume, for the programs that open paths relative to it.
+type podRun struct {
+	cp   *controlPlane
+	pod  *corev1.Pod
+	dir  string
+	vols map[string]string // volume name -> directory
+}
+
+// runPod prepares the pod's volumes.
+func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
+	t.Helper()
+	// Not t.TempDir: its parent is private to root, and the pod's processes
+	// run as the pod's uids, which must reach their volumes.
+	dir, err := os.MkdirTemp("", "pod-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	r := &podRun{cp: cp, pod: pod, dir: dir, vols: map[string]string{}}
+	for _, v := range pod.Spec.Volumes {
+		vd := filepath.Join(dir, "volumes", v.Name)
+		must(t, os.MkdirAll(vd, 0o755))
+		r.vols[v.Name] = vd
+		switch {
+		case v.EmptyDir != nil:
+			// The kubelet makes an emptyDir writable by every uid of the pod.
+			must(t, os.Chmod(vd, 0o777))
+		case v.ConfigMap != nil:
+			cm, err := cp.client.CoreV1().ConfigMaps(pod.Namespace).Get(context.Background(), v.ConfigMap.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
+				continue
+			}
+			must(t, err)
+			r.writeData(t, vd, stringData(cm.Data), v.ConfigMap.Items)
+		case v.Secret != nil:
+			s, err := cp.client.CoreV1().Secrets(pod.Namespace).Get(context.Background(), v.Secret.SecretName, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
+				continue
+			}
+			must(t, err)
+			r.writeData(t, vd, s.Data, v.Secret.Items)
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				r.project(t, vd, src)
+			}
+		default:
+			t.Fatalf("pod %s: volume %s is of a kind the test cannot provide", pod.Name, v.Name)
+		}
+	}
+	return r
+}
+
+func stringData(m map[string]string) map[string][]byte {
+	out := map[string][]byte{}
+	for k, v := range m {
+		out[k] = []byte(v)
+	}
+	return out
+}
+
+func (r *podRun) writeData(t *testing.T, dir string, data map[string][]byte, items []corev1.KeyToPath) {
+	t.Helper()
+	if len(items) == 0 {
+		for k, v := range data {
+			must(t, os.WriteFile(filepath.Join(dir, k), v, 0o644))
+		}
+		return
+	}
+	for _, it := range items {
+		if v, ok := data[it.Key]; ok {
+			p := filepath.Join(dir, it.Path)
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.WriteFile(p, v, 0o644))
+		}
+	}
+}
+
+// project fills one source of a projected volume.
+func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) {
+	t.Helper()
+	switch {
+	case src.ServiceAccountToken != nil:
+		sa := serviceAccount{Namespace: r.pod.Namespace, Name: r.pod.Spec.ServiceAccountName}
+		var aud []string
+		if a := src.ServiceAccountToken.Audience; a != "" {
+			aud = []string{a}
+		}
+		tok := r.cp.tokenFor(t, sa, r.pod, aud...)
+		must(t, os.WriteFile(filepath.Join(dir, src.ServiceAccountToken.Path), []byte(tok), 0o644))
+	case src.ConfigMap != nil:
+		cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), src.ConfigMap.Name, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) && src.ConfigMap.Optional != nil && *src.ConfigMap.Optional {
+				return
+			}
+			must(t, err)
+		}
+		r.writeData(t, dir, stringData(cm.Data), src.ConfigMap.Items)
+	case src.Secret != nil:
+		s, err := r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(context.Background(), src.Secret.Name, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) && src.Secret.Optional != nil && *src.Secret.Optional {
+				return
+			}
+			must(t, err)
+		}
+		r.writeData(t, dir, s.Data, src.Secret.Items)
+	case src.DownwardAPI != nil:
+		for _, it := range src.DownwardAPI.Items {
+			if it.FieldRef == nil {
+				t.Fatalf("downward API item %s: only fieldRef is provided", it.Path)
+			}
+			must(t, os.WriteFile(filepath.Join(dir, it.Path), []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
+		}
+	}
+}
+
+// field is a downward-API field of the pod. The pod never runs on a node:
+// its IPs are loopback.
+func (r *podRun) field(t *testing.T, path string) string {
+	t.Helper()
+	p := r.pod
+	switch path {
+	case "metadata.name":
+		return p.Name
+	case "metadata.namespace":
+		return p.Namespace
+	case "metadata.uid":
+		return string(p.UID)
+	case "spec.serviceAccountName":
+		return p.Spec.ServiceAccountName
+	case "spec.nodeName":
+		return "e2e-node"
+	case "status.podIP", "status.hostIP":
+		return "127.0.0.1"
+	}
+	if k, ok := strings.CutPrefix(path, "metadata.labels['"); ok {
+		return p.Labels[strings.TrimSuffix(k, "']")]
+	}
+	if k, ok := strings.CutPrefix(path, "metadata.annotations['"); ok {
+		return p.Annotations[strings.TrimSuffix(k, "']")]
+	}
+	t.Fatalf("downward API field %s is not provided by the test", path)
+	return ""
+}
+
+// env is a container's environment as the kubelet resolves it, with its
+// paths mapped.
+func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
+	t.Helper()
+	var out []string
+	for _, e := range c.Env {
+		v := e.Value
+		if f := e.ValueFrom; f != nil {
+			switch {
+			case f.FieldRef != nil:
+				v = r.field(t, f.FieldRef.FieldPath)
+			case f.ResourceFieldRef != nil:
+				v = resourceValue(c, f.ResourceFieldRef)
+			case f.ConfigMapKeyRef != nil:
+				cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), f.ConfigMapKeyRef.Name, metav1.GetOptions{})
+				if err == nil {
+					v = cm.Data[f.ConfigMapKeyRef.Key]
+				}
+			case f.SecretKeyRef != nil:
+				s, err := r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(context.Background(), f.SecretKeyRef.Name, metav1.GetOptions{})
+				if err == nil {
+					v = string(s.Data[f.SecretKeyRef.Key])
+				}
+			}
+		}
+		out = append(out, e.Name+"="+r.mapPaths(c, v))
+	}
+	return out
+}
+
+// resourceValue is a resourceFieldRef as the kubelet computes it: the
+// limit (or, without one, the request) divided by the divisor, rounded up.
+func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) string {
+	kind, name, _ := strings.Cut(ref.Resource, ".")
+	list := c.Resources.Limits
+	if kind == "requests" {
+		list = c.Resources.Requests
+	}
+	q, ok := list[corev1.ResourceName(name)]
+	if !ok {
+		// No limit: the node's allocatable, which for this machine is its own.
+		if name == "cpu" {
+			return "2"
+		}
+		return "25769803776"
+	}
+	div := ref.Divisor
+	if div.IsZero() {
+		if name == "cpu" {
+			return fmt.Sprint(q.MilliValue()/1000 + min(1, q.MilliValue()%1000))
+		}
+		return fmt.Sprint(q.Value())
+	}
+	if name == "cpu" {
+		return fmt.Sprint((q.MilliValue() + div.MilliValue() - 1) / div.MilliValue())
+	}
+	return fmt.Sprint((q.Value() + div.Value() - 1) / div.Value())
+}
+
+// mountDirs maps each of a container's mountPaths to its volume directory.
+func (r *podRun) mountDirs(c *corev1.Container) map[string]string {
+	m := map[string]string{}
+	for _, vm := range c.VolumeMounts {
+		d := r.vols[vm.Name]
+		if vm.SubPath != "" {
+			d = filepath.Join(d, vm.SubPath)
+		}
+		m[vm.MountPath] = d
+	}
+	return m
+}
+
+// mapPaths rewrites every path in s that lies under one of the container's
+// mountPaths to the volume's directory on this machine. A mountPath is
+// matched whole (so /etc/cacerts does not match /etc/cacerts-vault), the
+// longest first, in one pass.
+func (r *podRun) mapPaths(c *corev1.Container, s string) string {
+	dirs := r.mountDirs(c)
+	if len(dirs) == 0 {
+		return s
+	}
+	var mps []string
+	for mp := range dirs {
+		mps = append(mps, regexp.QuoteMeta(mp))
+	}
+	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
+	re := regexp.MustCompile(`(` + strings.Join(mps, "|") + `)(/|"|'|\s|$)`)
+	return re.ReplaceAllStringFunc(s, func(m string) string {
+		sub := re.FindStringSubmatch(m)
+		return dirs[sub[1]] + sub[2]
+	})
+}
+
+// rootDir is the container's root as its process sees it: the working
+// directory, with each mountPath a link to its volume.
+func (r *podRun) rootDir(t *testing.T, c *corev1.Container) string {
+	t.Helper()
+	root := filepath.Join(r.dir, "root-"+c.Name)
+	for mp, d := range r.mountDirs(c) {
+		link := filepath.Join(root, mp)
+		must(t, os.MkdirAll(filepath.Dir(link), 0o755))
+		must(t, os.Symlink(d, link))
+	}
+	must(t, os.MkdirAll(root, 0o755))
+	return root
+}
+
+// command is a process for a container: its command and args (the image's
+// entrypoint when there is no command), with paths mapped, its resolved
+// env, run as the uid and gid of its securityContext (the container's, or
+// the pod's) in its root directory. binaries maps the names a container
+// runs (vault, pilot-discovery) to the binaries built for the test; a
+// directory holding links of those names goes first on PATH.
+func (r *podRun) command(t *testing.T, ctx context.Context, c *corev1.Container, entrypoint []string, binaries map[string]string, extraArgs ...string) *exec.Cmd {
+	t.Helper()
+	argv := c.Command
+	if len(argv) == 0 {
+		argv = entrypoint
+	}
+	argv = append(append(append([]string{}, argv...), c.Args...), extraArgs...)
+	for i := range argv {
+		argv[i] = r.mapPaths(c, argv[i])
+	}
+	bin := filepath.Join(r.dir, "bin-"+c.Name)
+	must(t, os.MkdirAll(bin, 0o755))
+	for name, p := range binaries {
+		must(t, os.Symlink(p, filepath.Join(bin, name)))
+	}
+	if p, ok := binaries[argv[0]]; ok {
+		argv[0] = p
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = r.rootDir(t, c)
+	cmd.Env = append([]string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "HOME=" + cmd.Dir}, r.env(t, c)...)
+	uid, gid := runAs(r.pod, c)
+	if uid >= 0 {
+		cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(max(gid, 0))}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	return cmd
+}
+
+// runAs is the uid and gid a container runs as (-1 when neither it nor
+// the pod sets one: the image's user, which the test cannot know).
+func runAs(pod *corev1.Pod, c *corev1.Container) (uid, gid int) {
+	uid, gid = -1, -1
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		if psc.RunAsUser != nil {
+			uid = int(*psc.RunAsUser)
+		}
+		if psc.RunAsGroup != nil {
+			gid = int(*psc.RunAsGroup)
+		}
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			uid = int(*sc.RunAsUser)
+		}
+		if sc.RunAsGroup != nil {
+			gid = int(*sc.RunAsGroup)
+		}
+	}
+	return uid, gid
+}
+
+// mappedVaultConfig rewrites the agent config the injector put in a
+// container's VAULT_CONFIG (base64 JSON) so its paths are this machine's.
+func (r *podRun) mappedVaultConfig(t *testing.T, c *corev1.Container) string {
+	t.Helper()
+	for _, e := range c.Env {
+		if e.Name == "VAULT_CONFIG" {
+			raw, err := base64.StdEncoding.DecodeString(e.Value)
+			must(t, err)
+			var cfg any
+			must(t, json.Unmarshal(raw, &cfg))
+			mapped, err := json.Marshal(r.mapJSON(c, cfg))
+			must(t, err)
+			return base64.StdEncoding.EncodeToString(mapped)
+		}
+	}
+	t.Fatalf("container %s has no VAULT_CONFIG", c.Name)
+	return ""
+}
+
+func (r *podRun) mapJSON(c *corev1.Container, v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.mapPaths(c, x)
+	case []any:
+		for i := range x {
+			x[i] = r.mapJSON(c, x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = r.mapJSON(c, x[k])
+		}
+	}
+	return v
+}
