@@ -319,9 +319,9 @@ func (cp *controlPlane) kubeconfig(t testing.TB, dir, token string) string {
 	t.Helper()
 	cfg := map[string]any{
 		"apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-		"clusters":   []any{map[string]any{"name": "e2e", "cluster": map[string]any{"server": cp.url, "certificate-authority-data": cp.caPEM}}},
-		"users":      []any{map[string]any{"name": "e2e", "user": map[string]any{"token": token}}},
-		"contexts":   []any{map[string]any{"name": "e2e", "context": map[string]any{"cluster": "e2e", "user": "e2e"}}},
+		"clusters": []any{map[string]any{"name": "e2e", "cluster": map[string]any{"server": cp.url, "certificate-authority-data": cp.caPEM}}},
+		"users":    []any{map[string]any{"name": "e2e", "user": map[string]any{"token": token}}},
+		"contexts": []any{map[string]any{"name": "e2e", "context": map[string]any{"cluster": "e2e", "user": "e2e"}}},
 	}
 	b, err := yaml.Marshal(cfg)
 	must(t, err)
