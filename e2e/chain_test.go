@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,28 +240,65 @@ func seedPKI(t *testing.T, v *api.Client) {
 	kvPut(t, v, 2, "secret", "istioca", map[string]any{"ca-key.pem": gen.Data["private_key"]})
 }
 
-// TestChain is the whole path for every secret layout: the tool's output,
-// the injector's mutation, a real vault agent, and istiod's CA loader.
+// TestChain is the whole path for every secret layout, on a real control
+// plane: the tool's output for the istio-discovery chart applied to the
+// API server, istiod's pod created from the Deployment and mutated by the
+// real injector at admission, its vault-agent-init started from the
+// stored pod (logging in through the API server's TokenReview with the
+// pod's bound token), then the real istiod started from the pod's
+// discovery container: it loads Vault's CA, publishes Vault's root in a
+// new namespace, and signs a workload's CSR sent over its gRPC CA API.
 func TestChain(t *testing.T) {
 	e := newEnv(t)
-	for _, l := range layouts() {
+	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
+	for i, l := range layouts() {
 		t.Run(l.name, func(t *testing.T) {
 			cfgFile, _ := e.setup(t, l)
 			if out, code := e.verify(t, cfgFile); code != 0 {
 				t.Fatalf("verify: exit %d\n%s", code, out)
 			}
 
-			pod := e.injectedPod(t, cfgFile)
+			pod := e.injectedIstiod(t, cfgFile)
 			initC := checkInjectedPod(t, pod, false)
 			volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
-			agent := e.k8s.runPod(t, pod).startAgent(t, initC, volumePath, 60*time.Second)
+			run := e.k8s.runPod(t, pod)
+			agent := run.startAgent(t, initC, volumePath, 60*time.Second)
 			if err := agent.wait(); err != nil {
 				t.Fatalf("vault-agent-init failed: %v", err)
 			}
 			checkFiles(t, agent, pod)
-			istiodSigns(t, agent.dir)
+			root, caCert := renderedCA(t, agent, pod)
+
+			istiod := run.startIstiod(t)
+			istiod.waitReady(t)
+			if got := istiod.publishedRoot(t, e.k8s, fmt.Sprintf("e2e-ns-%d", i)); got != root {
+				t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
+			}
+			istiod.workloadSigned(t, e.k8s, root, caCert)
+			istiod.proc.stop()
 		})
 	}
+}
+
+// renderedCA is the root and the signing CA certificate the agent rendered
+// from Vault, in whichever file layout the pod uses.
+func renderedCA(t *testing.T, agent *agentRun, pod *corev1.Pod) (root, caCert string) {
+	t.Helper()
+	if _, ok := pod.Annotations["vault.hashicorp.com/agent-inject-secret-tls.crt"]; ok {
+		return agent.read(t, "ca.crt"), agent.read(t, "tls.crt")
+	}
+	return agent.read(t, "root-cert.pem"), agent.read(t, "ca-cert.pem")
+}
+
+// injectedIstiod is injectedPod for the whole istio-discovery chart of the
+// istiod binary's version: what the real istiod process needs to run.
+func (e *env) injectedIstiod(t *testing.T, cfgFile string) *corev1.Pod {
+	t.Helper()
+	out, stderr, code := tool(t, []byte(istiodChart(t)), nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
+	}
+	return e.admitted(t, out, "istio-system", "istiod")
 }
 
 // checkInjectedPod asserts what the injector made of the tool's annotations

@@ -28,9 +28,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building istio-vault-ca: %v\n%s", err, out)
 		os.Exit(2)
 	}
-	// The agent runs as the pod's uid, which cannot reach a binary under
-	// root's home: give it one in a directory every user can enter.
-	if src := os.Getenv("VAULT_BIN"); src != "" {
+	// The agent and istiod run as the pod's uids, which cannot reach a
+	// binary under root's home: give them one in a directory every user
+	// can enter.
+	for env, name := range map[string]string{"VAULT_BIN": "vault", "ISTIOD_BIN": "pilot-discovery"} {
+		src := os.Getenv(env)
+		if src == "" {
+			continue
+		}
 		must := func(err error) {
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -38,11 +43,11 @@ func TestMain(m *testing.M) {
 			}
 		}
 		must(os.Chmod(dir, 0o755))
-		dst := filepath.Join(dir, "vault")
+		dst := filepath.Join(dir, name)
 		if err := os.Link(src, dst); err != nil {
 			must(copyFile(src, dst))
 		}
-		must(os.Setenv("VAULT_BIN", dst))
+		must(os.Setenv(env, dst))
 	}
 	// Failed runs of the tool keep their message in the user's cache; the
 	// tests' failures stay in this run's directory.
