@@ -53,6 +53,9 @@ spec:
 	cfgFile, _ := e.setup(t, l)
 	in, err := os.ReadFile(rootProxyGateway)
 	must(t, err)
+	// The input is the chart's Deployment alone: its ServiceAccount is made
+	// here, as the chart's other documents would.
+	e.k8s.ensureServiceAccount(t, serviceAccount{Namespace: "istio-ingress", Name: "istio-ingressgateway"})
 	pod := e.injectedGateway(t, in, cfgFile)
 	sc := pod.Spec.InitContainers[0].SecurityContext
 	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
