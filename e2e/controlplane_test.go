@@ -357,7 +357,7 @@ func (cp *controlPlane) apply(t testing.TB, manifests []byte, opts applyOptions)
 	}
 	var applied []*unstructured.Unstructured
 	for _, o := range ordered {
-		if err := cp.applyObject(t, o, opts); err != nil {
+		if _, err := cp.applyObject(t, o, opts); err != nil {
 			t.Fatalf("applying %s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 		}
 		applied = append(applied, o)
@@ -368,14 +368,15 @@ func (cp *controlPlane) apply(t testing.TB, manifests []byte, opts applyOptions)
 	return applied
 }
 
-// applyObject server-side applies one object as field manager e2e.
-func (cp *controlPlane) applyObject(t testing.TB, o *unstructured.Unstructured, opts applyOptions) error {
+// applyObject server-side applies one object as field manager e2e and
+// returns the object as the server stored it (with dryRun: would store it).
+func (cp *controlPlane) applyObject(t testing.TB, o *unstructured.Unstructured, opts applyOptions) (*unstructured.Unstructured, error) {
 	gvk := o.GroupVersionKind()
 	mapping, err := cp.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		cp.mapper.Reset() // a CRD applied a moment ago
 		if mapping, err = cp.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var ri dynamic.ResourceInterface = cp.dyn.Resource(mapping.Resource)
@@ -391,14 +392,13 @@ func (cp *controlPlane) applyObject(t testing.TB, o *unstructured.Unstructured, 
 	}
 	body, err := o.MarshalJSON()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	po := metav1.PatchOptions{FieldManager: "e2e", Force: ptrTo(true)}
 	if opts.dryRun {
 		po.DryRun = []string{metav1.DryRunAll}
 	}
-	_, err = ri.Patch(context.Background(), o.GetName(), types.ApplyPatchType, body, po)
-	return err
+	return ri.Patch(context.Background(), o.GetName(), types.ApplyPatchType, body, po)
 }
 
 func (cp *controlPlane) waitEstablished(t testing.TB, crd string) {
