@@ -15,6 +15,13 @@ import (
 
 const serviceAccountMount = "/var/run/secrets/kubernetes.io/serviceaccount"
 
+// The library-level injector: podFor and inject run the Vault Agent
+// Injector's mutation code in the test process, with no cluster. The chain
+// tests go through the real injector process at admission (webhook_test.go);
+// these remain for what that cannot show cheaply: dozens of annotation
+// variants (foreign_test.go, names_test.go), each a fact about the agent
+// config the injector's code generates, needing neither a Vault nor a pod.
+
 // podFor turns a Deployment into the pod its ReplicaSet would create, after
 // the ServiceAccount admission plugin has mounted the projected token: the
 // step that happens before any mutating webhook, the Vault injector's too.

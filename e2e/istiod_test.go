@@ -16,6 +16,12 @@ import (
 	"istio.io/istio/security/pkg/pki/ca"
 )
 
+// The library-level istiod: its CA code in the test process. The chain
+// tests start the real istiod (istiodproc_test.go); this remains where a
+// process cannot show it: a bundle istiod loads but signs badly with
+// (TestVerifyChainWithoutCACert needs the signing error itself, which the
+// process only logs), and the file names istiod looks for (istiodBundle).
+
 // istiodBundle is how istiod finds its signing files in ROOT_CA_DIR: it
 // mirrors detectSigningCABundleAndCRL and checkCABundleCompleteness in
 // pilot/pkg/bootstrap/istio_ca.go (unexported there), with the same file
