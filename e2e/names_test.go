@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // namesConfig is a gateway with one certificate; NAME is replaced.
