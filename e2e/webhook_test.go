@@ -12,6 +12,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -145,20 +146,43 @@ exec "$@"`
 			}}},
 		}},
 	})
+	// A pod created right after the configuration may not be sent to the
+	// webhook yet: the admission plugin reads configurations through an
+	// informer. A dry-run pod that asks for injection tells when it is.
+	cp.waitMutates(t, func(p *corev1.Pod) bool { return findContainer(p.Spec.InitContainers, "vault-agent-init") != nil },
+		map[string]string{"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "probe"}, nil)
 	return inj
 }
 
-// registerWebhook creates a MutatingWebhookConfiguration and waits until
-// the API server has picked it up: its admission plugin reads the
-// configurations through an informer, so a pod created right after the
-// create call may not be seen by the new webhook.
+// registerWebhook creates a MutatingWebhookConfiguration.
 func (cp *controlPlane) registerWebhook(t *testing.T, cfg *admissionv1.MutatingWebhookConfiguration) {
 	t.Helper()
 	_, err := cp.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(), cfg, metav1.CreateOptions{})
 	must(t, err)
-	// The informer has no readiness signal an outside client can see; the
-	// API server's own integration tests wait in the same way.
-	time.Sleep(2 * time.Second)
+}
+
+// waitMutates creates a probe pod with the given annotations and labels as
+// a server-side dry run (admitted by every webhook, stored nowhere) until
+// mutated says the webhook has changed it.
+func (cp *controlPlane) waitMutates(t *testing.T, mutated func(*corev1.Pod) bool, annotations, labels map[string]string) {
+	t.Helper()
+	cp.ensureNamespace(t, "webhook-probe")
+	cp.ensureServiceAccount(t, serviceAccount{Namespace: "webhook-probe", Name: "default"})
+	probe := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Namespace: "webhook-probe", Annotations: annotations, Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		got, err := cp.client.CoreV1().Pods(probe.Namespace).Create(context.Background(), probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil && mutated(got) {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the webhook did not mutate a probe pod within 30s (last error: %v)", last)
 }
 
 // waitListening waits until a process accepts TCP connections on addr.
