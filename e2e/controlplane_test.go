@@ -171,6 +171,10 @@ func startControlPlane(t *testing.T) *controlPlane {
 	must(t, os.WriteFile(filepath.Join(dir, "sa.key"), saKeyPEM, 0o600))
 	adminToken := randomToken(t)
 	must(t, os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(adminToken+`,e2e-admin,e2e-admin,"system:masters"`+"\n"), 0o600))
+	// An audit log of pod creations only, at Metadata level: it records,
+	// in the API server's own words, which mutating webhooks it called for
+	// each pod and in what order (see admittedBy).
+	must(t, os.WriteFile(filepath.Join(dir, "audit-policy.yaml"), []byte(auditPolicy), 0o600))
 
 	port := freePort(t)
 	cp.url = fmt.Sprintf("https://127.0.0.1:%d", port)
@@ -187,6 +191,7 @@ func startControlPlane(t *testing.T) *controlPlane {
 		"--authorization-mode=Node,RBAC",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
+		"--audit-policy-file="+filepath.Join(dir, "audit-policy.yaml"), "--audit-log-path="+cp.auditLog(),
 		"--profiling=false", "--v=1"), cancel)
 
 	cp.rest = &rest.Config{Host: cp.url, BearerToken: adminToken, TLSClientConfig: rest.TLSClientConfig{CAData: cp.caPEM}, QPS: 200, Burst: 400}
@@ -204,6 +209,22 @@ func startControlPlane(t *testing.T) *controlPlane {
 	cp.reviewerJWT = cp.token(t, reviewer)
 	return cp
 }
+
+// auditPolicy logs pod creations, and nothing else, at Metadata level:
+// enough for the mutating webhooks' audit annotations.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create]
+  resources: [{group: "", resources: [pods]}]
+- level: None
+`
+
+// auditLog is where the API server writes its audit events, one JSON
+// object a line.
+func (cp *controlPlane) auditLog() string { return filepath.Join(cp.dir, "audit.log") }
 
 // bindAuthDelegator lets a ServiceAccount's tokens call the TokenReview
 // API (the ClusterRole system:auth-delegator), creating the account.
