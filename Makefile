@@ -125,8 +125,9 @@ vault: $(VAULT)
 $(VAULT): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) build $@ e2e/vaultbin
 
-# The whole chain with real components: Vault server and agent, the Vault Agent
-# Injector's mutation code, istiod's CA loader (separate module: e2e/go.mod).
+# The whole chain with real components (separate module: e2e/go.mod): Vault
+# server and agent, etcd and kube-apiserver, the Vault Agent Injector and
+# istiod as processes.
 # kpt is on the machine image; helm and kustomize are built from their Go
 # modules; pre-commit comes from Debian's packages. Each is checked first.
 e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) kpt pre-commit controlplane

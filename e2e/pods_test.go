@@ -65,7 +65,12 @@ func (cp *controlPlane) podFromDeployment(t testing.TB, namespace, name string) 
 		},
 		Spec: *d.Spec.Template.Spec.DeepCopy(),
 	}
-	return cp.client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+	created, err := cp.client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	// Read back, as the kubelet sees it: what the API server stored.
+	return cp.client.CoreV1().Pods(namespace).Get(ctx, created.Name, metav1.GetOptions{})
 }
 
 // mustPodFromDeployment is podFromDeployment for a pod that must be admitted.
