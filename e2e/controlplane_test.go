@@ -88,6 +88,7 @@ func controlPlaneBinary(t testing.TB, env string) string {
 // logged when the test fails.
 type process struct {
 	name   string
+	pid    int
 	log    *syncBuffer
 	exited chan struct{}
 	err    error // after exited is closed
@@ -102,6 +103,7 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, cancel context.Cance
 		cancel()
 		t.Fatalf("starting %s: %v", name, err)
 	}
+	p.pid = cmd.Process.Pid
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.stop()
