@@ -22,9 +22,10 @@ type failCase struct {
 	agentLog  string                                  // regexp the agent log must match
 }
 
-func TestChainFailures(t *testing.T) {
-	e := newEnv(t)
-	for _, fc := range []failCase{
+// failCases are the broken setups: TestChainFailures shows verify and the
+// agent name each cause, TestNeverSelfSigned what istiod then publishes.
+func failCases() []failCase {
+	return []failCase{
 		{
 			name: "wrong-role",
 			breakIt: func(t *testing.T, e *env, _ string) {
@@ -69,15 +70,20 @@ func TestChainFailures(t *testing.T) {
 			// policy written for a v1 path does not grant.
 			agentLog: `(?s)vault.read\(secret/fail/kv-version-mismatch\).*GET \S+/v1/secret/data/fail/kv-version-mismatch.*permission denied`,
 		},
-	} {
-		t.Run(fc.name, func(t *testing.T) {
-			if fc.kvVersion == 0 {
-				fc.kvVersion = 2
-			}
-			path := "fail/" + fc.name
-			l := layout{
-				name: fc.name,
-				config: fmt.Sprintf(`apiVersion: istio-vault-ca.dev/v1alpha1
+	}
+}
+
+// setupFailCase does the user's setup for fc, then breaks it; it returns
+// the config file.
+func (e *env) setupFailCase(t *testing.T, fc failCase) string {
+	t.Helper()
+	if fc.kvVersion == 0 {
+		fc.kvVersion = 2
+	}
+	path := "fail/" + fc.name
+	l := layout{
+		name: fc.name,
+		config: fmt.Sprintf(`apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: %[1]s}
 spec:
@@ -88,32 +94,46 @@ spec:
       path: secret/%[3]s
       fields: {%[4]s}
 `, fc.name, fc.kvVersion, path, fc.kvFields),
-				seed: func(t *testing.T, v *api.Client) {
-					ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA "+fc.name, 10)
-					data := ca.fields()
-					delete(data, fc.omit)
-					kvPut(t, v, 2, "secret", path, data)
-				},
-			}
-			cfgFile, _ := e.setup(t, l)
-			if fc.breakIt != nil {
-				fc.breakIt(t, e, path)
-			}
+		seed: func(t *testing.T, v *api.Client) {
+			ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA "+fc.name, 10)
+			data := ca.fields()
+			delete(data, fc.omit)
+			kvPut(t, v, 2, "secret", path, data)
+		},
+	}
+	cfgFile, _ := e.setup(t, l)
+	if fc.breakIt != nil {
+		fc.breakIt(t, e, path)
+	}
+	return cfgFile
+}
 
+// initFails runs the pod's vault-agent-init and asserts that it fails, its
+// log naming fc's cause.
+func (r *podRun) initFails(t *testing.T, fc failCase) *agentRun {
+	t.Helper()
+	initC := checkInjectedPod(t, r.pod, false)
+	agent := r.startAgent(t, initC, secretVolumePath(r.pod), 15*time.Second)
+	if err := agent.wait(); err == nil {
+		t.Fatalf("vault-agent-init succeeded; istiod would have started:\n%s", agent.log.String())
+	}
+	if !regexp.MustCompile(fc.agentLog).MatchString(agent.log.String()) {
+		t.Errorf("agent log does not name the cause (%q):\n%s", fc.agentLog, agent.log.String())
+	}
+	return agent
+}
+
+func TestChainFailures(t *testing.T) {
+	e := newEnv(t)
+	for _, fc := range failCases() {
+		t.Run(fc.name, func(t *testing.T) {
+			cfgFile := e.setupFailCase(t, fc)
 			out, code := e.verify(t, cfgFile)
 			if code != 1 || !regexp.MustCompile(fc.verify).MatchString(out) {
 				t.Errorf("verify: exit %d (want 1), output does not match %q:\n%s", code, fc.verify, out)
 			}
 
-			pod := e.injectedPod(t, cfgFile)
-			initC := checkInjectedPod(t, pod, false)
-			agent := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 15*time.Second)
-			if err := agent.wait(); err == nil {
-				t.Fatalf("vault-agent-init succeeded; istiod would have started:\n%s", agent.log.String())
-			}
-			if !regexp.MustCompile(fc.agentLog).MatchString(agent.log.String()) {
-				t.Errorf("agent log does not name the cause (%q):\n%s", fc.agentLog, agent.log.String())
-			}
+			agent := e.k8s.runPod(t, e.injectedPod(t, cfgFile)).initFails(t, fc)
 			// The init container failed, so the pod never starts istiod; had it
 			// started, it would not have found a complete bundle.
 			if _, complete := istiodBundle(agent.dir); complete {
