@@ -18,7 +18,8 @@ import (
 // config, with the pod's paths mapped into a temp dir: the service-account
 // token, the token sink, and the secret volume.
 type agentRun struct {
-	dir     string // the pod's secret volume, on this machine
+	dir     string          // the pod's secret volume, on this machine
+	ctx     context.Context // done when the test stopped the agent (its timeout)
 	log     *syncBuffer
 	done    chan error
 	cancel  context.CancelFunc
@@ -52,19 +53,19 @@ func (r *podRun) startAgent(t *testing.T, c *corev1.Container, volumePath string
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	run.cancel = cancel
+	run.ctx, run.cancel = ctx, cancel
 	cmd := r.command(t, ctx, c, nil, map[string]string{"vault": vaultBinary(t)})
 	cmd.Env = append(cmd.Env, "VAULT_CONFIG="+r.mappedVaultConfig(t, c))
 	cmd.Stdout, cmd.Stderr = run.log, run.log
 	if os.Geteuid() == 0 {
 		run.uid, run.gid = runAs(r.pod, c)
-	} else {
-		cmd.SysProcAttr = nil
 	}
 	must(t, cmd.Start())
-	go func() { run.done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { run.done <- cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
+		<-exited // the whole process group is gone, not only the shell
 		if t.Failed() {
 			t.Logf("vault agent (%s) log:\n%s", c.Name, run.log.String())
 		}

@@ -42,6 +42,10 @@ type layout struct {
 	name   string
 	config string                            // the VaultCA, as a user writes it
 	seed   func(t *testing.T, v *api.Client) // writes the CA material
+	// want is, after seed, the root and the signing CA certificate Vault
+	// holds: what istiod must publish and sign with, known apart from
+	// what the agent rendered.
+	want func(t *testing.T, v *api.Client) (root, intermediate string)
 }
 
 // setup is what a user does by hand once: write the material, enable
@@ -147,11 +151,22 @@ func enableKV(t *testing.T, v *api.Client, mount string, version int) {
 	}
 }
 
+// madeCA is a layout whose CA the test makes: seed stores it with store,
+// want returns what was stored.
+func madeCA(name, config, cn string, serial int64, store func(t *testing.T, v *api.Client, ca caBundle)) layout {
+	l := layout{name: name, config: config}
+	var made caBundle
+	l.seed = func(t *testing.T, v *api.Client) {
+		made, _, _, _ = newCA(t, nil, nil, "", cn, serial)
+		store(t, v, made)
+	}
+	l.want = func(*testing.T, *api.Client) (string, string) { return made.rootPEM, made.certPEM }
+	return l
+}
+
 func layouts() []layout {
 	return []layout{
-		{
-			name: "kv1-seed000",
-			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+		madeCA("kv1-seed000", `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: cluster1}
 spec:
@@ -159,17 +174,12 @@ spec:
   vault: {role: istiod, authPath: "auth/kubernetes-{{ .Cluster }}", policy: "istiod-certs-{{ .Cluster }}"}
   source:
     kv: {version: 1, path: "kubernetes-{{ .Cluster }}-secrets/istiod-service/certs"}
-`,
-			seed: func(t *testing.T, v *api.Client) {
-				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA cluster1", 2)
-				enableKV(t, v, "kubernetes-cluster1-secrets", 1)
-				// As seed 000's `vault kv put ca_key=@ca-key.pem ...`: values end in a newline.
-				kvPut(t, v, 1, "kubernetes-cluster1-secrets", "istiod-service/certs", ca.fields())
-			},
-		},
-		{
-			name: "kv2",
-			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+`, "Intermediate CA cluster1", 2, func(t *testing.T, v *api.Client, ca caBundle) {
+			enableKV(t, v, "kubernetes-cluster1-secrets", 1)
+			// As seed 000's `vault kv put ca_key=@ca-key.pem ...`: values end in a newline.
+			kvPut(t, v, 1, "kubernetes-cluster1-secrets", "istiod-service/certs", ca.fields())
+		}),
+		madeCA("kv2", `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: cluster2}
 spec:
@@ -180,15 +190,12 @@ spec:
       version: 2
       path: "secret/istio/{{ .Cluster }}/cacerts"
       fields: {caKey: ca-key.pem, caCert: ca-cert.pem, certChain: cert-chain.pem, rootCert: root-cert.pem}
-`,
-			seed: func(t *testing.T, v *api.Client) {
-				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA cluster2", 3)
-				kvPut(t, v, 2, "secret", "istio/cluster2/cacerts", map[string]any{
-					"ca-key.pem": strings.TrimSpace(ca.keyPEM), "ca-cert.pem": ca.certPEM,
-					"cert-chain.pem": ca.chainPEM, "root-cert.pem": strings.TrimSpace(ca.rootPEM),
-				})
-			},
-		},
+`, "Intermediate CA cluster2", 3, func(t *testing.T, v *api.Client, ca caBundle) {
+			kvPut(t, v, 2, "secret", "istio/cluster2/cacerts", map[string]any{
+				"ca-key.pem": strings.TrimSpace(ca.keyPEM), "ca-cert.pem": ca.certPEM,
+				"cert-chain.pem": ca.chainPEM, "root-cert.pem": strings.TrimSpace(ca.rootPEM),
+			})
+		}),
 		{
 			name: "pki-seed001",
 			config: `apiVersion: istio-vault-ca.dev/v1alpha1
@@ -201,10 +208,16 @@ spec:
     pki: {mount: istioca, rootMount: pki, key: {path: secret/istioca}}
 `,
 			seed: seedPKI,
+			want: func(t *testing.T, v *api.Client) (string, string) {
+				read := func(path string) string {
+					s, err := v.Logical().Read(path)
+					must(t, err)
+					return s.Data["certificate"].(string)
+				}
+				return read("pki/cert/ca"), read("istioca/cert/ca")
+			},
 		},
-		{
-			name: "kubernetes-tls",
-			config: `apiVersion: istio-vault-ca.dev/v1alpha1
+		madeCA("kubernetes-tls", `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: tls}
 spec:
@@ -212,12 +225,9 @@ spec:
   fileLayout: kubernetes-tls
   source:
     kv: {version: 2, path: secret/istio/tls}
-`,
-			seed: func(t *testing.T, v *api.Client) {
-				ca, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA tls", 4)
-				kvPut(t, v, 2, "secret", "istio/tls", map[string]any{"tls.key": ca.keyPEM, "tls.crt": ca.certPEM, "ca.crt": ca.rootPEM})
-			},
-		},
+`, "Intermediate CA tls", 4, func(t *testing.T, v *api.Client, ca caBundle) {
+			kvPut(t, v, 2, "secret", "istio/tls", map[string]any{"tls.key": ca.keyPEM, "tls.crt": ca.certPEM, "ca.crt": ca.rootPEM})
+		}),
 	}
 }
 
@@ -267,11 +277,15 @@ func TestChain(t *testing.T) {
 				t.Fatalf("vault-agent-init failed: %v", err)
 			}
 			checkFiles(t, agent, pod)
-			root, caCert := renderedCA(t, agent, pod)
+			// What Vault holds, apart from what the agent rendered.
+			root, caCert := l.want(t, e.vault.client)
+			if gotRoot, gotCA := renderedCA(t, agent, pod); !samePEM(gotRoot, root) || !samePEM(gotCA, caCert) {
+				t.Errorf("the agent rendered a root or CA certificate other than Vault's")
+			}
 
 			istiod := run.startIstiod(t)
 			istiod.waitReady(t)
-			if got := istiod.publishedRoot(t, e.k8s, fmt.Sprintf("e2e-ns-%d", i)); got != root {
+			if got := istiod.publishedRoot(t, e.k8s, fmt.Sprintf("e2e-ns-%d", i)); !samePEM(got, root) {
 				t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
 			}
 			istiod.workloadSigned(t, e.k8s, root, caCert)
@@ -279,6 +293,10 @@ func TestChain(t *testing.T) {
 		})
 	}
 }
+
+// samePEM compares PEM texts as the certificates they hold (a rendered file
+// ends in exactly one newline; Vault's field may not).
+func samePEM(a, b string) bool { return strings.TrimSpace(a) == strings.TrimSpace(b) && a != "" }
 
 // renderedCA is the root and the signing CA certificate the agent rendered
 // from Vault, in whichever file layout the pod uses.

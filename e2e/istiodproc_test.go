@@ -100,15 +100,12 @@ func (r *podRun) startIstiod(t *testing.T, extraEnv ...string) *istiodRun {
 		"--httpAddr="+ir.httpAddr, "--grpcAddr="+ir.grpcAddr, "--secureGRPCAddr="+ir.secureGRPCAddr,
 		"--httpsAddr="+ir.httpsAddr, "--monitoringAddr="+ir.monitAdr,
 		fmt.Sprintf("--ctrlz_port=%d", freePort(t)), "--ctrlz_address=127.0.0.1")
-	if os.Geteuid() != 0 {
-		cmd.SysProcAttr = nil
-	}
 	cmd.Env = append(cmd.Env, extraEnv...)
 	// Stopped as the kubelet stops a container: SIGTERM, then a kill after
 	// a grace period. istiod then gives up its leader leases, or the next
 	// istiod of the namespace waits for them to expire before it publishes
 	// the root.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	ir.proc = startProcess(t, "istiod", cmd, cancel)
 	return ir
@@ -203,13 +200,19 @@ func (ir *istiodRun) workloadSigned(t *testing.T, cp *controlPlane, rootPEM, int
 		t.Errorf("the workload certificate is for %v, want %s", leaf.URIs, spiffe)
 	}
 	inter := parsePEMCert(t, []byte(intermediatePEM))
+	if len(chain) < 2 || !chain[1].Equal(inter) {
+		t.Errorf("istiod sends a chain whose CA is not Vault's intermediate %s", inter.Subject)
+	}
 	if err := leaf.CheckSignatureFrom(inter); err != nil {
 		t.Errorf("the workload certificate is not signed by Vault's intermediate %s: %v", inter.Subject, err)
 	}
+	// Verified as a peer would: with the chain istiod sent, to Vault's root.
 	pool := x509.NewCertPool()
-	pool.AddCert(inter)
+	for _, c := range chain[1:] {
+		pool.AddCert(c)
+	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		t.Errorf("the workload certificate does not verify to Vault's root: %v", err)
+		t.Errorf("the workload certificate does not verify to Vault's root with the chain istiod sent: %v", err)
 	}
 	return leaf
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -306,11 +307,15 @@ func (r *podRun) command(t *testing.T, ctx context.Context, c *corev1.Container,
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = r.rootDir(t, c)
 	cmd.Env = append([]string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "HOME=" + cmd.Dir}, r.env(t, c)...)
-	uid, gid := runAs(r.pod, c)
-	if uid >= 0 {
-		cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(max(gid, 0))}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	// A process group of its own, ended as one: the agent runs under the
+	// injector's /bin/sh -ec, and killing only the shell would leave the
+	// agent running (and a failed init looking like an exit).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if uid, gid := runAs(r.pod, c); uid >= 0 && os.Geteuid() == 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(max(gid, 0))}
 	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 

@@ -159,7 +159,8 @@ func TestNeverSelfSigned(t *testing.T) {
 		if len(watched) == 0 {
 			t.Fatal("no case reached the point where istiod would start")
 		}
-		time.Sleep(time.Until(watched[len(watched)-1].from.Add(publishWindow)))
+		// No istiod runs any more: the working one was stopped, the others
+		// exited. What is checked is that none of them left a root behind.
 		for _, w := range watched {
 			if root, published := publishedNow(t, e.k8s, w.ns); published {
 				t.Errorf("%s: a root was published in %s: %s", w.name, w.ns, describeRoot(root, vaultRoot))

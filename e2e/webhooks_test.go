@@ -199,9 +199,14 @@ func (cp *controlPlane) serveIstioInjector(t *testing.T, ir *istiodRun, root str
 		}
 		return true
 	})
-	// As registerWebhook: the API server's admission plugin reads the
-	// configurations through an informer, with no readiness signal.
-	time.Sleep(2 * time.Second)
+	// The admission plugin reads configurations through an informer: a
+	// dry-run probe pod Istio's injector must change tells when it has.
+	// (A pod that declares no istio-proxy gets it as a native sidecar, an
+	// init container.)
+	cp.waitMutates(t, func(p *corev1.Pod) bool {
+		return findContainer(p.Spec.Containers, "istio-proxy") != nil || findContainer(p.Spec.InitContainers, "istio-proxy") != nil
+	},
+		nil, map[string]string{"sidecar.istio.io/inject": "true"})
 }
 
 // proxyImage is the image Istio's injector puts in istio-proxy, from the
