@@ -325,8 +325,18 @@ func (cp *controlPlane) token(t testing.TB, sa serviceAccount, audiences ...stri
 // pod's projected volume; nil pod for an unbound one.
 func (cp *controlPlane) tokenFor(t testing.TB, sa serviceAccount, pod *corev1.Pod, audiences ...string) string {
 	t.Helper()
+	return cp.tokenForSeconds(t, sa, pod, nil, audiences...)
+}
+
+// tokenForSeconds is tokenFor with the lifetime a projected volume asks
+// for (nil: an hour).
+func (cp *controlPlane) tokenForSeconds(t testing.TB, sa serviceAccount, pod *corev1.Pod, seconds *int64, audiences ...string) string {
+	t.Helper()
 	cp.ensureServiceAccount(t, sa)
 	expiry := int64(3600)
+	if seconds != nil {
+		expiry = *seconds
+	}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry}}
 	if pod != nil {
 		req.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}

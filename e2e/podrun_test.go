@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -61,6 +62,7 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			}
 			must(t, err)
 			r.writeData(t, vd, stringData(cm.Data), v.ConfigMap.Items)
+			chmodAll(t, vd, v.ConfigMap.DefaultMode)
 		case v.Secret != nil:
 			s, err := cp.client.CoreV1().Secrets(pod.Namespace).Get(context.Background(), v.Secret.SecretName, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
@@ -68,6 +70,7 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			}
 			must(t, err)
 			r.writeData(t, vd, s.Data, v.Secret.Items)
+			chmodAll(t, vd, v.Secret.DefaultMode)
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
 				r.project(t, vd, src)
@@ -77,6 +80,20 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 		}
 	}
 	return r
+}
+
+// chmodAll gives a volume's files their defaultMode (0644 when unset).
+func chmodAll(t *testing.T, dir string, mode *int32) {
+	t.Helper()
+	if mode == nil {
+		return
+	}
+	must(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chmod(p, os.FileMode(*mode))
+	}))
 }
 
 func stringData(m map[string]string) map[string][]byte {
@@ -114,8 +131,15 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 		if a := src.ServiceAccountToken.Audience; a != "" {
 			aud = []string{a}
 		}
-		tok := r.cp.tokenFor(t, sa, r.pod, aud...)
-		must(t, os.WriteFile(filepath.Join(dir, src.ServiceAccountToken.Path), []byte(tok), 0o644))
+		tok := r.cp.tokenForSeconds(t, sa, r.pod, src.ServiceAccountToken.ExpirationSeconds, aud...)
+		f := filepath.Join(dir, src.ServiceAccountToken.Path)
+		must(t, os.WriteFile(f, []byte(tok), 0o644))
+		// As the kubelet: when every container runs as one uid, the token
+		// is that uid's, mode 0600 (projected.go, FsUserFrom).
+		if uid, ok := r.sharedUID(); ok && os.Geteuid() == 0 {
+			must(t, os.Chown(f, uid, -1))
+			must(t, os.Chmod(f, 0o600))
+		}
 	case src.ConfigMap != nil:
 		cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), src.ConfigMap.Name, metav1.GetOptions{})
 		if err != nil {
@@ -142,6 +166,21 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 			must(t, os.WriteFile(filepath.Join(dir, it.Path), []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
 		}
 	}
+}
+
+// sharedUID is the uid every container of the pod runs as, if there is one.
+func (r *podRun) sharedUID() (int, bool) {
+	uid := -2
+	for _, cs := range [][]corev1.Container{r.pod.Spec.InitContainers, r.pod.Spec.Containers} {
+		for i := range cs {
+			u, _ := runAs(r.pod, &cs[i])
+			if u < 0 || (uid != -2 && u != uid) {
+				return 0, false
+			}
+			uid = u
+		}
+	}
+	return uid, uid >= 0
 }
 
 // field is a downward-API field of the pod. The pod never runs on a node:
@@ -177,9 +216,13 @@ func (r *podRun) field(t *testing.T, path string) string {
 // paths mapped.
 func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 	t.Helper()
+	if len(c.EnvFrom) > 0 {
+		t.Fatalf("container %s: envFrom is not provided by the test", c.Name)
+	}
 	var out []string
+	defined := map[string]string{}
 	for _, e := range c.Env {
-		v := e.Value
+		v := expandVars(e.Value, defined)
 		if f := e.ValueFrom; f != nil {
 			switch {
 			case f.FieldRef != nil:
@@ -188,23 +231,75 @@ func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 				v = resourceValue(c, f.ResourceFieldRef)
 			case f.ConfigMapKeyRef != nil:
 				cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), f.ConfigMapKeyRef.Name, metav1.GetOptions{})
+				val, ok := "", false
 				if err == nil {
-					v = cm.Data[f.ConfigMapKeyRef.Key]
+					val, ok = cm.Data[f.ConfigMapKeyRef.Key]
 				}
+				r.requireRef(t, c, e.Name, ok, f.ConfigMapKeyRef.Optional)
+				v = val
 			case f.SecretKeyRef != nil:
 				s, err := r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(context.Background(), f.SecretKeyRef.Name, metav1.GetOptions{})
+				var val []byte
+				ok := false
 				if err == nil {
-					v = string(s.Data[f.SecretKeyRef.Key])
+					val, ok = s.Data[f.SecretKeyRef.Key]
 				}
+				r.requireRef(t, c, e.Name, ok, f.SecretKeyRef.Optional)
+				v = string(val)
 			}
 		}
+		defined[e.Name] = v
 		out = append(out, e.Name+"="+r.mapPaths(c, v))
 	}
 	return out
 }
 
+// requireRef fails the test where the kubelet would refuse to start the
+// container: a key reference that is missing and not optional.
+func (r *podRun) requireRef(t *testing.T, c *corev1.Container, name string, found bool, optional *bool) {
+	t.Helper()
+	if !found && (optional == nil || !*optional) {
+		t.Fatalf("container %s: env %s refers to a missing key: the kubelet would not start it", c.Name, name)
+	}
+}
+
+// expandVars does what the kubelet does to an env value: $(NAME) becomes
+// the value of a variable defined before it (left as written when there is
+// none), $$ a single $.
+func expandVars(s string, defined map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			if end := strings.IndexByte(s[i+2:], ')'); end >= 0 {
+				name := s[i+2 : i+2+end]
+				if v, ok := defined[name]; ok {
+					b.WriteString(v)
+				} else {
+					b.WriteString(s[i : i+3+end])
+				}
+				i += 2 + end
+				continue
+			}
+			b.WriteByte('$')
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
 // resourceValue is a resourceFieldRef as the kubelet computes it: the
-// limit (or, without one, the request) divided by the divisor, rounded up.
+// quantity divided by the divisor (1 by default), rounded up. A limit that
+// is not set is the node's allocatable (this machine's: 2 CPUs, 24 GiB); a
+// request that is not set is 0.
 func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) string {
 	kind, name, _ := strings.Cut(ref.Resource, ".")
 	list := c.Resources.Limits
@@ -213,18 +308,18 @@ func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) strin
 	}
 	q, ok := list[corev1.ResourceName(name)]
 	if !ok {
-		// No limit: the node's allocatable, which for this machine is its own.
-		if name == "cpu" {
-			return "2"
+		if kind == "requests" {
+			return "0"
 		}
-		return "25769803776"
+		if name == "cpu" {
+			q = resource.MustParse("2")
+		} else {
+			q = resource.MustParse("24Gi")
+		}
 	}
 	div := ref.Divisor
 	if div.IsZero() {
-		if name == "cpu" {
-			return fmt.Sprint(q.MilliValue()/1000 + min(1, q.MilliValue()%1000))
-		}
-		return fmt.Sprint(q.Value())
+		div = resource.MustParse("1")
 	}
 	if name == "cpu" {
 		return fmt.Sprint((q.MilliValue() + div.MilliValue() - 1) / div.MilliValue())
@@ -259,11 +354,22 @@ func (r *podRun) mapPaths(c *corev1.Container, s string) string {
 		mps = append(mps, regexp.QuoteMeta(mp))
 	}
 	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
-	re := regexp.MustCompile(`(` + strings.Join(mps, "|") + `)(/|"|'|\s|$)`)
-	return re.ReplaceAllStringFunc(s, func(m string) string {
-		sub := re.FindStringSubmatch(m)
-		return dirs[sub[1]] + sub[2]
-	})
+	// A path starts the string or follows a character no path holds
+	// (= : , quote, space, ...), and ends at one.
+	re := regexp.MustCompile(`(^|[^A-Za-z0-9_./-])(` + strings.Join(mps, "|") + `)($|[^A-Za-z0-9_.-])`)
+	for {
+		out := re.ReplaceAllStringFunc(s, func(m string) string {
+			sub := re.FindStringSubmatch(m)
+			return sub[1] + dirs[sub[2]] + sub[3]
+		})
+		// Adjacent paths share a boundary character, which one pass
+		// consumes: repeat until nothing changes (a mapped directory is
+		// under /tmp, never a mountPath again).
+		if out == s {
+			return out
+		}
+		s = out
+	}
 }
 
 // rootDir is the container's root as its process sees it: the working
