@@ -18,7 +18,9 @@ VAULT := $(TOOLS)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.
 # its own under e2e/ that pins it, named by a hash of that module as Vault
 # is: etcd and kube-apiserver (a main of ours calling theirs), the Vault
 # Agent Injector and istiod (their own main packages, as a `tool` of the
-# module: the module proxy refuses `go install` of either at a version).
+# module: `go install PKG@VERSION` fails here for vault-k8s, because the
+# module proxy refuses the module's version list, which go install reads
+# for deprecation notices).
 # istiod must be the istio version the e2e module requires, so that the
 # library tests and the process are the same code: `make vet` checks.
 pinhash = $(shell sha256sum $(1)/go.mod $(wildcard $(1)/*.go) | sha256sum | cut -c1-12)
@@ -93,8 +95,12 @@ vet:
 	cd e2e && $(GO) vet ./...
 	cd e2e/etcdbin && $(GO) vet ./...
 	cd e2e/apiserverbin && $(GO) vet ./...
-	@test "$$(cd e2e && $(GO) list -m -f '{{.Version}}' istio.io/istio)" = "$$(cd e2e/istiodbin && $(GO) list -m -f '{{.Version}}' istio.io/istio)" || \
-		{ echo "e2e/istiodbin pins another istio.io/istio than e2e/go.mod: the istiod process and the library tests must be the same code"; exit 1; }
+	@for pin in istiodbin:istio.io/istio injectorbin:github.com/hashicorp/vault-k8s; do \
+		dir=$${pin%%:*} mod=$${pin#*:}; \
+		lib=$$(cd e2e && $(GO) list -m -f '{{.Version}}' $$mod) && bin=$$(cd e2e/$$dir && $(GO) list -m -f '{{.Version}}' $$mod) && \
+		test -n "$$lib" && test "$$lib" = "$$bin" || \
+		{ echo "e2e/$$dir pins $$mod $$bin, e2e/go.mod $$lib: the process and the library tests must be the same code"; exit 1; }; \
+	done
 	cd tools/image && $(GO) vet ./...
 	cd tools/toolcache && $(GO) vet ./...
 

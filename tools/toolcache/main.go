@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 )
 
@@ -254,10 +255,21 @@ func (r built) check(bi *buildinfo.BuildInfo) error {
 		path, _, _ := strings.Cut(line, " ")
 		want[path] = line
 	}
-	if len(bi.Deps) == 0 && len(want) > 1 {
+	linked := bi.Deps
+	// A tool of the module (r.pkg is another module's package): the Go
+	// toolchain records that module as the binary's main module, not as a
+	// dependency, and it is the pin that matters most.
+	self, err := goList(r.dir, "-m", "-f", "{{.Path}}")
+	if err != nil {
+		return err
+	}
+	if bi.Main.Path != self {
+		linked = append([]*debug.Module{&bi.Main}, bi.Deps...)
+	}
+	if len(linked) == 0 && len(want) > 1 {
 		return errors.New("no modules recorded in the binary")
 	}
-	for _, d := range bi.Deps {
+	for _, d := range linked {
 		got := d.Path + " " + d.Version
 		if d.Replace != nil {
 			got += " => " + d.Replace.Path

@@ -297,3 +297,49 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// The build recipe for a tool of the module (`build DEST DIR PKG`, as
+// e2e/injectorbin builds vault-k8s): the main package of a dependency, at
+// the version the module pins; a pin that moves makes the cached binary
+// stale, and the three-argument form (the module's own package) is not
+// that binary.
+func TestBuiltToolOfTheModule(t *testing.T) {
+	t.Setenv("GOFLAGS", "-mod=mod")
+	t.Setenv("GOWORK", "off")
+	root := t.TempDir()
+	for _, l := range []string{"cmd1", "cmd2"} {
+		d := filepath.Join(root, l)
+		must(t, os.MkdirAll(filepath.Join(d, "x"), 0o755))
+		must(t, os.WriteFile(filepath.Join(d, "go.mod"), []byte("module example.com/cmd\n\ngo 1.24\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(d, "x", "main.go"), []byte("package main\n\nfunc main() { println(\""+l+"\") }\n"), 0o644))
+	}
+	dir := filepath.Join(root, "pin")
+	must(t, os.MkdirAll(dir, 0o755))
+	pin := func(to string) {
+		must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/pin\n\ngo 1.24\n\ntool example.com/cmd/x\n\nrequire example.com/cmd v0.0.0\n\nreplace example.com/cmd => ../"+to+"\n"), 0o644))
+	}
+	pin("cmd1")
+	dest := filepath.Join(cacheDir(t), "x")
+	var log bytes.Buffer
+	must(t, run([]string{"build", dest, dir, "example.com/cmd/x"}, &log))
+	if out := runBin(t, dest); out != "cmd1" {
+		t.Fatalf("built tool prints %q", out)
+	}
+	if err := verify(dest, built{dir, "example.com/cmd/x"}); err != nil {
+		t.Fatalf("fresh build rejected: %v", err)
+	}
+	if err := verify(dest, built{dir, "."}); err == nil {
+		t.Fatal("the tool's binary passes as the module's own package")
+	}
+	pin("cmd2")
+	if err := verify(dest, built{dir, "example.com/cmd/x"}); err == nil || !strings.Contains(err.Error(), "=> ../cmd1, where") {
+		t.Fatalf("stale pin: err = %v", err)
+	}
+	must(t, run([]string{"build", dest, dir, "example.com/cmd/x"}, &log))
+	if out := runBin(t, dest); out != "cmd2" || !strings.Contains(log.String(), "rebuilding") {
+		t.Fatalf("after the pin moved: prints %q, log %q", out, log.String())
+	}
+	if err := run([]string{"build", dest, dir, "a", "b"}, &log); err == nil {
+		t.Error("five arguments accepted")
+	}
+}
