@@ -148,7 +148,7 @@ bench: build $(KUSTOMIZE)
 	else echo "no corpus at $(CORPUS): whole-process comparison skipped"; fi
 
 # The real control plane's processes (the first build takes minutes:
-# kube-apiserver about three on two cores, cert-manager about one and a half).
+# kube-apiserver about three on two cores, cert-manager about two).
 controlplane: $(ETCD) $(KUBE_APISERVER) $(VAULT_K8S) $(ISTIOD) $(CERT_MANAGER)
 $(ETCD): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) build $@ e2e/etcdbin
