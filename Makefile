@@ -20,7 +20,9 @@ VAULT := $(TOOLS)/vault-$(shell sha256sum e2e/vaultbin/go.mod e2e/vaultbin/main.
 # Agent Injector and istiod (their own main packages, as a `tool` of the
 # module: `go install PKG@VERSION` fails here for vault-k8s, because the
 # module proxy refuses the module's version list, which go install reads
-# for deprecation notices).
+# for deprecation notices), and cert-manager's controllers for a Vault
+# Issuer (a main of ours wiring the cert-manager module's controllers: its
+# controller binary's module is not served).
 # istiod must be the istio version the e2e module requires, so that the
 # library tests and the process are the same code: `make vet` checks.
 pinhash = $(shell sha256sum $(1)/go.mod $(wildcard $(1)/*.go) | sha256sum | cut -c1-12)
@@ -28,6 +30,7 @@ ETCD := $(TOOLS)/etcd-$(call pinhash,e2e/etcdbin)
 KUBE_APISERVER := $(TOOLS)/kube-apiserver-$(call pinhash,e2e/apiserverbin)
 VAULT_K8S := $(TOOLS)/vault-k8s-$(call pinhash,e2e/injectorbin)
 ISTIOD := $(TOOLS)/pilot-discovery-$(call pinhash,e2e/istiodbin)
+CERT_MANAGER := $(TOOLS)/cert-manager-$(call pinhash,e2e/certmanagerbin)
 
 FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID ./internal/stream:FuzzKindLineMatchesExpression
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzz
@@ -95,6 +98,7 @@ vet:
 	cd e2e && $(GO) vet ./...
 	cd e2e/etcdbin && $(GO) vet ./...
 	cd e2e/apiserverbin && $(GO) vet ./...
+	cd e2e/certmanagerbin && $(GO) vet ./...
 	@for pin in istiodbin:istio.io/istio injectorbin:github.com/hashicorp/vault-k8s; do \
 		dir=$${pin%%:*} mod=$${pin#*:}; \
 		lib=$$(cd e2e && $(GO) list -m -f '{{.Version}}' $$mod) && bin=$$(cd e2e/$$dir && $(GO) list -m -f '{{.Version}}' $$mod) && \
@@ -133,13 +137,13 @@ $(VAULT): $(TOOLCACHE) FORCE
 
 # The whole chain with real components (separate module: e2e/go.mod): Vault
 # server and agent, etcd and kube-apiserver, the Vault Agent Injector and
-# istiod as processes.
+# istiod and cert-manager's Vault controllers as processes.
 # kpt is on the machine image; helm and kustomize are built from their Go
 # modules; pre-commit comes from Debian's packages. Each is checked first.
 e2e: $(VAULT) $(KUSTOMIZE) $(HELM3) $(HELM4) kpt pre-commit controlplane
 	cd e2e && VAULT_BIN=$(VAULT) KUSTOMIZE_BIN=$(KUSTOMIZE) HELM3_BIN=$(HELM3) HELM4_BIN=$(HELM4) \
 		ETCD_BIN=$(ETCD) KUBE_APISERVER_BIN=$(KUBE_APISERVER) VAULT_K8S_BIN=$(VAULT_K8S) ISTIOD_BIN=$(ISTIOD) \
-		KPT_BIN=$(KPT) PRE_COMMIT_BIN=$(PRE_COMMIT) $(GO) test -count=1 -timeout 30m ./...
+		CERT_MANAGER_BIN=$(CERT_MANAGER) KPT_BIN=$(KPT) PRE_COMMIT_BIN=$(PRE_COMMIT) $(GO) test -count=1 -timeout 30m ./...
 
 # Go benchmarks (with allocations) of the transformer, then the whole-process
 # comparison with kustomize and cat on the same input (needs the corpus).
@@ -149,8 +153,8 @@ bench: build $(KUSTOMIZE)
 	else echo "no corpus at $(CORPUS): whole-process comparison skipped"; fi
 
 # The real control plane's processes (the first build takes minutes:
-# kube-apiserver about three on two cores).
-controlplane: $(ETCD) $(KUBE_APISERVER) $(VAULT_K8S) $(ISTIOD)
+# kube-apiserver about three on two cores, cert-manager about two).
+controlplane: $(ETCD) $(KUBE_APISERVER) $(VAULT_K8S) $(ISTIOD) $(CERT_MANAGER)
 $(ETCD): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) build $@ e2e/etcdbin
 $(KUBE_APISERVER): $(TOOLCACHE) FORCE
@@ -159,6 +163,8 @@ $(VAULT_K8S): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) build $@ e2e/injectorbin github.com/hashicorp/vault-k8s
 $(ISTIOD): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) build $@ e2e/istiodbin istio.io/istio/pilot/cmd/pilot-discovery
+$(CERT_MANAGER): $(TOOLCACHE) FORCE
+	GO=$(GO) $(TOOLCACHE) build $@ e2e/certmanagerbin
 
 $(KUSTOMIZE): $(TOOLCACHE) FORCE
 	GO=$(GO) $(TOOLCACHE) install $@ sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
