@@ -71,11 +71,56 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			for _, src := range v.Projected.Sources {
 				r.project(t, vd, src)
 			}
+		case v.DownwardAPI != nil:
+			r.downwardAPI(t, vd, v.DownwardAPI.Items)
 		default:
 			t.Fatalf("pod %s: volume %s is of a kind the test cannot provide", pod.Name, v.Name)
 		}
 	}
+	r.nestedMountpoints(t)
 	return r
+}
+
+// nestedMountpoints does what the kubelet does when it sets up a volume of
+// API data (downwardAPI, projected, ConfigMap, Secret: read-only to the
+// container runtime): it creates, inside the volume, the directory of every
+// mount of the pod's containers below where the volume is mounted
+// (pkg/volume/util/nested_volumes.go, MakeNestedMountpoints), so the
+// runtime can mount there.
+func (r *podRun) nestedMountpoints(t *testing.T) {
+	t.Helper()
+	apiData := map[string]bool{}
+	for _, v := range r.pod.Spec.Volumes {
+		apiData[v.Name] = v.DownwardAPI != nil || v.Projected != nil || v.ConfigMap != nil || v.Secret != nil
+	}
+	containers := append(append([]corev1.Container{}, r.pod.Spec.InitContainers...), r.pod.Spec.Containers...)
+	for _, c := range containers {
+		for _, outer := range c.VolumeMounts {
+			if !apiData[outer.Name] || outer.SubPath != "" {
+				continue
+			}
+			for _, inner := range c.VolumeMounts {
+				if rel, ok := strings.CutPrefix(filepath.Clean(inner.MountPath), filepath.Clean(outer.MountPath)+"/"); ok {
+					must(t, os.MkdirAll(filepath.Join(r.vols[outer.Name], rel), 0o755))
+				}
+			}
+		}
+	}
+}
+
+// downwardAPI fills a downwardAPI volume: each item a file of the field
+// it names, mode 0644 (the volume's default) and in a directory of its own
+// where its path has one.
+func (r *podRun) downwardAPI(t *testing.T, dir string, items []corev1.DownwardAPIVolumeFile) {
+	t.Helper()
+	for _, it := range items {
+		if it.FieldRef == nil {
+			t.Fatalf("downward API item %s: only fieldRef is provided", it.Path)
+		}
+		p := filepath.Join(dir, it.Path)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
+	}
 }
 
 func stringData(m map[string]string) map[string][]byte {
@@ -134,12 +179,7 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 		}
 		r.writeData(t, dir, s.Data, src.Secret.Items)
 	case src.DownwardAPI != nil:
-		for _, it := range src.DownwardAPI.Items {
-			if it.FieldRef == nil {
-				t.Fatalf("downward API item %s: only fieldRef is provided", it.Path)
-			}
-			must(t, os.WriteFile(filepath.Join(dir, it.Path), []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
-		}
+		r.downwardAPI(t, dir, src.DownwardAPI.Items)
 	}
 }
 
@@ -172,14 +212,19 @@ func (r *podRun) field(t *testing.T, path string) string {
 	return ""
 }
 
-// env is a container's environment as the kubelet resolves it, with its
-// paths mapped.
+// env is a container's environment as the kubelet resolves it
+// (pkg/kubelet/kubelet_pods.go, makeEnvironmentVariables): in order, a
+// value's $(VAR) references expanded from the variables defined before it,
+// then its paths mapped.
 func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 	t.Helper()
 	var out []string
+	defined := map[string]string{}
 	for _, e := range c.Env {
 		v := e.Value
-		if f := e.ValueFrom; f != nil {
+		if v != "" {
+			v = expandVars(v, defined)
+		} else if f := e.ValueFrom; f != nil {
 			switch {
 			case f.FieldRef != nil:
 				v = r.field(t, f.FieldRef.FieldPath)
@@ -197,9 +242,46 @@ func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 				}
 			}
 		}
+		defined[e.Name] = v
 		out = append(out, e.Name+"="+r.mapPaths(c, v))
 	}
 	return out
+}
+
+// expandVars is Kubernetes' expansion of a variable's value
+// (third_party/forked/golang/expansion): $(NAME) becomes the value of a
+// variable defined before, and stays as written for any other name; $$ is
+// a $.
+func expandVars(s string, defined map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString("$(")
+				i++
+				continue
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := defined[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString("$(" + name + ")")
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
 }
 
 // resourceValue is a resourceFieldRef as the kubelet computes it: the
@@ -266,14 +348,23 @@ func (r *podRun) mapPaths(c *corev1.Container, s string) string {
 }
 
 // rootDir is the container's root as its process sees it: the working
-// directory, with each mountPath a link to its volume.
+// directory, with each mountPath a link to its volume. A mount below
+// another goes where the outer one leads (its mountpoint made by
+// nestedMountpoints), so outer ones are linked first.
 func (r *podRun) rootDir(t *testing.T, c *corev1.Container) string {
 	t.Helper()
 	root := filepath.Join(r.dir, "root-"+c.Name)
-	for mp, d := range r.mountDirs(c) {
+	dirs := r.mountDirs(c)
+	mps := make([]string, 0, len(dirs))
+	for mp := range dirs {
+		mps = append(mps, mp)
+	}
+	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) < len(mps[j]) })
+	for _, mp := range mps {
 		link := filepath.Join(root, mp)
 		must(t, os.MkdirAll(filepath.Dir(link), 0o755))
-		must(t, os.Symlink(d, link))
+		_ = os.Remove(link) // the empty mountpoint a nested mount finds
+		must(t, os.Symlink(dirs[mp], link))
 	}
 	must(t, os.MkdirAll(root, 0o755))
 	return root
