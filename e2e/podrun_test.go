@@ -77,35 +77,7 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			t.Fatalf("pod %s: volume %s is of a kind the test cannot provide", pod.Name, v.Name)
 		}
 	}
-	r.nestedMountpoints(t)
 	return r
-}
-
-// nestedMountpoints does what the kubelet does when it sets up a volume of
-// API data (downwardAPI, projected, ConfigMap, Secret: read-only to the
-// container runtime): it creates, inside the volume, the directory of every
-// mount of the pod's containers below where the volume is mounted
-// (pkg/volume/util/nested_volumes.go, MakeNestedMountpoints), so the
-// runtime can mount there.
-func (r *podRun) nestedMountpoints(t *testing.T) {
-	t.Helper()
-	apiData := map[string]bool{}
-	for _, v := range r.pod.Spec.Volumes {
-		apiData[v.Name] = v.DownwardAPI != nil || v.Projected != nil || v.ConfigMap != nil || v.Secret != nil
-	}
-	containers := append(append([]corev1.Container{}, r.pod.Spec.InitContainers...), r.pod.Spec.Containers...)
-	for _, c := range containers {
-		for _, outer := range c.VolumeMounts {
-			if !apiData[outer.Name] || outer.SubPath != "" {
-				continue
-			}
-			for _, inner := range c.VolumeMounts {
-				if rel, ok := strings.CutPrefix(filepath.Clean(inner.MountPath), filepath.Clean(outer.MountPath)+"/"); ok {
-					must(t, os.MkdirAll(filepath.Join(r.vols[outer.Name], rel), 0o755))
-				}
-			}
-		}
-	}
 }
 
 // downwardAPI fills a downwardAPI volume: each item a file of the field
@@ -349,8 +321,10 @@ func (r *podRun) mapPaths(c *corev1.Container, s string) string {
 
 // rootDir is the container's root as its process sees it: the working
 // directory, with each mountPath a link to its volume. A mount below
-// another goes where the outer one leads (its mountpoint made by
-// nestedMountpoints), so outer ones are linked first.
+// another is linked inside the outer one's volume, where the kubelet makes
+// its mountpoint (pkg/volume/util/nested_volumes.go, MakeNestedMountpoints,
+// for the volumes of API data a runtime cannot write), so outer ones are
+// linked first.
 func (r *podRun) rootDir(t *testing.T, c *corev1.Container) string {
 	t.Helper()
 	root := filepath.Join(r.dir, "root-"+c.Name)
@@ -363,7 +337,6 @@ func (r *podRun) rootDir(t *testing.T, c *corev1.Container) string {
 	for _, mp := range mps {
 		link := filepath.Join(root, mp)
 		must(t, os.MkdirAll(filepath.Dir(link), 0o755))
-		_ = os.Remove(link) // the empty mountpoint a nested mount finds
 		must(t, os.Symlink(dirs[mp], link))
 	}
 	must(t, os.MkdirAll(root, 0o755))

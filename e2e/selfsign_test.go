@@ -268,13 +268,14 @@ func (e *env) notInjected(t *testing.T, cfgFile, vaultRoot string, edit func(*co
 			rootCADir = v
 		}
 	}
-	entries, err := os.ReadDir(rootCADir)
-	must(t, err)
+	// Unguarded, ROOT_CA_DIR is no directory of the pod at all: istiod is
+	// started anyway, to show what it does then.
 	var names []string
+	entries, err := os.ReadDir(rootCADir)
 	for _, en := range entries {
 		names = append(names, en.Name())
 	}
-	t.Logf("ROOT_CA_DIR without the injector's mutation holds %v", names)
+	t.Logf("ROOT_CA_DIR without the injector's mutation holds %v (%v)", names, err)
 	if _, complete := istiodBundle(rootCADir); complete {
 		t.Fatalf("ROOT_CA_DIR %s holds a complete bundle", rootCADir)
 	}
