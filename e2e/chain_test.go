@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -333,22 +334,34 @@ func checkInjectedPod(t *testing.T, pod *corev1.Pod, rotation bool) *corev1.Cont
 	if sidecar := findContainer(pod.Spec.Containers, "vault-agent"); (sidecar != nil) != rotation {
 		t.Errorf("vault-agent sidecar present=%v, want %v", sidecar != nil, rotation)
 	}
+	// The agent renders into <secretVolumePath>/injected, which the
+	// injector mounts into discovery; the tool's guard volume is mounted at
+	// <secretVolumePath>, and ROOT_CA_DIR reaches the agent's directory only
+	// through the injector's status annotation.
 	volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
-	discovery := findContainer(pod.Spec.Containers, "discovery")
-	mounted := false
-	for _, m := range discovery.VolumeMounts {
-		if m.MountPath == volumePath {
-			mounted = true
-		}
+	guardPath := path.Dir(volumePath)
+	if got := pod.Annotations["vault.hashicorp.com/agent-inject-status"]; got != "injected" || path.Base(volumePath) != "injected" {
+		t.Errorf("agent-inject-status %q, secret volume at %s: want injected, <secretVolumePath>/injected", got, volumePath)
 	}
-	rootCADir := ""
+	discovery := findContainer(pod.Spec.Containers, "discovery")
+	mounted, guarded := false, false
+	for _, m := range discovery.VolumeMounts {
+		mounted = mounted || m.MountPath == volumePath
+		guarded = guarded || m.MountPath == guardPath && m.Name == "istio-vault-ca-guard" && m.ReadOnly
+	}
+	rootCADir, status := "", false
 	for _, ev := range discovery.Env {
-		if ev.Name == "ROOT_CA_DIR" {
+		switch ev.Name {
+		case "VAULT_AGENT_INJECT_STATUS":
+			status = rootCADir == "" && ev.ValueFrom != nil && ev.ValueFrom.FieldRef != nil &&
+				ev.ValueFrom.FieldRef.FieldPath == "metadata.annotations['vault.hashicorp.com/agent-inject-status']"
+		case "ROOT_CA_DIR":
 			rootCADir = ev.Value
 		}
 	}
-	if !mounted || rootCADir != volumePath {
-		t.Errorf("discovery: secret volume mounted at %s=%v, ROOT_CA_DIR=%q", volumePath, mounted, rootCADir)
+	if !mounted || !guarded || !status || rootCADir != guardPath+"/$(VAULT_AGENT_INJECT_STATUS)" {
+		t.Errorf("discovery: secret volume mounted at %s=%v, guard at %s=%v, status variable before ROOT_CA_DIR=%v, ROOT_CA_DIR=%q",
+			volumePath, mounted, guardPath, guarded, status, rootCADir)
 	}
 	return initC
 }

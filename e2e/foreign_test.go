@@ -35,7 +35,7 @@ spec:
 		}
 		return out
 	}
-	const key = "/vault/secrets/ca-key.pem"
+	const key = "/vault/secrets/injected/ca-key.pem" // where the agent renders istiod's files
 	for _, tc := range []struct {
 		annotation string
 		// effect runs the injector on the pod and says what the annotation
@@ -73,15 +73,15 @@ spec:
 		}},
 		{"vault.hashicorp.com/agent-inject-secret-x: secret/data/istio/cacerts", func(pod *corev1.Pod) string {
 			for _, tpl := range templates(pod) {
-				if tpl["destination"] == "/vault/secrets/x" && strings.Contains(tpl["contents"].(string), `secret "secret/data/istio/cacerts"`) {
-					return "the whole bundle, key included, is also written to /vault/secrets/x with the default mode"
+				if tpl["destination"] == "/vault/secrets/injected/x" && strings.Contains(tpl["contents"].(string), `secret "secret/data/istio/cacerts"`) {
+					return "the whole bundle, key included, is also written to /vault/secrets/injected/x with the default mode"
 				}
 			}
 			return ""
 		}},
 		{"vault.hashicorp.com/agent-inject-secret-x: secret/data/istio/cacerts\n        vault.hashicorp.com/agent-inject-command-x: cat /vault/secrets/ca-key.pem", func(pod *corev1.Pod) string {
 			for _, tpl := range templates(pod) {
-				if tpl["destination"] == "/vault/secrets/x" && tpl["command"] == "cat /vault/secrets/ca-key.pem" {
+				if tpl["destination"] == "/vault/secrets/injected/x" && tpl["command"] == "cat /vault/secrets/ca-key.pem" {
 					return "after rendering x the agent cats the key into its log"
 				}
 			}
@@ -99,7 +99,7 @@ spec:
 				return ""
 			}
 			for _, m := range discovery.VolumeMounts {
-				if m.MountPath == "/vault/secrets" {
+				if m.MountPath == "/vault/secrets/injected" {
 					return "no agent container at all, yet discovery mounts " + m.MountPath + " (" + m.Name + "), which stays empty: istiod self-signs"
 				}
 			}
@@ -240,7 +240,7 @@ func TestMovedKeyWithARealAgent(t *testing.T) {
 // TestOtherSecretWithARealAgent runs the real agent, logged in to a real
 // Vault with istiod's role, on an istiod whose pod template also asks for
 // another secret at the key's own path: the agent renders the whole
-// bundle, key included, to /vault/secrets/x with the agent's default mode,
+// bundle, key included, to /vault/secrets/injected/x with the agent's default mode,
 // which others may read. This is why the tool refuses any secret but its
 // own on a target.
 func TestOtherSecretWithARealAgent(t *testing.T) {

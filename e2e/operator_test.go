@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -84,11 +86,16 @@ func deployment(t *testing.T, m manifest.Manifest) *appsv1.Deployment {
 	return &d
 }
 
-// vaultSettings is what the tool is for, as a rendered Deployment carries it.
+// vaultSettings is what the tool is for, as a rendered Deployment carries
+// it: the pod's annotations of the injector and the tool, and, keyed by
+// name, discovery's variables of the tool (a downward-API one as its field
+// path), whether the status variable comes before ROOT_CA_DIR (Kubernetes
+// expands $(VAR) only for a variable defined before), and the guard's
+// volume and mount.
 func vaultSettings(d *appsv1.Deployment) (map[string]string, map[string]string) {
 	anns := map[string]string{}
 	for k, v := range d.Spec.Template.Annotations {
-		if strings.HasPrefix(k, "vault.hashicorp.com/") {
+		if strings.HasPrefix(k, "vault.hashicorp.com/") || strings.HasPrefix(k, "istio-vault-ca.dev/") {
 			anns[k] = v
 		}
 	}
@@ -98,13 +105,35 @@ func vaultSettings(d *appsv1.Deployment) (map[string]string, map[string]string) 
 			continue
 		}
 		for _, e := range c.Env {
-			if e.Name == "ROOT_CA_DIR" || e.Name == "AUTO_RELOAD_PLUGIN_CERTS" {
+			switch e.Name {
+			case "ROOT_CA_DIR", "AUTO_RELOAD_PLUGIN_CERTS", "VAULT_AGENT_INJECT_STATUS":
 				if _, dup := env[e.Name]; dup {
 					env[e.Name] = "DUPLICATE"
 					continue
 				}
 				env[e.Name] = e.Value
+				if f := e.ValueFrom; f != nil {
+					env[e.Name] = "valueFrom"
+					if f.FieldRef != nil {
+						env[e.Name] = "fieldRef " + f.FieldRef.FieldPath
+					}
+				}
+				if e.Name == "ROOT_CA_DIR" {
+					_, before := env["VAULT_AGENT_INJECT_STATUS"]
+					env["status before ROOT_CA_DIR"] = fmt.Sprint(before)
+				}
 			}
+		}
+		for _, m := range c.VolumeMounts {
+			if m.Name == "istio-vault-ca-guard" {
+				env["guard mount"] = fmt.Sprintf("%s ro=%v", m.MountPath, m.ReadOnly)
+			}
+		}
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == "istio-vault-ca-guard" {
+			b, _ := json.Marshal(v)
+			env["guard volume"] = string(b)
 		}
 	}
 	return anns, env
@@ -264,7 +293,7 @@ func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 	}
 
 	for _, c := range []string{"err-iop-overlay-env", "err-iop-overlay-annotation", "err-iop-overlay-removes",
-		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index", "err-iop-overlay-foreign"} {
+		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index", "err-iop-overlay-foreign", "err-iop-overlay-volume-index"} {
 		t.Run(c, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join(goldenDir, c, "input.yaml"))
 			must(t, err)
@@ -437,7 +466,8 @@ spec:
 				t.Fatalf("binding what istioctl renders (%s in %s): exit %d: %s", sa, ns, code, stderr)
 			}
 			anns, env := vaultSettings(istiodOf(t, renderYAML(t, out)))
-			if anns["vault.hashicorp.com/agent-inject"] != "true" || env["ROOT_CA_DIR"] != "/vault/secrets" {
+			if anns["vault.hashicorp.com/agent-inject"] != "true" || env["ROOT_CA_DIR"] != "/vault/secrets/$(VAULT_AGENT_INJECT_STATUS)" ||
+				env["status before ROOT_CA_DIR"] != "true" || env["guard volume"] == "" || env["guard mount"] != "/vault/secrets ro=true" {
 				t.Fatalf("the istiod istioctl renders from the output lacks the Vault settings: %v %v", anns, env)
 			}
 			other := "default"
@@ -475,7 +505,12 @@ spec:
 		with, err := yaml.Marshal(iop)
 		must(t, err)
 		d := istiodOf(t, renderYAML(t, string(with)))
-		if anns, env := vaultSettings(d); len(anns) != 0 || len(env) != 0 {
+		// The guard comes through values.pilot, which the chart renders
+		// whatever the name; the k8s settings do not.
+		anns, env := vaultSettings(d)
+		delete(env, "guard volume")
+		delete(env, "guard mount")
+		if len(anns) != 0 || len(env) != 0 {
 			t.Errorf("%s renders with the Vault settings %v %v, yet the revision is refused", d.Name, anns, env)
 		}
 	})

@@ -28,6 +28,9 @@ func TestPatchesThroughKustomizeEqualPostRenderer(t *testing.T) {
 		"ROOT_CA_DIR from a ConfigMap": {"--set", "pilot.envVarFrom[0].name=ROOT_CA_DIR",
 			"--set", "pilot.envVarFrom[0].valueFrom.configMapKeyRef.name=ca-dir",
 			"--set", "pilot.envVarFrom[0].valueFrom.configMapKeyRef.key=dir"},
+		// The chart's env holds ROOT_CA_DIR among its own variables: the
+		// status variable ROOT_CA_DIR refers to must still come before it.
+		"ROOT_CA_DIR in the chart's env": {"--set", "pilot.env.ROOT_CA_DIR=/etc/cacerts"},
 	} {
 		t.Run(name, func(t *testing.T) { patchesEqualPostRenderer(t, kustomize, renderedChart(t, helmArgs...)) })
 	}
@@ -52,12 +55,33 @@ func patchesEqualPostRenderer(t *testing.T, kustomize string, in []byte) {
 		t.Fatalf("kustomize build: %v\n%s", err, out)
 	}
 	got, want := istiodFrom(t, string(out)), istiodFrom(t, rendered)
-	// A strategic-merge patch puts a new env entry first, the post-renderer
-	// last; no variable refers to ROOT_CA_DIR, so the order does not matter.
-	for _, d := range []*appsv1.Deployment{got, want} {
+	// A strategic-merge patch puts new env entries first, the post-renderer
+	// last. Only one order matters: ROOT_CA_DIR refers to
+	// VAULT_AGENT_INJECT_STATUS, which Kubernetes expands only if it is
+	// defined before; past that, the order of entries does not matter.
+	for what, d := range map[string]*appsv1.Deployment{"kustomize": got, "post-renderer": want} {
+		status, root := -1, -1
+		for i, e := range findContainer(d.Spec.Template.Spec.Containers, "discovery").Env {
+			switch e.Name {
+			case "VAULT_AGENT_INJECT_STATUS":
+				status = i
+			case "ROOT_CA_DIR":
+				root = i
+			}
+		}
+		if status < 0 || root < status {
+			t.Errorf("%s: VAULT_AGENT_INJECT_STATUS at %d, ROOT_CA_DIR at %d: the reference would not be expanded", what, status, root)
+		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			sort.Slice(c.Env, func(i, j int) bool { return c.Env[i].Name < c.Env[j].Name })
+			sort.Slice(c.VolumeMounts, func(i, j int) bool { return c.VolumeMounts[i].MountPath < c.VolumeMounts[j].MountPath })
 		}
+		sort.Slice(d.Spec.Template.Spec.Volumes, func(i, j int) bool {
+			return d.Spec.Template.Spec.Volumes[i].Name < d.Spec.Template.Spec.Volumes[j].Name
+		})
+	}
+	if !reflect.DeepEqual(got.Spec.Template.Spec.Volumes, want.Spec.Template.Spec.Volumes) {
+		t.Errorf("pod volumes differ:\n kustomize %+v\npost-render %+v", got.Spec.Template.Spec.Volumes, want.Spec.Template.Spec.Volumes)
 	}
 	if !reflect.DeepEqual(got.Spec.Template.Annotations, want.Spec.Template.Annotations) {
 		t.Errorf("pod annotations differ:\n kustomize %v\npost-render %v", got.Spec.Template.Annotations, want.Spec.Template.Annotations)

@@ -75,6 +75,8 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			for _, src := range v.Projected.Sources {
 				r.project(t, vd, src)
 			}
+		case v.DownwardAPI != nil:
+			r.downwardAPI(t, vd, v.DownwardAPI.Items)
 		default:
 			t.Fatalf("pod %s: volume %s is of a kind the test cannot provide", pod.Name, v.Name)
 		}
@@ -94,6 +96,21 @@ func chmodAll(t *testing.T, dir string, mode *int32) {
 		}
 		return os.Chmod(p, os.FileMode(*mode))
 	}))
+}
+
+// downwardAPI fills a downwardAPI volume: each item a file of the field
+// it names, mode 0644 (the volume's default) and in a directory of its own
+// where its path has one.
+func (r *podRun) downwardAPI(t *testing.T, dir string, items []corev1.DownwardAPIVolumeFile) {
+	t.Helper()
+	for _, it := range items {
+		if it.FieldRef == nil {
+			t.Fatalf("downward API item %s: only fieldRef is provided", it.Path)
+		}
+		p := filepath.Join(dir, it.Path)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
+	}
 }
 
 func stringData(m map[string]string) map[string][]byte {
@@ -159,12 +176,7 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 		}
 		r.writeData(t, dir, s.Data, src.Secret.Items)
 	case src.DownwardAPI != nil:
-		for _, it := range src.DownwardAPI.Items {
-			if it.FieldRef == nil {
-				t.Fatalf("downward API item %s: only fieldRef is provided", it.Path)
-			}
-			must(t, os.WriteFile(filepath.Join(dir, it.Path), []byte(r.field(t, it.FieldRef.FieldPath)), 0o644))
-		}
+		r.downwardAPI(t, dir, src.DownwardAPI.Items)
 	}
 }
 
@@ -212,8 +224,10 @@ func (r *podRun) field(t *testing.T, path string) string {
 	return ""
 }
 
-// env is a container's environment as the kubelet resolves it, with its
-// paths mapped.
+// env is a container's environment as the kubelet resolves it
+// (pkg/kubelet/kubelet_pods.go, makeEnvironmentVariables): in order, a
+// value's $(VAR) references expanded from the variables defined before it,
+// then its paths mapped.
 func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 	t.Helper()
 	if len(c.EnvFrom) > 0 {
@@ -263,9 +277,10 @@ func (r *podRun) requireRef(t *testing.T, c *corev1.Container, name string, foun
 	}
 }
 
-// expandVars does what the kubelet does to an env value: $(NAME) becomes
-// the value of a variable defined before it (left as written when there is
-// none), $$ a single $.
+// expandVars is Kubernetes' expansion of a variable's value
+// (third_party/forked/golang/expansion): $(NAME) becomes the value of a
+// variable defined before, and stays as written for any other name; $$ is
+// a $.
 func expandVars(s string, defined map[string]string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -373,14 +388,24 @@ func (r *podRun) mapPaths(c *corev1.Container, s string) string {
 }
 
 // rootDir is the container's root as its process sees it: the working
-// directory, with each mountPath a link to its volume.
+// directory, with each mountPath a link to its volume. A mount below
+// another is linked inside the outer one's volume, where the kubelet makes
+// its mountpoint (pkg/volume/util/nested_volumes.go, MakeNestedMountpoints,
+// for the volumes of API data a runtime cannot write), so outer ones are
+// linked first.
 func (r *podRun) rootDir(t *testing.T, c *corev1.Container) string {
 	t.Helper()
 	root := filepath.Join(r.dir, "root-"+c.Name)
-	for mp, d := range r.mountDirs(c) {
+	dirs := r.mountDirs(c)
+	mps := make([]string, 0, len(dirs))
+	for mp := range dirs {
+		mps = append(mps, mp)
+	}
+	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) < len(mps[j]) })
+	for _, mp := range mps {
 		link := filepath.Join(root, mp)
 		must(t, os.MkdirAll(filepath.Dir(link), 0o755))
-		must(t, os.Symlink(d, link))
+		must(t, os.Symlink(dirs[mp], link))
 	}
 	must(t, os.MkdirAll(root, 0o755))
 	return root

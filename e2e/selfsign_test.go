@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -38,8 +41,10 @@ const istiodRefusesCA = `failed to create discovery service: failed to create CA
 //     a pod whose init container failed, so istiod never runs.
 //   - incomplete-volume: an istiod started anyway on some of the files (as
 //     if the agent had rendered only some): it exits, naming the reason.
-//   - empty-volume: an istiod started anyway on an empty volume (no agent
-//     ran at all) must not run a CA either.
+//   - empty-volume/not-injected: istiod's pod created without the Vault
+//     injector's mutation (its webhook fails open while the injector is
+//     down): istiod exits, naming the incomplete bundle the tool's guard
+//     volume holds, instead of becoming a self-signed CA.
 func TestNeverSelfSigned(t *testing.T) {
 	e := newEnv(t)
 	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
@@ -169,31 +174,137 @@ func TestNeverSelfSigned(t *testing.T) {
 		noCASecret(t, e.k8s, "after every case")
 	})
 
-	// Last: an istiod that self-signs stores its CA in istio-system, which
-	// the cases above check is absent.
+	// Last, since it stops the injector: pods the injector never mutated.
 	t.Run("empty-volume", func(t *testing.T) {
-		pod := e.injectedIstiod(t, kv2Cfg)
-		run := e.k8s.runPod(t, pod)
-		dir := run.mountDirs(findContainer(pod.Spec.Containers, "discovery"))[secretVolumePath(pod)]
-		if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
-			t.Fatalf("ROOT_CA_DIR %s is not an empty directory: %v %v", dir, entries, err)
+		e.injectorDownFailingOpen(t)
+		for _, c := range []struct {
+			name, cfgFile string
+			edit          func(*corev1.Container)
+		}{
+			{"not-injected", kv2Cfg, nil},
+			// The guard holds tls.crt, so istiod looks for that layout.
+			{"not-injected-kubernetes-tls", tlsCfg, nil},
+			// ROOT_CA_DIR moved before the variable it refers to (a later
+			// patch of the Deployment, say): Kubernetes leaves
+			// $(VAULT_AGENT_INJECT_STATUS) as written, a directory the
+			// guard also holds.
+			{"reference-unexpanded", kv2Cfg, func(c *corev1.Container) {
+				i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "ROOT_CA_DIR" })
+				root := c.Env[i]
+				c.Env = append([]corev1.EnvVar{root}, slices.Delete(c.Env, i, i+1)...)
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) { e.notInjected(t, c.cfgFile, vaultRoot, c.edit) })
 		}
-		ns := "selfsign-empty-volume"
-		e.k8s.ensureNamespace(t, ns)
-		istiod := run.startIstiod(t)
-		start := time.Now()
-		exited, root, published := watchIstiod(t, istiod, e.k8s, ns, publishWindow)
-		if published {
-			t.Errorf("SELF-SIGNED: istiod, started on an empty ROOT_CA_DIR, runs its own CA: it published %s; its CA: %s",
-				describeRoot(root, vaultRoot), caLines(istiod.proc.log.String()))
-		}
-		if !exited {
-			t.Errorf("istiod did not exit on an empty ROOT_CA_DIR: still running after %v", time.Since(start).Round(100*time.Millisecond))
-		} else if !regexp.MustCompile(regexp.QuoteMeta(istiodRefusesCA)).MatchString(istiod.proc.log.String()) {
-			t.Errorf("istiod exited without naming the reason (%s):\n%s", istiodRefusesCA, tail(istiod.proc.log.String(), 4<<10))
-		}
-		noCASecret(t, e.k8s, "istiod on an empty volume")
 	})
+}
+
+// injectorDownFailingOpen makes the Vault injector's webhook what vault-helm
+// registers, failurePolicy Ignore, and stops the injector: the API server
+// then creates every pod unmutated.
+func (e *env) injectorDownFailingOpen(t *testing.T) {
+	ctx := context.Background()
+	hooks := e.k8s.client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	cfg, err := hooks.Get(ctx, vaultInjectorWebhook, metav1.GetOptions{})
+	must(t, err)
+	for i := range cfg.Webhooks {
+		cfg.Webhooks[i].FailurePolicy = ptrTo(admissionv1.Ignore)
+	}
+	_, err = hooks.Update(ctx, cfg, metav1.UpdateOptions{})
+	must(t, err)
+	e.injector.proc.stop()
+	// Until the API server's informer has the new failurePolicy, the stopped
+	// injector fails a pod's creation: a dry-run probe that asks for
+	// injection tells when one is created, unmutated.
+	e.k8s.waitMutates(t, func(p *corev1.Pod) bool { return len(p.Spec.InitContainers) == 0 },
+		map[string]string{"vault.hashicorp.com/agent-inject": "true", "vault.hashicorp.com/role": "probe"}, nil)
+}
+
+// notInjected: istiod's pod created without the Vault injector's mutation,
+// as production gets it: vault-helm registers the injector's webhook with
+// failurePolicy Ignore, so while the injector is down (or slow, or its
+// selector misses the pod) the API server creates the pod unmutated: no
+// agent, no secret volume, no agent-inject-status annotation. Unguarded,
+// ROOT_CA_DIR is then an empty or absent directory and the real istiod
+// silently becomes a self-signed CA. The tool's guard makes ROOT_CA_DIR
+// <secretVolumePath>/ there, which holds one file of the bundle: istiod
+// must exit naming the incomplete bundle, and publish and store nothing.
+//
+// An injected pod whose agent did not run is not a case of its own: the
+// agent is then its first init container, and the kubelet starts no
+// container of a pod before its init containers exit 0 (init-fails).
+func (e *env) notInjected(t *testing.T, cfgFile, vaultRoot string, edit func(*corev1.Container)) {
+	out, stderr, code := tool(t, []byte(istiodChart(t)), nil, "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
+	}
+	e.k8s.apply(t, []byte(out), applyOptions{})
+	if edit != nil {
+		deps := e.k8s.client.AppsV1().Deployments("istio-system")
+		d, err := deps.Get(context.Background(), "istiod", metav1.GetOptions{})
+		must(t, err)
+		edit(findContainer(d.Spec.Template.Spec.Containers, "discovery"))
+		_, err = deps.Update(context.Background(), d, metav1.UpdateOptions{})
+		must(t, err)
+	}
+	before := len(e.k8s.podAdmissions(t, "istio-system"))
+	pod := e.k8s.mustPodFromDeployment(t, "istio-system", "istiod")
+	calls := e.k8s.admittedBy(t, "istio-system", before)
+	failedOpen := false
+	for _, c := range calls {
+		failedOpen = failedOpen || c.FailedOpen && c.Webhook == "vault.hashicorp.com"
+	}
+	if !failedOpen {
+		t.Errorf("the API server did not fail open on the Vault injector's webhook for this pod: %+v", calls)
+	}
+	if len(pod.Spec.InitContainers) != 0 || pod.Annotations["vault.hashicorp.com/agent-inject-status"] != "" {
+		t.Fatalf("the pod was mutated after all: init containers %v, status %q", pod.Spec.InitContainers, pod.Annotations["vault.hashicorp.com/agent-inject-status"])
+	}
+
+	run := e.k8s.runPod(t, pod)
+	discovery := findContainer(pod.Spec.Containers, "discovery")
+	var rootCADir string
+	for _, kv := range run.env(t, discovery) {
+		if v, ok := strings.CutPrefix(kv, "ROOT_CA_DIR="); ok {
+			rootCADir = v
+		}
+	}
+	// Unguarded, ROOT_CA_DIR is no directory of the pod at all: istiod is
+	// started anyway, to show what it does then.
+	var names []string
+	entries, err := os.ReadDir(rootCADir)
+	for _, en := range entries {
+		names = append(names, en.Name())
+	}
+	t.Logf("ROOT_CA_DIR without the injector's mutation holds %v (%v)", names, err)
+	if _, complete := istiodBundle(rootCADir); complete {
+		t.Fatalf("ROOT_CA_DIR %s holds a complete bundle", rootCADir)
+	}
+
+	ns := "selfsign-" + t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+	e.k8s.ensureNamespace(t, ns)
+	istiod := run.startIstiod(t)
+	start := time.Now()
+	exited, root, published := watchIstiod(t, istiod, e.k8s, ns, publishWindow)
+	log := istiod.proc.log.String()
+	if published {
+		t.Errorf("SELF-SIGNED: istiod, in a pod the Vault injector did not mutate, runs its own CA: it published %s; its CA: %s",
+			describeRoot(root, vaultRoot), caLines(log))
+	}
+	if !exited {
+		t.Errorf("istiod did not exit in a pod the Vault injector did not mutate: still running after %v; its CA: %s", time.Since(start).Round(100*time.Millisecond), caLines(log))
+	} else if istiod.proc.err == nil {
+		t.Errorf("istiod exited 0")
+	}
+	if want := regexp.QuoteMeta(istiodRefusesCA + "incomplete signing CA bundle detected"); !regexp.MustCompile(want).MatchString(log) {
+		t.Errorf("istiod's log does not name the reason (%s):\n%s", want, tail(log, 4<<10))
+	} else {
+		t.Logf("istiod exited after %v: %s", time.Since(start).Round(100*time.Millisecond), caLines(log))
+	}
+	if root, published := publishedNow(t, e.k8s, ns); published {
+		t.Errorf("a root was published in %s: %s", ns, describeRoot(root, vaultRoot))
+	}
+	noCASecret(t, e.k8s, "istiod in a pod the Vault injector did not mutate")
 }
 
 // watchIstiod watches a started istiod for at most window: until it exits,

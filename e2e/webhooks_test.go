@@ -280,12 +280,15 @@ func checkGatewayPod(t *testing.T, pod *corev1.Pod, wantImage string) {
 
 // webhookCall is one call of a mutating webhook while a pod was admitted,
 // from the API server's audit annotation
-// mutation.webhook.admission.k8s.io/round_<r>_index_<i>.
+// mutation.webhook.admission.k8s.io/round_<r>_index_<i>, or, for a call
+// that failed and was ignored (failurePolicy Ignore), failed-open.<that>,
+// whose value is the webhook's name.
 type webhookCall struct {
 	Round, Index  int
 	Configuration string `json:"configuration"`
 	Webhook       string `json:"webhook"`
 	Mutated       bool   `json:"mutated"`
+	FailedOpen    bool   `json:"-"`
 }
 
 // podAdmissions reads the audit log: for every pod created in namespace,
@@ -322,6 +325,11 @@ func (cp *controlPlane) podAdmissions(t *testing.T, namespace string) [][]webhoo
 		var calls []webhookCall
 		for k, v := range ev.Annotations {
 			var c webhookCall
+			if _, err := fmt.Sscanf(k, "failed-open.mutation.webhook.admission.k8s.io/round_%d_index_%d", &c.Round, &c.Index); err == nil {
+				c.Webhook, c.FailedOpen = v, true
+				calls = append(calls, c)
+				continue
+			}
 			if _, err := fmt.Sscanf(k, "mutation.webhook.admission.k8s.io/round_%d_index_%d", &c.Round, &c.Index); err != nil {
 				continue
 			}

@@ -47,7 +47,9 @@ type Spec struct {
 	// Cluster is substituted for {{ .Cluster }} in paths, role and auth path.
 	Cluster string `json:"cluster,omitempty"`
 	Vault   Vault  `json:"vault"`
-	// SecretVolumePath is where the injector mounts the rendered files; ROOT_CA_DIR points here.
+	// SecretVolumePath is istiod's directory for the CA: the agent renders the
+	// files into SecretVolumePath/injected, the guard volume is mounted here,
+	// and ROOT_CA_DIR is SecretVolumePath/$(VAULT_AGENT_INJECT_STATUS).
 	SecretVolumePath string `json:"secretVolumePath,omitempty"`
 	// FileLayout selects the file names istiod reads.
 	FileLayout FileLayout `json:"fileLayout,omitempty"`

@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,117 @@ func ApplyControlPlane(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	}
 	changed = changed || c
 	c, err = applyOverlayPatches(rn, p)
+	if err != nil {
+		return false, err
+	}
+	changed = changed || c
+	c, err = setControlPlaneGuard(rn, p)
 	return changed || c, err
+}
+
+// TSB's ControlPlane has no field for a pod volume; its kubeSpec.overlays
+// patch the IstioOperator it generates (seed 002), named
+// tsb-istiocontrolplane, whose values.pilot.volumes and volumeMounts the
+// istiod chart renders (as for an IstioOperator, setOperatorGuard).
+const (
+	tsbIstioOperator    = "tsb-istiocontrolplane"
+	pilotVolumesPatch   = "spec.values.pilot.volumes"
+	pilotMountsPatch    = "spec.values.pilot.volumeMounts"
+	pilotValuesPatch    = "spec.values.pilot"
+	istioOperatorAPIVer = istioInstallGroup + "/v1alpha1"
+)
+
+// setControlPlaneGuard writes istiod's guard into the IstioOperator TSB
+// generates: into the value of the overlay patches that already set
+// values.pilot.volumes, volumeMounts or the whole values.pilot, otherwise as
+// patches of their own, in the first overlay on an IstioOperator (one on
+// tsb-istiocontrolplane is added when there is none).
+func setControlPlaneGuard(rn *yaml.Node, p *wiring.Plan) (bool, error) {
+	if p.Guard == nil {
+		return false, nil
+	}
+	kubeSpec, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "components", "istio", "kubeSpec")
+	if err != nil || kubeSpec.Kind != yaml.MappingNode {
+		return false, errorAt(rn, kubeSpecPath, "is not a mapping")
+	}
+	overlays, err := yamlnode.LookupCreate(kubeSpec, yaml.SequenceNode, "overlays")
+	if err != nil || overlays.Kind != yaml.SequenceNode {
+		return false, errorAt(kubeSpec, kubeSpecPath+".overlays", "is not a list")
+	}
+	// values stands for the IstioOperator's values.pilot: what the patches
+	// found set there, so that setValuesGuard sees and fills both lists.
+	found := map[string]*yaml.Node{} // the last patch of each list wins, as TSB applies them in order
+	var first *yaml.Node             // the first overlay on an IstioOperator
+	changed := false
+	for i, ov := range overlays.Content {
+		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != istioOperatorKind {
+			continue
+		}
+		if first == nil {
+			first = ov
+		}
+		patches := yamlnode.Lookup(ov, "patches")
+		if patches == nil || patches.Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, patch := range patches.Content {
+			at := fmt.Sprintf("%s.overlays[%d].patches[%d]", kubeSpecPath, i, j)
+			pth, _ := stringValue(yamlnode.Lookup(patch, "path"))
+			_, v := yamlnode.Field(patch, "value")
+			switch pth {
+			case pilotVolumesPatch, pilotMountsPatch:
+				if v == nil || v.Tag == yamlnode.NullTag {
+					return false, errorAt(patch, at, "removes %s, with %s: remove this patch", pth, guardEntries)
+				}
+				found[strings.TrimPrefix(pth, pilotValuesPatch+".")] = v
+			case pilotValuesPatch:
+				if v == nil || v.Kind != yaml.MappingNode {
+					return false, errorAt(patch, at, "replaces %s with something other than a mapping, which drops %s: remove this patch", pth, guardEntries)
+				}
+				c, err := setValuesGuard(v, at+".value", p)
+				if err != nil {
+					return false, err
+				}
+				changed = changed || c
+			}
+		}
+	}
+	values := yamlnode.NewMapping()
+	missing := map[string]bool{}
+	for _, f := range []string{"volumes", "volumeMounts"} {
+		if v := found[f]; v != nil {
+			values.Content = append(values.Content, yamlnode.NewString(f), v)
+		}
+		missing[f] = found[f] == nil
+	}
+	c, err := setValuesGuard(values, kubeSpecPath+".overlays (the patches of "+pilotValuesPatch+")", p)
+	if err != nil {
+		return false, err
+	}
+	changed = changed || c
+	if !missing["volumes"] && !missing["volumeMounts"] {
+		return changed, nil
+	}
+	if first == nil {
+		first = yamlnode.NewMapping()
+		setString(first, "apiVersion", istioOperatorAPIVer)
+		setString(first, "kind", istioOperatorKind)
+		setString(first, "name", tsbIstioOperator)
+		overlays.Content = append(overlays.Content, first)
+	}
+	patches, err := yamlnode.LookupCreate(first, yaml.SequenceNode, "patches")
+	if err != nil || patches.Kind != yaml.SequenceNode {
+		return false, errorAt(first, kubeSpecPath+".overlays[].patches", "is not a list")
+	}
+	for _, f := range []string{"volumes", "volumeMounts"} {
+		if missing[f] {
+			patch := yamlnode.NewMapping()
+			setString(patch, "path", pilotValuesPatch+"."+f)
+			yamlnode.SetField(patch, "value", yamlnode.Lookup(values, f))
+			patches.Content = append(patches.Content, patch)
+		}
+	}
+	return true, nil
 }
 
 // applyOverlayPatches adds the plan to every IstioOperator overlay patch

@@ -139,13 +139,34 @@ func joinErrors(errs ...error) error {
 }
 
 // setOwnedEnv writes the plan's variables into an env list, refusing an
-// existing different entry (or one from valueFrom) unless override.
+// existing different entry (or one from valueFrom) unless override. A
+// variable the plan takes from the downward API is never left to valuesEnv
+// (values.pilot.env), a map of plain values: one there is refused, or with
+// override removed. (One that refers to another, ROOT_CA_DIR, may be
+// there: the installers merge the env list into the rendered one as a
+// strategic-merge patch does, which puts the list's new entries, the
+// downward-API one among them, before the rendered ones.)
 func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override bool, valuesEnv *yaml.Node, vpath string) (bool, error) {
 	changed := false
 	var rest []wiring.Pair
 	var conflicts []error
 	var conflicted []wiring.Pair // in valuesEnv: the env list is still checked for them
 	for _, v := range vars {
+		if v.FieldPath != "" {
+			if _, n := yamlnode.Field(valuesEnv, v.Name); n != nil && valuesEnv.Kind == yaml.MappingNode {
+				if !override {
+					got, _ := stringValue(n)
+					conflicts = append(conflicts, errorAt(n, vpath+"."+v.Name, "is %q, but istio-vault-ca sets %s to %s in %s, which a map of values cannot hold: remove it here, or set spec.onConflict: override",
+						got, v.Name, shownEnv(v), ppath+".env"))
+					conflicted = append(conflicted, v)
+					continue
+				}
+				yamlnode.Clear(valuesEnv, v.Name)
+				changed = true
+			}
+			rest = append(rest, v)
+			continue
+		}
 		handled, c, err := reconcileMapEntry(valuesEnv, vpath, v.Name, v.Value, override)
 		if err != nil {
 			conflicts, conflicted = append(conflicts, err), append(conflicted, v)
@@ -170,7 +191,7 @@ func setOwnedEnv(parent *yaml.Node, ppath string, vars []wiring.Pair, override b
 }
 
 // checkEnvEntries refuses an entry of an env list (at envPath) that gives
-// one of vars another value, or takes it from a reference.
+// one of vars another value, or takes it from another reference.
 func checkEnvEntries(env *yaml.Node, envPath string, vars []wiring.Pair) error {
 	if env == nil || env.Kind != yaml.SequenceNode {
 		return nil
@@ -182,8 +203,9 @@ func checkEnvEntries(env *yaml.Node, envPath string, vars []wiring.Pair) error {
 			if name != v.Name {
 				continue
 			}
-			if got := envEntryValue(entry); got != v.Value {
-				conflicts = append(conflicts, conflictError(entry, fmt.Sprintf("%s[%s]", envPath, v.Name), got, v.Value))
+			if got := envEntryValue(entry); !envEntryIs(entry, v) && got != v.Value {
+				conflicts = append(conflicts, errorAt(entry, fmt.Sprintf("%s[%s]", envPath, v.Name),
+					"is %q but istio-vault-ca needs %s: remove it, or set spec.onConflict: override", got, shownEnv(v)))
 			}
 		}
 	}
@@ -242,12 +264,17 @@ func reconcileAnnotationsPatch(patch *yaml.Node, at string, p *wiring.Plan) (boo
 	return setOwnedAnnotations(value, at+".value", p, nil)
 }
 
-func envNames(p *wiring.Plan) string {
-	names := make([]string, len(p.Env))
-	for i, v := range p.Env {
+func envNames(p *wiring.Plan) string { return varNames(p.Env) }
+
+func varNames(vars []wiring.Pair) string {
+	names := make([]string, len(vars))
+	for i, v := range vars {
 		names[i] = v.Name
 	}
-	return strings.Join(names, " and ")
+	if len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
+	return strings.Join(names, "")
 }
 
 // chartMounts are the paths the istiod chart always mounts into discovery;

@@ -61,7 +61,15 @@ func ApplyPodTemplate(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 		return changed, nil // gateways: the proxy's env is not ours to touch
 	}
 	envChanged, err := setEnv(c, cpath, p.Env)
-	return changed || envChanged, err
+	if err != nil || p.Guard == nil {
+		return changed || envChanged, err
+	}
+	spec, err := yamlnode.LookupCreate(tmpl, yaml.MappingNode, "spec")
+	if err != nil {
+		return false, errorAt(tmpl, "spec.template.spec", "is not a mapping")
+	}
+	guardChanged, err := setGuard(spec, c, cpath, p.Guard)
+	return changed || envChanged || guardChanged, err
 }
 
 func findContainer(tmpl *yaml.Node, name string) (*yaml.Node, error) {
@@ -91,7 +99,7 @@ func checkMounts(c *yaml.Node, cpath string, p *wiring.Plan) error {
 	}
 	for _, m := range mounts.Content {
 		_, mp := yamlnode.Field(m, "mountPath")
-		if mp == nil {
+		if mp == nil || isGuardMount(m, p.Guard) {
 			continue
 		}
 		existing := path.Clean(yamlnode.Value(mp))
@@ -296,42 +304,114 @@ func checkForeignAnnotations(anns *yaml.Node, apath string, p *wiring.Plan) erro
 }
 
 // setEnv sets each variable on the container, updating the first entry of
-// that name, dropping any later duplicate and any valueFrom, never adding a
-// second one.
+// that name and dropping any later duplicate, never adding a second one.
+// The variables the plan places (wiring.Pair.Placed: from the downward API,
+// or referring to another) are kept in the plan's order: Kubernetes expands
+// $(VAR) only for a variable defined before, so a new one goes right before
+// the first later one already there, and ones found out of order are put
+// together, in order, where the first of them was.
 func setEnv(c *yaml.Node, cpath string, vars []wiring.Pair) (bool, error) {
 	env, err := yamlnode.LookupCreate(c, yaml.SequenceNode, "env")
 	if err != nil || env.Kind != yaml.SequenceNode {
 		return false, errorAt(c, cpath+".env", "is not a list")
 	}
 	changed := false
-	for _, v := range vars {
-		var keep []*yaml.Node
-		found := false
-		for _, e := range env.Content {
-			_, n := yamlnode.Field(e, "name")
-			if e.Kind != yaml.MappingNode || n == nil || yamlnode.Value(n) != v.Name {
-				keep = append(keep, e)
-				continue
-			}
-			if found {
-				changed = true // a duplicate: Kubernetes would use the last one
-				continue
-			}
-			found = true
-			if yamlnode.Clear(e, "valueFrom") != nil {
-				changed = true
-			}
-			changed = setString(e, "value", v.Value) || changed
-			keep = append(keep, e)
-		}
-		if !found {
-			entry := yamlnode.NewMapping()
-			setString(entry, "name", v.Name)
-			setString(entry, "value", v.Value)
-			keep = append(keep, entry)
-			changed = true
-		}
-		env.Content = keep
+	index := map[string]int{} // plan variable -> its place in vars
+	for i, v := range vars {
+		index[v.Name] = i
 	}
+	found := map[string]*yaml.Node{}
+	var keep []*yaml.Node
+	for _, e := range env.Content {
+		_, n := yamlnode.Field(e, "name")
+		i, ours := index[yamlnode.Value(n)]
+		if e.Kind != yaml.MappingNode || n == nil || !ours {
+			keep = append(keep, e)
+			continue
+		}
+		v := vars[i]
+		if found[v.Name] != nil {
+			changed = true // a duplicate: Kubernetes would use the last one
+			continue
+		}
+		found[v.Name] = e
+		changed = setEnvEntry(e, v) || changed
+		keep = append(keep, e)
+	}
+	for i, v := range vars {
+		if found[v.Name] != nil {
+			continue
+		}
+		entry := EnvEntry(v)
+		found[v.Name] = entry
+		changed = true
+		at := len(keep)
+		if v.Placed() {
+			for j, e := range keep {
+				_, n := yamlnode.Field(e, "name")
+				if k, ours := index[yamlnode.Value(n)]; ours && k > i && vars[k].Placed() && found[vars[k].Name] == e {
+					at = j
+					break
+				}
+			}
+		}
+		keep = append(keep[:at:at], append([]*yaml.Node{entry}, keep[at:]...)...)
+	}
+	if placed := placedOrder(keep, vars, found); placed != nil {
+		keep, changed = placed, true
+	}
+	env.Content = keep
 	return changed, nil
+}
+
+// placedOrder is nil when the placed variables are in the plan's order in
+// list, else list with them together, in order, where the first was.
+func placedOrder(list []*yaml.Node, vars []wiring.Pair, entries map[string]*yaml.Node) []*yaml.Node {
+	pos := map[*yaml.Node]int{}
+	for i, e := range list {
+		pos[e] = i
+	}
+	last, ordered, first := -1, true, len(list)
+	var block []*yaml.Node
+	for _, v := range vars {
+		if !v.Placed() {
+			continue
+		}
+		p := pos[entries[v.Name]]
+		ordered = ordered && p > last
+		last, first = p, min(first, p)
+		block = append(block, entries[v.Name])
+	}
+	if ordered {
+		return nil
+	}
+	var out []*yaml.Node
+	for i, e := range list {
+		if i == first {
+			out = append(out, block...)
+		}
+		if !slices.Contains(block, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// setEnvEntry makes an existing entry set its variable as v does.
+func setEnvEntry(e *yaml.Node, v wiring.Pair) bool {
+	if envEntryIs(e, v) {
+		if v.FieldPath == "" {
+			return setString(e, "value", v.Value) // a plain "1" becomes "1"
+		}
+		return false
+	}
+	if v.FieldPath != "" {
+		yamlnode.Clear(e, "value")
+		_, vf := yamlnode.Field(EnvEntry(v), "valueFrom")
+		yamlnode.SetField(e, "valueFrom", vf)
+		return true
+	}
+	yamlnode.Clear(e, "valueFrom")
+	setString(e, "value", v.Value)
+	return true
 }

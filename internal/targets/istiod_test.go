@@ -56,6 +56,82 @@ func TestSetEnv(t *testing.T) {
 	}
 }
 
+// The plan's variables in the order ForIstiod gives them: ROOT_CA_DIR
+// refers to the one before it.
+var guardedVars = []wiring.Pair{
+	{Name: "VAULT_AGENT_INJECT_STATUS", FieldPath: "metadata.annotations['vault.hashicorp.com/agent-inject-status']"},
+	{Name: "ROOT_CA_DIR", Value: "/v/$(VAULT_AGENT_INJECT_STATUS)"},
+	{Name: "AUTO_RELOAD_PLUGIN_CERTS", Value: "true"},
+}
+
+// TestSetEnvOrder: Kubernetes expands $(VAR) only for a variable defined
+// before, so the status variable must come before ROOT_CA_DIR wherever
+// either already is; the other variables stay where they are.
+func TestSetEnvOrder(t *testing.T) {
+	const (
+		status = "- name: VAULT_AGENT_INJECT_STATUS\n  valueFrom:\n    fieldRef:\n      apiVersion: v1\n      fieldPath: metadata.annotations['vault.hashicorp.com/agent-inject-status']\n"
+		root   = "- name: ROOT_CA_DIR\n  value: /v/$(VAULT_AGENT_INJECT_STATUS)\n"
+		reload = "- name: AUTO_RELOAD_PLUGIN_CERTS\n  value: \"true\"\n"
+		a, b   = "- name: A\n  value: a\n", "- name: B\n  value: b\n"
+	)
+	for name, tc := range map[string]struct{ in, want string }{
+		"absent":                       {"name: c\n", "name: c\nenv:\n" + status + root + reload},
+		"after the others":             {"env:\n" + a + b, "env:\n" + a + b + status + root + reload},
+		"ROOT_CA_DIR already there":    {"env:\n" + a + "- name: ROOT_CA_DIR\n  value: /old\n" + b, "env:\n" + a + status + root + b + reload},
+		"status after ROOT_CA_DIR":     {"env:\n" + root + a + status + b, "env:\n" + status + root + a + b + reload},
+		"status a plain value":         {"env:\n- name: VAULT_AGENT_INJECT_STATUS\n  value: injected\n" + root + reload, "env:\n" + status + root + reload},
+		"status from another field":    {"env:\n- name: VAULT_AGENT_INJECT_STATUS\n  valueFrom:\n    fieldRef:\n      fieldPath: metadata.name\n" + root + reload, "env:\n" + status + root + reload},
+		"converged":                    {"env:\n" + a + status + b + root + reload, "env:\n" + a + status + b + root + reload},
+		"API server's (no apiVersion)": {"env:\n" + strings.Replace(status, "      apiVersion: v1\n", "", 1) + root + reload, "env:\n" + strings.Replace(status, "      apiVersion: v1\n", "", 1) + root + reload},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := mustParse(t, tc.in)
+			changed, err := setEnv(c, "c", guardedVars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := mustString(t, c); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			if changed != (tc.in != tc.want) {
+				t.Errorf("changed = %v", changed)
+			}
+			if again, _ := setEnv(c, "c", guardedVars); again {
+				t.Errorf("a second run changed the env again")
+			}
+		})
+	}
+}
+
+// TestSetGuard: the guard volume and its mount are added once, a stale one
+// of the guard's name is replaced in place, and the mount overlap check
+// passes the guard's own mount but no other.
+func TestSetGuard(t *testing.T) {
+	g := &wiring.Guard{Volume: "istio-vault-ca-guard", MountPath: "/v", Items: []wiring.GuardItem{{Path: "ca-cert.pem", FieldPath: "metadata.annotations['g']"}}}
+	spec := mustParse(t, "containers:\n- name: discovery\n  volumeMounts:\n  - {name: istio-vault-ca-guard, mountPath: /old}\nvolumes:\n- {name: x, emptyDir: {}}\n- {name: istio-vault-ca-guard, emptyDir: {}}\n")
+	c := yamlnode.Lookup(spec, "containers").Content[0]
+	p := &wiring.Plan{VolumePath: "/v", VolumeSetting: "spec.secretVolumePath", Guard: g}
+	if err := checkMounts(c, "c", p); err != nil {
+		t.Fatalf("the guard's own mount is refused: %v", err)
+	}
+	changed, err := setGuard(spec, c, "c", g)
+	if err != nil || !changed {
+		t.Fatalf("changed %v, err %v", changed, err)
+	}
+	want := "containers:\n- name: discovery\n  volumeMounts:\n  - name: istio-vault-ca-guard\n    mountPath: /v\n    readOnly: true\n" +
+		"volumes:\n- {name: x, emptyDir: {}}\n- name: istio-vault-ca-guard\n  downwardAPI:\n    items:\n    - path: ca-cert.pem\n      fieldRef:\n        apiVersion: v1\n        fieldPath: metadata.annotations['g']\n"
+	if got := mustString(t, spec); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if again, _ := setGuard(spec, c, "c", g); again {
+		t.Errorf("a second run changed the guard again")
+	}
+	other := mustParse(t, "volumeMounts:\n- {name: mine, mountPath: /v}\n")
+	if err := checkMounts(other, "c", p); err == nil {
+		t.Errorf("another volume mounted at the guard's path is accepted")
+	}
+}
+
 func TestOverlaps(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string

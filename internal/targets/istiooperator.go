@@ -88,13 +88,69 @@ func applyOperatorPilot(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	verr := checkEnvVarFrom(rn, p)
 	envChanged, eerr := setOwnedEnv(k8s, "spec.components.pilot.k8s", p.Env, p.Override,
 		yamlnode.Lookup(rn, "spec", "values", "pilot", "env"), "spec.values.pilot.env")
-	if err := joinErrors(aerr, verr, eerr); err != nil {
+	gChanged, gerr := setOperatorGuard(rn, p)
+	if err := joinErrors(aerr, verr, eerr, gerr); err != nil {
 		return false, err
 	}
+	changed = changed || gChanged
 	name := operatorIstiodName(rn)
 	ovChanged, err := applyDeploymentOverlays(yamlnode.Lookup(k8s, "overlays"), "spec.components.pilot.k8s.overlays",
 		func(n string) bool { return n == name }, p)
 	return changed || envChanged || ovChanged, err
+}
+
+// setOperatorGuard writes istiod's guard (wiring.Guard) into
+// values.pilot.volumes and values.pilot.volumeMounts, which the istiod
+// chart (since Istio 1.19) renders into the Deployment and the discovery
+// container; istioctl does not apply k8s.volumes or k8s.volumeMounts.
+func setOperatorGuard(rn *yaml.Node, p *wiring.Plan) (bool, error) {
+	if p.Guard == nil {
+		return false, nil
+	}
+	pilot, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "values", "pilot")
+	if err != nil || pilot.Kind != yaml.MappingNode {
+		return false, errorAt(rn, "spec.values.pilot", "is not a mapping")
+	}
+	return setValuesGuard(pilot, "spec.values.pilot", p)
+}
+
+// setValuesGuard writes the guard into the volumes and volumeMounts lists of
+// an istiod chart's values (at vpath). An entry of the guard's name that
+// differs is a conflict unless override; another mount at or around the
+// guard's path is refused, as in a Deployment.
+func setValuesGuard(values *yaml.Node, vpath string, p *wiring.Plan) (bool, error) {
+	g := p.Guard
+	changed := false
+	var errs []error
+	for _, l := range []struct {
+		field string
+		want  *yaml.Node
+	}{{"volumes", GuardVolume(g)}, {"volumeMounts", GuardMount(g)}} {
+		list, err := yamlnode.LookupCreate(values, yaml.SequenceNode, l.field)
+		if err != nil || list.Kind != yaml.SequenceNode {
+			errs = append(errs, errorAt(values, vpath+"."+l.field, "is not a list"))
+			continue
+		}
+		at := vpath + "." + l.field
+		if l.field == "volumeMounts" {
+			holder := yamlnode.NewMapping()
+			yamlnode.SetField(holder, "volumeMounts", list)
+			if err := checkMounts(holder, vpath, p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if e, i := listEntry(list, "name", g.Volume); e != nil && !sameTree(e, l.want) && !p.Override {
+			errs = append(errs, errorAt(e, fmt.Sprintf("%s[%d]", at, i), "is a %s named %s other than the one istio-vault-ca writes, which makes istiod exit in a pod the Vault injector did not mutate: remove it, or set spec.onConflict: override",
+				strings.TrimSuffix(l.field, "s"), g.Volume))
+			continue
+		}
+		changed = setListEntry(list, "name", l.want) || changed
+	}
+	if err := joinErrors(errs...); err != nil {
+		return false, err
+	}
+	return changed, nil
 }
 
 // operatorRevision is the revision istioctl renders istiod with, and the
@@ -324,9 +380,19 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 	case reachesEnvByIndex:
 		return false, errorAt(patch, at, "path %s selects an env entry of container %s by its position, which could be %s, set by istio-vault-ca: select the entry by name ([name:...]) instead",
 			raw, p.Container, envNames(p))
+	case reachesGuardList:
+		verb := "replaces"
+		if removes {
+			verb = "removes"
+		}
+		return false, errorAt(patch, at, "path %s %s the %s, with %s: patch only the entries you mean to change (by [name:...])", raw, verb, r.what, guardEntries)
+	case reachesGuardByIndex:
+		return false, errorAt(patch, at, "path %s selects one of the %s by its position, which could be %s: select the entry by name ([name:...]) instead", raw, r.what, guardEntries)
+	case reachesGuard:
+		return false, errorAt(patch, at, "path %s changes %s: remove this patch", raw, guardEntries)
 	}
 	// The patch is on one entry of the plan.
-	want := shown(r.entry.Value)
+	want := shownEnv(r.entry)
 	if removes {
 		return false, errorAt(patch, at, "path %s removes %s, which istio-vault-ca sets to %s: remove this patch", raw, r.what, want)
 	}
@@ -339,7 +405,7 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 	case r.kind == reachesEnvEntry && value.Kind == yaml.MappingNode:
 		name, _ := stringValue(yamlnode.Lookup(value, "name"))
 		v := envEntryValue(value)
-		same, got = name == r.entry.Name && v == r.entry.Value, shown(v)
+		same, got = name == r.entry.Name && (envEntryIs(value, r.entry) || r.entry.FieldPath == "" && v == r.entry.Value), shown(v)
 		if name != r.entry.Name {
 			got = "a variable named " + strconv.Quote(name)
 		}
@@ -357,10 +423,7 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 		if same {
 			return false, nil
 		}
-		entry := yamlnode.NewMapping()
-		setString(entry, "name", r.entry.Name)
-		setString(entry, "value", r.entry.Value)
-		yamlnode.SetField(patch, "value", entry)
+		yamlnode.SetField(patch, "value", EnvEntry(r.entry))
 		return true, nil
 	}
 	// Also the same value written as another type (true for "true") is
@@ -403,7 +466,12 @@ const (
 	reachesEnvEntry                  // one of the plan's env entries, itself
 	reachesEnvValue                  // the value of one of the plan's env entries
 	reachesBelowEntry                // anything else of, or below, one of the plan's entries
+	reachesGuardList                 // the pod's volumes, or the container's volumeMounts, whole
+	reachesGuardByIndex              // an entry of those lists, by position
+	reachesGuard                     // the guard's volume or mount, or what is below them
 )
+
+const guardEntries = "istio-vault-ca's guard volume, which makes istiod exit instead of self-signing in a pod the Vault injector did not mutate"
 
 // reached is what an overlay patch path reaches of what a plan writes.
 type reached struct {
@@ -447,6 +515,9 @@ func reach(el []string, p *wiring.Plan) reached {
 			return reached{kind: reachesOtherAnnotation, what: el[4]}
 		}
 	case "spec":
+		if r, ok := reachGuard(el, p); ok {
+			return r
+		}
 		if len(p.Env) == 0 {
 			return reached{}
 		}
@@ -475,7 +546,7 @@ func reach(el []string, p *wiring.Plan) reached {
 				switch {
 				case at(7):
 					r.kind = reachesEnvEntry
-				case at(8) && el[7] == "value":
+				case at(8) && el[7] == "value" && e.FieldPath == "":
 					r.kind = reachesEnvValue
 				}
 				return r
@@ -483,6 +554,36 @@ func reach(el []string, p *wiring.Plan) reached {
 		}
 	}
 	return reached{}
+}
+
+// reachGuard tells what a path below spec.template.spec reaches of the
+// plan's guard: the pod's volumes or the container's volumeMounts, whole,
+// by position, or the guard's own entry (by name, or its mount by path).
+func reachGuard(el []string, p *wiring.Plan) (reached, bool) {
+	g := p.Guard
+	if g == nil || len(el) < 4 {
+		return reached{}, false
+	}
+	list, rest, what := el[4:], "", "pod's volumes"
+	switch {
+	case el[3] == "volumes":
+		rest = "name"
+	case el[3] == "containers" && len(el) >= 6 && selectsContainer(el[4], p.Container) && el[5] == "volumeMounts":
+		list, rest, what = el[6:], "mountPath", "volumeMounts of container "+p.Container
+	default:
+		return reached{}, false
+	}
+	if len(list) == 0 {
+		return reached{kind: reachesGuardList, what: what}, true
+	}
+	if isIndexElement(list[0]) {
+		return reached{kind: reachesGuardByIndex, what: what}, true
+	}
+	k, v, ok := keyValueElement(list[0])
+	if ok && (k == "name" && v == g.Volume || k == rest && rest == "mountPath" && path.Clean(v) == g.MountPath) {
+		return reached{kind: reachesGuard}, true
+	}
+	return reached{}, true
 }
 
 // selectsContainer tells whether a path element selecting a container could

@@ -28,6 +28,8 @@ func TestReach(t *testing.T) {
 		Annotations: []wiring.Pair{{Name: "vault.hashicorp.com/agent-inject", Value: "true"}},
 		Env:         []wiring.Pair{{Name: "ROOT_CA_DIR", Value: "/vault/secrets"}}}
 	gateway := &wiring.Plan{Container: "istio-proxy", Annotations: istiod.Annotations}
+	guarded := &wiring.Plan{Container: "discovery", Annotations: istiod.Annotations, Env: guardedVars,
+		Guard: &wiring.Guard{Volume: "istio-vault-ca-guard", MountPath: "/vault/secrets"}}
 	for _, tc := range []struct {
 		path string
 		p    *wiring.Plan
@@ -58,6 +60,18 @@ func TestReach(t *testing.T) {
 		{"spec.template.spec.containers.[name:discovery].env.[name:ROOT_CA_DIR].value", istiod, reachesEnvValue},
 		{"spec.template.spec.containers.[name:discovery].env.[name:ROOT_CA_DIR].valueFrom", istiod, reachesBelowEntry},
 		{"spec.template.spec.containers.[name:discovery].env.[name:PILOT_TRACE_SAMPLING].value", istiod, reachesNothing},
+		{"spec.template.spec.containers.[name:discovery].env.[name:VAULT_AGENT_INJECT_STATUS].value", guarded, reachesBelowEntry},
+		{"spec.template.spec.volumes", guarded, reachesGuardList},
+		{"spec.template.spec.volumes[6]", guarded, reachesGuardByIndex},
+		{"spec.template.spec.volumes.[name:istio-vault-ca-guard].downwardAPI", guarded, reachesGuard},
+		{"spec.template.spec.volumes.[name:cert-manager]", guarded, reachesNothing},
+		{"spec.template.spec.volumes[6]", istiod, reachesNothing}, // no guard in the plan
+		{"spec.template.spec.containers.[name:discovery].volumeMounts", guarded, reachesGuardList},
+		{"spec.template.spec.containers[0].volumeMounts[6]", guarded, reachesGuardByIndex},
+		{"spec.template.spec.containers.[name:discovery].volumeMounts.[mountPath:/vault/secrets]", guarded, reachesGuard},
+		{"spec.template.spec.containers.[name:discovery].volumeMounts.[name:istio-vault-ca-guard].readOnly", guarded, reachesGuard},
+		{"spec.template.spec.containers.[name:discovery].volumeMounts.[name:cert-manager]", guarded, reachesNothing},
+		{"spec.template.spec.containers.[name:sidecar].volumeMounts", guarded, reachesNothing},
 		{"spec.replicas", istiod, reachesNothing},
 		{"metadata.annotations", istiod, reachesNothing},
 	} {

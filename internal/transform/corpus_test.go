@@ -85,7 +85,18 @@ func TestCorpus(t *testing.T) {
 							Spec     struct {
 								Containers []struct {
 									Name string
-									Env  []struct{ Name, Value string }
+									Env  []struct {
+										Name, Value string
+										ValueFrom   *struct{ FieldRef struct{ FieldPath string } }
+									}
+									VolumeMounts []struct {
+										Name, MountPath string
+										ReadOnly        bool
+									}
+								}
+								Volumes []struct {
+									Name        string
+									DownwardAPI *struct{ Items []struct{ Path string } }
 								}
 							}
 						}
@@ -98,19 +109,40 @@ func TestCorpus(t *testing.T) {
 				if got := obj.Spec.Template.Metadata.Annotations["vault.hashicorp.com/agent-inject-secret-ca-key.pem"]; got != "secret/data/cluster1/istiod" {
 					t.Errorf("%s: ca-key.pem reads %q", obj.Metadata.Name, got)
 				}
-				rootCADirs := 0
+				rootCADirs, status := 0, false
 				for _, c := range obj.Spec.Template.Spec.Containers {
 					for _, e := range c.Env {
-						if e.Name == "ROOT_CA_DIR" {
+						switch e.Name {
+						case "VAULT_AGENT_INJECT_STATUS":
+							// Kubernetes expands $(VAR) only for a variable defined before.
+							status = rootCADirs == 0 && e.ValueFrom != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.annotations['vault.hashicorp.com/agent-inject-status']"
+						case "ROOT_CA_DIR":
 							rootCADirs++
-							if c.Name != "discovery" || e.Value != "/vault/secrets" {
-								t.Errorf("ROOT_CA_DIR=%q on container %q", e.Value, c.Name)
+							if c.Name != "discovery" || e.Value != "/vault/secrets/$(VAULT_AGENT_INJECT_STATUS)" || !status {
+								t.Errorf("ROOT_CA_DIR=%q on container %q, after VAULT_AGENT_INJECT_STATUS from the injector's status: %v", e.Value, c.Name, status)
 							}
 						}
+					}
+					guarded := false
+					for _, m := range c.VolumeMounts {
+						guarded = guarded || m.Name == "istio-vault-ca-guard" && m.MountPath == "/vault/secrets" && m.ReadOnly
+					}
+					if guarded != (c.Name == "discovery") {
+						t.Errorf("container %s: the guard is mounted read-only at /vault/secrets: %v", c.Name, guarded)
 					}
 				}
 				if rootCADirs != 1 {
 					t.Errorf("%d ROOT_CA_DIR variables, want 1", rootCADirs)
+				}
+				guards := 0
+				for _, v := range obj.Spec.Template.Spec.Volumes {
+					if v.Name == "istio-vault-ca-guard" && v.DownwardAPI != nil && len(v.DownwardAPI.Items) == 2 &&
+						v.DownwardAPI.Items[0].Path == "ca-cert.pem" && v.DownwardAPI.Items[1].Path == "$(VAULT_AGENT_INJECT_STATUS)/ca-cert.pem" {
+						guards++
+					}
+				}
+				if guards != 1 {
+					t.Errorf("%d guard volumes holding ca-cert.pem, want 1", guards)
 				}
 			}
 			if want := expectedIstiod(name); strings.Join(changed, ",") != want {

@@ -57,8 +57,13 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 
 // patchFor builds the strategic-merge patch of one workload: the pod
 // template's annotations and, on the plan's container, its env by name, each
-// entry with valueFrom: null, which removes one a chart may have set (the
-// chart's envVarFrom): Kubernetes refuses an entry with both.
+// entry with null for the field it does not set (valueFrom for a value, value
+// for a downward-API reference), which removes one a chart may have set (the
+// chart's envVarFrom): Kubernetes refuses an entry with both. A strategic
+// merge puts the patch's new entries before the Deployment's, in the patch's
+// order (kustomize's and the API machinery's alike), so a variable is defined
+// before ROOT_CA_DIR refers to it. istiod's guard goes into the pod's volumes
+// (by name) and the container's volumeMounts (by mountPath).
 func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
 	patch := yamlnode.NewMapping()
 	yamlnode.SetField(patch, "apiVersion", yamlnode.NewString(yamlnode.APIVersion(rn)))
@@ -78,24 +83,36 @@ func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
 	for _, a := range p.Annotations {
 		yamlnode.SetField(anns, a.Name, targets.StringNode(a.Value))
 	}
-	if len(p.Env) > 0 {
-		c := yamlnode.NewMapping()
-		yamlnode.SetField(c, "name", yamlnode.NewString(p.Container))
-		env := yamlnode.NewSequence()
-		for _, e := range p.Env {
-			entry := yamlnode.NewMapping()
-			yamlnode.SetField(entry, "name", targets.StringNode(e.Name))
-			yamlnode.SetField(entry, "value", targets.StringNode(e.Value))
-			// Not through SetField, which drops a null as kyaml's does.
-			entry.Content = append(entry.Content, yamlnode.NewString("valueFrom"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.NullTag, Value: "null"})
-			env.Content = append(env.Content, entry)
+	if len(p.Env) == 0 {
+		return patch, nil
+	}
+	// Not through SetField, which drops a null as kyaml's does.
+	null := func(m *yaml.Node, key string) {
+		m.Content = append(m.Content, yamlnode.NewString(key), &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.NullTag, Value: "null"})
+	}
+	c := yamlnode.NewMapping()
+	yamlnode.SetField(c, "name", yamlnode.NewString(p.Container))
+	env := yamlnode.NewSequence()
+	for _, e := range p.Env {
+		entry := targets.EnvEntry(e)
+		if e.FieldPath != "" {
+			null(entry, "value")
+		} else {
+			null(entry, "valueFrom")
 		}
-		yamlnode.SetField(c, "env", env)
-		spec, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "spec", "template", "spec")
-		if err != nil {
-			return nil, err
-		}
-		yamlnode.SetField(spec, "containers", yamlnode.NewSequence(c))
+		env.Content = append(env.Content, entry)
+	}
+	yamlnode.SetField(c, "env", env)
+	spec, err := yamlnode.LookupCreate(patch, yaml.MappingNode, "spec", "template", "spec")
+	if err != nil {
+		return nil, err
+	}
+	if p.Guard != nil {
+		yamlnode.SetField(c, "volumeMounts", yamlnode.NewSequence(targets.GuardMount(p.Guard)))
+	}
+	yamlnode.SetField(spec, "containers", yamlnode.NewSequence(c))
+	if p.Guard != nil {
+		yamlnode.SetField(spec, "volumes", yamlnode.NewSequence(targets.GuardVolume(p.Guard)))
 	}
 	return patch, nil
 }

@@ -27,7 +27,53 @@ const IstiodContainer = "discovery"
 const (
 	EnvRootCADir  = "ROOT_CA_DIR"
 	EnvAutoReload = "AUTO_RELOAD_PLUGIN_CERTS"
+	// EnvInjectStatus holds the injector's status annotation of the pod,
+	// through the downward API: InjectedStatus in a pod the injector
+	// mutated, empty in one it did not. ROOT_CA_DIR is built from it.
+	EnvInjectStatus = "VAULT_AGENT_INJECT_STATUS"
 )
+
+// StatusAnnotation is the annotation the Vault Agent Injector sets on a pod
+// in the same patch that adds the agent and its volume, with the value
+// InjectedStatus (vault-k8s agent-inject/agent/agent.go, Patch: it is the
+// only status it writes). The injector's webhook defaults to failurePolicy
+// Ignore, so a pod can be created without that patch: injector down or
+// slow, a selector that misses the pod.
+const (
+	StatusAnnotation = Prefix + "agent-inject-status"
+	InjectedStatus   = "injected"
+)
+
+// The guard: istiod's plugged-in CA code (pilot/pkg/bootstrap/istio_ca.go,
+// createIstioCA) exits when some of the bundle's files are in ROOT_CA_DIR
+// ("incomplete signing CA bundle detected"), but with none of them it
+// silently becomes a self-signed CA, publishing its own root. So
+// ROOT_CA_DIR is never a directory that can be empty: it is
+// <secretVolumePath>/$(VAULT_AGENT_INJECT_STATUS). In an injected pod that
+// is <secretVolumePath>/injected, where the injector mounts the agent's
+// volume (secret-volume-path) and the agent renders the files. In a pod
+// the injector did not mutate it is <secretVolumePath>/, where the tool
+// mounts a volume of its own holding one of the bundle's file names: istiod
+// exits, naming the incomplete bundle, and publishes nothing. The same file
+// is in a directory named $(VAULT_AGENT_INJECT_STATUS): should ROOT_CA_DIR
+// ever come before the variable in the container's env, Kubernetes leaves
+// the reference unexpanded, and istiod finds that file there.
+const (
+	GuardVolume     = "istio-vault-ca-guard"
+	GuardAnnotation = "istio-vault-ca.dev/guard"
+)
+
+// Guard is the volume the tool gives istiod's container, mounted read-only
+// at MountPath (spec.secretVolumePath): a downwardAPI volume whose Items
+// each hold the GuardAnnotation of the pod, which says what happened.
+type Guard struct {
+	Volume, MountPath string
+	Items             []GuardItem
+}
+
+// GuardItem is one file of the guard volume, and the downward-API field it
+// holds.
+type GuardItem struct{ Path, FieldPath string }
 
 // Part is the role a file plays in the CA bundle, or in a gateway's
 // certificate.
@@ -78,17 +124,33 @@ const (
 )
 
 // Pair is one annotation or environment variable, kept in a fixed order so
-// output is stable and diffable.
-type Pair struct{ Name, Value string }
+// output is stable and diffable. FieldPath, for a variable only, takes its
+// value from the pod's downward API (valueFrom.fieldRef) instead of Value.
+type Pair struct{ Name, Value, FieldPath string }
+
+// Placed reports whether a variable must stay in the container's own env
+// list, in the plan's order: it comes from the downward API, or it refers
+// to an earlier variable, which Kubernetes expands only for variables
+// defined before it.
+func (v Pair) Placed() bool { return v.FieldPath != "" || strings.Contains(v.Value, "$(") }
+
+// FieldRef is the downward-API path of a pod annotation.
+func FieldRef(annotation string) string { return "metadata.annotations['" + annotation + "']" }
 
 // Plan is everything a target writes for one config.
 type Plan struct {
 	Files       []File
 	Annotations []Pair
 	Env         []Pair
-	// VolumePath is where the injector mounts the files in the container,
-	// and VolumeSetting the config field that set it, for error messages.
-	VolumePath, VolumeSetting string
+	// VolumePath is where the plan's mounts go in the container, and
+	// VolumeSetting the config field that set it, for error messages.
+	// FilesDir is where the injector mounts the agent's volume and the
+	// agent renders the files: VolumePath itself for a gateway,
+	// VolumePath/injected for istiod, whose Guard is at VolumePath.
+	VolumePath, VolumeSetting, FilesDir string
+	// Guard is istiod's guard volume; nil for a gateway, whose proxy
+	// does not run a CA.
+	Guard *Guard
 	// Container is the container that reads the files.
 	Container string
 	// ServiceAccounts and Namespaces are the identities the Vault role
@@ -124,7 +186,8 @@ var fileNames = map[config.FileLayout][]struct {
 // ForIstiod builds the plan for istiod from a loaded (validated) config.
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
-	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", Container: IstiodContainer,
+	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", FilesDir: path.Join(s.SecretVolumePath, InjectedStatus),
+		Container:       IstiodContainer,
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
 		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.istiod"}
@@ -143,12 +206,44 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 		}
 		p.Files = append(p.Files, file)
 	}
-	p.Annotations = annotations(s, p, agentSettings{role: s.Vault.Role, authPath: s.Vault.AuthPath, initOnly: !s.Rotation})
-	p.Env = []Pair{{EnvRootCADir, s.SecretVolumePath}}
+	p.Guard = guard(s.SecretVolumePath, p.Files)
+	p.Annotations = append(annotations(s, p, agentSettings{role: s.Vault.Role, authPath: s.Vault.AuthPath, initOnly: !s.Rotation}),
+		Pair{Name: GuardAnnotation, Value: guardText(s.SecretVolumePath, p.FilesDir)})
+	p.Env = []Pair{
+		{Name: EnvInjectStatus, FieldPath: FieldRef(StatusAnnotation)},
+		{Name: EnvRootCADir, Value: s.SecretVolumePath + "/$(" + EnvInjectStatus + ")"},
+	}
 	if s.Rotation {
-		p.Env = append(p.Env, Pair{EnvAutoReload, "true"})
+		p.Env = append(p.Env, Pair{Name: EnvAutoReload, Value: "true"})
 	}
 	return p, nil
+}
+
+// guard is istiod's guard volume at dir: the layout's signing certificate
+// (ca-cert.pem, tls.crt), so that istiod's log says it looked for the
+// layout the config names, at the top and in the unexpanded directory.
+func guard(dir string, files []File) *Guard {
+	name := ""
+	for _, f := range files {
+		if f.Part == PartCert {
+			name = f.Name
+		}
+	}
+	field := FieldRef(GuardAnnotation)
+	return &Guard{Volume: GuardVolume, MountPath: dir, Items: []GuardItem{
+		{Path: name, FieldPath: field},
+		{Path: "$(" + EnvInjectStatus + ")/" + name, FieldPath: field},
+	}}
+}
+
+// guardText is the guard annotation, and so the guard file's content: what
+// someone who finds either needs to know.
+func guardText(dir, filesDir string) string {
+	return "istio-vault-ca: in a pod the Vault Agent Injector mutated, the Vault agent renders istiod's CA into " + filesDir +
+		" and ROOT_CA_DIR points there. This pod's ROOT_CA_DIR is " + dir + "/$(" + EnvInjectStatus + "): where the injector did not mutate the pod" +
+		" (its webhook unreachable, or not matching the pod; failurePolicy Ignore creates the pod anyway) that is " + dir +
+		", which holds only this file, so istiod exits with \"incomplete signing CA bundle detected\" rather than become a self-signed CA." +
+		" Make the injector mutate istiod's pods, then delete this pod."
 }
 
 // agentSettings are what differs between the agents of istiod and of a gateway.
@@ -160,47 +255,47 @@ type agentSettings struct {
 
 func annotations(s config.Spec, p *Plan, as agentSettings) []Pair {
 	a := []Pair{
-		{Prefix + "agent-inject", "true"},
+		{Name: Prefix + "agent-inject", Value: "true"},
 		// The files must exist before the workload starts: with an empty
 		// ROOT_CA_DIR istiod silently becomes a self-signed CA.
-		{Prefix + "agent-init-first", "true"},
-		{Prefix + "agent-pre-populate-only", strconv.FormatBool(as.initOnly)},
-		{Prefix + "agent-inject-containers", p.Container},
-		{Prefix + "role", as.role},
-		{Prefix + "auth-path", as.authPath},
+		{Name: Prefix + "agent-init-first", Value: "true"},
+		{Name: Prefix + "agent-pre-populate-only", Value: strconv.FormatBool(as.initOnly)},
+		{Name: Prefix + "agent-inject-containers", Value: p.Container},
+		{Name: Prefix + "role", Value: as.role},
+		{Name: Prefix + "auth-path", Value: as.authPath},
 	}
 	if s.Vault.Namespace != "" {
-		a = append(a, Pair{Prefix + "namespace", s.Vault.Namespace})
+		a = append(a, Pair{Name: Prefix + "namespace", Value: s.Vault.Namespace})
 	}
 	if s.Vault.Address != "" {
-		a = append(a, Pair{Prefix + "service", s.Vault.Address})
+		a = append(a, Pair{Name: Prefix + "service", Value: s.Vault.Address})
 	}
 	if s.Vault.CACert != "" {
-		a = append(a, Pair{Prefix + "ca-cert", s.Vault.CACert})
+		a = append(a, Pair{Name: Prefix + "ca-cert", Value: s.Vault.CACert})
 	}
 	if d := s.Agent.StaticSecretRenderInterval; d != "" {
-		a = append(a, Pair{Prefix + "template-static-secret-render-interval", d})
+		a = append(a, Pair{Name: Prefix + "template-static-secret-render-interval", Value: d})
 	}
 	if s.Vault.TLSSkipVerify {
-		a = append(a, Pair{Prefix + "tls-skip-verify", "true"})
+		a = append(a, Pair{Name: Prefix + "tls-skip-verify", Value: "true"})
 	}
 	a = append(a,
-		Pair{Prefix + "secret-volume-path", p.VolumePath},
+		Pair{Name: Prefix + "secret-volume-path", Value: p.FilesDir},
 		// The agent writes the files as this user; it must be istiod's,
 		// or istiod cannot read a key that is not world-readable.
-		Pair{Prefix + "agent-run-as-user", strconv.FormatInt(*s.Agent.RunAsUser, 10)},
-		Pair{Prefix + "agent-run-as-group", strconv.FormatInt(*s.Agent.RunAsGroup, 10)},
+		Pair{Name: Prefix + "agent-run-as-user", Value: strconv.FormatInt(*s.Agent.RunAsUser, 10)},
+		Pair{Name: Prefix + "agent-run-as-group", Value: strconv.FormatInt(*s.Agent.RunAsGroup, 10)},
 	)
 	for _, f := range p.Files {
 		a = append(a,
-			Pair{Prefix + "agent-inject-secret-" + f.Name, f.APIPath},
-			Pair{Prefix + "agent-inject-template-" + f.Name, f.Template},
+			Pair{Name: Prefix + "agent-inject-secret-" + f.Name, Value: f.APIPath},
+			Pair{Name: Prefix + "agent-inject-template-" + f.Name, Value: f.Template},
 		)
 		if f.Capability == Read {
-			a = append(a, Pair{Prefix + "error-on-missing-key-" + f.Name, "true"})
+			a = append(a, Pair{Name: Prefix + "error-on-missing-key-" + f.Name, Value: "true"})
 		}
 		if f.Perms != "" {
-			a = append(a, Pair{Prefix + "agent-inject-perms-" + f.Name, f.Perms})
+			a = append(a, Pair{Name: Prefix + "agent-inject-perms-" + f.Name, Value: f.Perms})
 		}
 	}
 	return a
@@ -262,7 +357,7 @@ func ForGateway(cfg *config.VaultCA, index int) (*Plan, error) {
 	s := cfg.Spec
 	g := s.Gateways[index]
 	at := "spec.gateways[" + strconv.Itoa(index) + "]"
-	p := &Plan{VolumePath: g.MountPath, VolumeSetting: at + ".mountPath", Container: g.Container,
+	p := &Plan{VolumePath: g.MountPath, VolumeSetting: at + ".mountPath", FilesDir: g.MountPath, Container: g.Container,
 		ServiceAccounts: g.ServiceAccounts, Namespaces: g.Namespaces,
 		Override: s.OnConflict == config.ConflictOverride, Selector: g.Selector, Role: g.Role, AuthPath: g.AuthPath,
 		Policy: g.Policy, VaultNamespace: s.Vault.Namespace, Setting: at}
