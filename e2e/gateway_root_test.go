@@ -32,21 +32,7 @@ func TestGatewayRootProxyReadsItsKey(t *testing.T) {
 	e := newEnv(t)
 	ca, _, _, _ := newCA(t, nil, nil, "", "Gateway CA", 40)
 	crt, key := leaf(t, ca, ca.keyPEM, "shop.example.com")
-	l := layout{name: "root-proxy", config: `apiVersion: istio-vault-ca.dev/v1alpha1
-kind: VaultCA
-metadata: {name: t}
-spec:
-  cluster: cluster1
-  vault: {role: istiod}
-  source:
-    kv: {version: 2, path: secret/istio/cacerts}
-  gateways:
-  - selector: {istio: ingressgateway}
-    mountPath: /etc/istio/ingress-certs
-    certificates:
-    - name: shop
-      kv: {version: 2, path: "secret/gateways/{{ .Cluster }}/shop"}
-`, seed: func(t *testing.T, v *api.Client) {
+	l := layout{name: "root-proxy", config: webhooksConfig, seed: func(t *testing.T, v *api.Client) {
 		kvPut(t, v, 2, "secret", "istio/cacerts", ca.fields())
 		kvPut(t, v, 2, "secret", "gateways/cluster1/shop", map[string]any{"tls.crt": crt, "tls.key": key})
 	}}

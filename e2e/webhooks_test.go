@@ -24,9 +24,10 @@ import (
 // MutatingWebhookConfiguration for the default revision.
 const istioInjectorWebhook = "istio-sidecar-injector"
 
-// webhooksConfig is one config for istiod's CA and a KV-only gateway: a
-// gateway certificate with neither rotation nor PKI, so the gateway's pod
-// gets vault-agent-init and no sidecar.
+// webhooksConfig is one config for istiod's CA and a KV-only gateway (also
+// TestGatewayRootProxyReadsItsKey's): a gateway certificate with neither
+// rotation nor PKI, so the gateway's pod gets vault-agent-init and no
+// sidecar.
 const webhooksConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: webhooks}
