@@ -67,8 +67,8 @@ func (c *VaultCA) Validate() Errors {
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
 		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)
 	}
-	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
-		add("spec.secretVolumePath", "must be a clean absolute directory other than /, got %q", p)
+	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.Contains(p, "$") {
+		add("spec.secretVolumePath", "must be a clean absolute directory other than /, with no $ (Kubernetes expands $(VAR) in ROOT_CA_DIR but not in a mountPath), got %q", p)
 	}
 	if s.OnConflict != ConflictError && s.OnConflict != ConflictOverride {
 		add("spec.onConflict", "must be %q or %q, got %q", ConflictError, ConflictOverride, s.OnConflict)
