@@ -136,13 +136,19 @@ func TestCorpus(t *testing.T) {
 				}
 				guards := 0
 				for _, v := range obj.Spec.Template.Spec.Volumes {
-					if v.Name == "istio-vault-ca-guard" && v.DownwardAPI != nil && len(v.DownwardAPI.Items) == 2 &&
-						v.DownwardAPI.Items[0].Path == "ca-cert.pem" && v.DownwardAPI.Items[1].Path == "$(VAULT_AGENT_INJECT_STATUS)/ca-cert.pem" {
+					if v.Name != "istio-vault-ca-guard" || v.DownwardAPI == nil {
+						continue
+					}
+					var paths []string
+					for _, it := range v.DownwardAPI.Items {
+						paths = append(paths, it.Path)
+					}
+					if strings.Join(paths, " ") == "ca-key.pem ca-cert.pem $(VAULT_AGENT_INJECT_STATUS)/ca-key.pem $(VAULT_AGENT_INJECT_STATUS)/ca-cert.pem" {
 						guards++
 					}
 				}
 				if guards != 1 {
-					t.Errorf("%d guard volumes holding ca-cert.pem, want 1", guards)
+					t.Errorf("%d guard volumes holding ca-key.pem and ca-cert.pem, want 1", guards)
 				}
 			}
 			if want := expectedIstiod(name); strings.Join(changed, ",") != want {

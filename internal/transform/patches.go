@@ -83,12 +83,19 @@ func patchFor(rn *yaml.Node, p *wiring.Plan) (*yaml.Node, error) {
 	for _, a := range p.Annotations {
 		yamlnode.SetField(anns, a.Name, targets.StringNode(a.Value))
 	}
-	if len(p.Env) == 0 {
-		return patch, nil
-	}
 	// Not through SetField, which drops a null as kyaml's does.
 	null := func(m *yaml.Node, key string) {
 		m.Content = append(m.Content, yamlnode.NewString(key), &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.NullTag, Value: "null"})
+	}
+	// The post-renderer refuses a pod template that presets the injector's
+	// status; Flux only applies the patch. A preset status makes the
+	// injector skip the pod, and ROOT_CA_DIR names a directory that does
+	// not exist: null deletes the annotation in a strategic merge.
+	if p.Guard != nil {
+		null(anns, wiring.StatusAnnotation)
+	}
+	if len(p.Env) == 0 {
+		return patch, nil
 	}
 	c := yamlnode.NewMapping()
 	yamlnode.SetField(c, "name", yamlnode.NewString(p.Container))

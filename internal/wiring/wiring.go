@@ -219,31 +219,48 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	return p, nil
 }
 
-// guard is istiod's guard volume at dir: the layout's signing certificate
-// (ca-cert.pem, tls.crt), so that istiod's log says it looked for the
-// layout the config names, at the top and in the unexpanded directory.
+// guard is istiod's guard volume at dir: the text of the guard annotation
+// under the layout's key and certificate file names (ca-key.pem and
+// ca-cert.pem, tls.key and tls.crt), at the top and in the unexpanded
+// directory. The pinned istiod exits on any part of a bundle without the
+// rest. istiods before Istio 1.27 (istio/istio#55696) looked only for
+// ca-key.pem and self-signed without it: they find one, cannot parse it,
+// and exit too; for the kubernetes-tls layout, which they may not read,
+// the guard holds ca-key.pem as well.
 func guard(dir string, files []File) *Guard {
-	name := ""
-	for _, f := range files {
-		if f.Part == PartCert {
-			name = f.Name
+	var names []string
+	for _, part := range []Part{PartKey, PartCert} {
+		for _, f := range files {
+			if f.Part == part {
+				names = append(names, f.Name)
+			}
 		}
 	}
+	if !slices.Contains(names, legacyKeyFile) {
+		names = append(names, legacyKeyFile)
+	}
 	field := FieldRef(GuardAnnotation)
-	return &Guard{Volume: GuardVolume, MountPath: dir, Items: []GuardItem{
-		{Path: name, FieldPath: field},
-		{Path: "$(" + EnvInjectStatus + ")/" + name, FieldPath: field},
-	}}
+	g := &Guard{Volume: GuardVolume, MountPath: dir}
+	for _, under := range []string{"", "$(" + EnvInjectStatus + ")/"} {
+		for _, n := range names {
+			g.Items = append(g.Items, GuardItem{Path: under + n, FieldPath: field})
+		}
+	}
+	return g
 }
 
-// guardText is the guard annotation, and so the guard file's content: what
+// legacyKeyFile is the key file istiods before 1.27 looked for alone.
+const legacyKeyFile = "ca-key.pem"
+
+// guardText is the guard annotation, and so the guard files' content: what
 // someone who finds either needs to know.
 func guardText(dir, filesDir string) string {
 	return "istio-vault-ca: in a pod the Vault Agent Injector mutated, the Vault agent renders istiod's CA into " + filesDir +
 		" and ROOT_CA_DIR points there. This pod's ROOT_CA_DIR is " + dir + "/$(" + EnvInjectStatus + "): where the injector did not mutate the pod" +
 		" (its webhook unreachable, or not matching the pod; failurePolicy Ignore creates the pod anyway) that is " + dir +
-		", which holds only this file, so istiod exits with \"incomplete signing CA bundle detected\" rather than become a self-signed CA." +
-		" Make the injector mutate istiod's pods, then delete this pod."
+		", which holds this text under the CA's key and certificate file names (again under a directory named $(" + EnvInjectStatus + ")," +
+		" should the variable not expand), so istiod exits (\"incomplete signing CA bundle detected\"; before Istio 1.27, a key it cannot parse)" +
+		" rather than become a self-signed CA. Make the injector mutate istiod's pods, then delete this pod."
 }
 
 // agentSettings are what differs between the agents of istiod and of a gateway.
