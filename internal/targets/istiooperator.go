@@ -190,7 +190,7 @@ func checkEnvVarFrom(rn *yaml.Node, p *wiring.Plan) error {
 		name, _ := stringValue(yamlnode.Lookup(e, "name"))
 		for _, v := range p.Env {
 			if name == v.Name {
-				return errorAt(e, "spec.values.pilot.envVarFrom["+name+"]", "sets %s from a reference but istio-vault-ca needs %q: remove it", name, v.Value)
+				return errorAt(e, "spec.values.pilot.envVarFrom["+name+"]", "sets %s from a reference but istio-vault-ca needs %s: remove it", name, shownEnv(v))
 			}
 		}
 	}
