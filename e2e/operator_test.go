@@ -293,7 +293,8 @@ func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 	}
 
 	for _, c := range []string{"err-iop-overlay-env", "err-iop-overlay-annotation", "err-iop-overlay-removes",
-		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index", "err-iop-overlay-foreign", "err-iop-overlay-volume-index"} {
+		"err-iop-overlay-template", "err-iop-overlay-env-list", "err-iop-overlay-env-index", "err-iop-overlay-foreign", "err-iop-overlay-volume-index",
+		"err-iop-overlay-container-name", "err-iop-overlay-mount-path"} {
 		t.Run(c, func(t *testing.T) {
 			in, err := os.ReadFile(filepath.Join(goldenDir, c, "input.yaml"))
 			must(t, err)
@@ -321,6 +322,14 @@ func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 			with, err := yaml.Marshal(iop)
 			must(t, err)
 			bad := istiodOf(t, renderYAML(t, string(with)))
+			if c == "err-iop-overlay-mount-path" {
+				// It undoes no setting but the pod: discovery gets a mount
+				// where the injector adds the agent's, a second one there.
+				if !hasMount(bad, "/vault/secrets/injected") || hasMount(good, "/vault/secrets/injected") {
+					t.Errorf("the overlay puts no mount of discovery at /vault/secrets/injected, yet it is refused")
+				}
+				return
+			}
 			goodAnns, goodEnv := vaultSettings(good)
 			badAnns, badEnv := vaultSettings(bad)
 			if goodEnv["ROOT_CA_DIR"] == "" || len(goodAnns) == 0 {
@@ -331,6 +340,18 @@ func TestOperatorOverlaysThroughIstioctl(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hasMount: discovery mounts something at mountPath.
+func hasMount(d *appsv1.Deployment, mountPath string) bool {
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, m := range c.VolumeMounts {
+			if c.Name == "discovery" && m.MountPath == mountPath {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasEnv(d *appsv1.Deployment, name string) bool {

@@ -137,3 +137,21 @@ func TestAddressPasswordNeitherPrintedNorRecorded(t *testing.T) {
 		}
 	}
 }
+
+// The record keeps stderr only: a drifted check's message, which explain
+// shows without the diff, must say where the diff is, not that it is
+// "above".
+func TestRecordOfADriftedCheckSaysWhereTheDiffIs(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	manifest := writeFile(t, dir, "istiod.yaml", istiod)
+	if code, _, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil); code != cli.ExitFailed {
+		t.Fatalf("drifted file: exit %d, want %d; %s", code, cli.ExitFailed, stderr)
+	}
+	_, out, _ := runCmd([]string{"explain"}, nil)
+	record := string(out)
+	if !strings.Contains(record, "drifted from the config") || strings.Contains(record, "above") || !strings.Contains(record, "istio-vault-ca check writes to standard output") {
+		t.Errorf("the record of a drifted check does not say where the diff is:\n%s", record)
+	}
+}

@@ -305,7 +305,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if drifted {
 		stdout.Write(report.Bytes())
-		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the diff above shows how)")
+		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the unified diff istio-vault-ca check writes to standard output shows how)")
 		return cli.ExitFailed
 	}
 	return cli.ExitOK

@@ -114,15 +114,6 @@ func setGuard(podSpec, c *yaml.Node, cpath string, g *wiring.Guard) (bool, error
 	return setListEntry(mounts, "name", GuardMount(g)) || changed, nil
 }
 
-// isGuardMount: the guard's own mount, which the overlap check passes.
-func isGuardMount(m *yaml.Node, g *wiring.Guard) bool {
-	if g == nil {
-		return false
-	}
-	_, name := yamlnode.Field(m, "name")
-	return yamlnode.Value(name) == g.Volume
-}
-
 // EnvEntry is a plan variable as an env entry: its value, or its
 // downward-API reference.
 func EnvEntry(v wiring.Pair) *yaml.Node {

@@ -92,14 +92,20 @@ func findContainer(tmpl *yaml.Node, name string) (*yaml.Node, error) {
 // checkMounts refuses a secret volume path that equals, contains or sits
 // inside an existing mount: the injector would add a second mount there and
 // the pod would be rejected, or worse, the existing files would hide ours.
+// Only the guard's own mount, the first of its name, which setGuard
+// replaces, is passed: a second mount of that name stays as it is.
 func checkMounts(c *yaml.Node, cpath string, p *wiring.Plan) error {
 	mounts := yamlnode.Lookup(c, "volumeMounts")
 	if mounts == nil {
 		return nil
 	}
+	var guard *yaml.Node
+	if p.Guard != nil {
+		guard, _ = listEntry(mounts, "name", p.Guard.Volume)
+	}
 	for _, m := range mounts.Content {
 		_, mp := yamlnode.Field(m, "mountPath")
-		if mp == nil || isGuardMount(m, p.Guard) {
+		if mp == nil || m == guard {
 			continue
 		}
 		existing := path.Clean(yamlnode.Value(mp))
@@ -108,11 +114,16 @@ func checkMounts(c *yaml.Node, cpath string, p *wiring.Plan) error {
 			if _, n := yamlnode.Field(m, "name"); n != nil {
 				name = yamlnode.Value(n)
 			}
-			return errorAt(mp, cpath+".volumeMounts",
-				"mount %q is at %s, which overlaps %s %s: choose another %s", name, existing, p.VolumeSetting, p.VolumePath, p.VolumeSetting)
+			return overlapError(mp, cpath+".volumeMounts", name, existing, p)
 		}
 	}
 	return nil
+}
+
+// overlapError says that a mount (name, at existing) overlaps the plan's
+// volume path.
+func overlapError(n *yaml.Node, at, name, existing string, p *wiring.Plan) error {
+	return errorAt(n, at, "mount %q is at %s, which overlaps %s %s: choose another %s", name, existing, p.VolumeSetting, p.VolumePath, p.VolumeSetting)
 }
 
 func overlaps(a, b string) bool {

@@ -190,7 +190,7 @@ func checkEnvVarFrom(rn *yaml.Node, p *wiring.Plan) error {
 		name, _ := stringValue(yamlnode.Lookup(e, "name"))
 		for _, v := range p.Env {
 			if name == v.Name {
-				return errorAt(e, "spec.values.pilot.envVarFrom["+name+"]", "sets %s from a reference but istio-vault-ca needs %q: remove it", name, v.Value)
+				return errorAt(e, "spec.values.pilot.envVarFrom["+name+"]", "sets %s from a reference but istio-vault-ca needs %s: remove it", name, shownEnv(v))
 			}
 		}
 	}
@@ -390,6 +390,21 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 		return false, errorAt(patch, at, "path %s selects one of the %s by its position, which could be %s: select the entry by name ([name:...]) instead", raw, r.what, guardEntries)
 	case reachesGuard:
 		return false, errorAt(patch, at, "path %s changes %s: remove this patch", raw, guardEntries)
+	case reachesContainerName:
+		if !removes && value.Kind == yaml.ScalarNode && value.Value == p.Container {
+			return false, nil
+		}
+		verb := "renames container " + p.Container
+		if removes {
+			verb = "removes the name of container " + p.Container
+		}
+		return false, errorAt(patch, at, "path %s %s, the one the injector mounts the agent's volume into (agent-inject-containers: %s): %s: remove this patch",
+			raw, verb, p.Container, renamedContainer(p))
+	case reachesMount:
+		if removes {
+			return false, nil
+		}
+		return false, checkOverlayMounts(r, value, at+".value", p)
 	}
 	// The patch is on one entry of the plan.
 	want := shownEnv(r.entry)
@@ -431,6 +446,64 @@ func applyOverlayPatch(patch *yaml.Node, at string, p *wiring.Plan) (bool, error
 	return setString(patch, "value", r.entry.Value), nil
 }
 
+// renamedContainer is what becomes of a workload whose plan container is
+// renamed after the plan is written: the injector, which mounts the agent's
+// volume only into the containers agent-inject-containers names, gives it
+// none of the files.
+func renamedContainer(p *wiring.Plan) string {
+	if p.Guard != nil {
+		return "the renamed container would still get ROOT_CA_DIR and the guard but none of the CA files, and istiod would become a self-signed CA"
+	}
+	return "the renamed container would get none of its certificate files"
+}
+
+// checkOverlayMounts refuses a mount an overlay patch (its value at at)
+// puts into the plan container, by the path r.mount below volumeMounts,
+// that overlaps the plan's volume path: the injector adds its own mount
+// there, and the API server rejects the mutated pod (or the existing files
+// hide the plan's). The patch sets a mount's mountPath ([key:value].mountPath),
+// one whole mount ([key:value], [N]), every mount (a list), or appends one
+// (a mapping set on the list, which istioctl appends).
+func checkOverlayMounts(r reached, value *yaml.Node, at string, p *wiring.Plan) error {
+	type mount struct {
+		name, mountPath string
+		n               *yaml.Node
+	}
+	var mounts []mount
+	entry := func(m *yaml.Node) {
+		if m.Kind != yaml.MappingNode {
+			return
+		}
+		_, mp := yamlnode.Field(m, "mountPath")
+		if s, ok := stringValue(mp); ok {
+			name, _ := stringValue(yamlnode.Lookup(m, "name"))
+			mounts = append(mounts, mount{name, s, mp})
+		}
+	}
+	selected := ""
+	if len(r.mount) > 0 {
+		if k, v, ok := keyValueElement(r.mount[0]); ok && k == "name" {
+			selected = v
+		}
+	}
+	switch {
+	case len(r.mount) == 0 && value.Kind == yaml.SequenceNode:
+		for _, m := range value.Content {
+			entry(m)
+		}
+	case len(r.mount) <= 1:
+		entry(value)
+	case len(r.mount) == 2 && r.mount[1] == "mountPath" && value.Kind == yaml.ScalarNode:
+		mounts = append(mounts, mount{selected, value.Value, value})
+	}
+	for _, m := range mounts {
+		if existing := path.Clean(m.mountPath); overlaps(existing, p.VolumePath) {
+			return overlapError(m.n, at, m.name, existing, p)
+		}
+	}
+	return nil
+}
+
 // shown is a value as a message quotes it: an agent template, many lines
 // long, by its first line.
 func shown(v string) string {
@@ -469,6 +542,8 @@ const (
 	reachesGuardList                 // the pod's volumes, or the container's volumeMounts, whole
 	reachesGuardByIndex              // an entry of those lists, by position
 	reachesGuard                     // the guard's volume or mount, or what is below them
+	reachesContainerName             // the plan container's name
+	reachesMount                     // another mount of the plan container, or (without a guard) all of them
 )
 
 const guardEntries = "istio-vault-ca's guard volume, which makes istiod exit instead of self-signing in a pod the Vault injector did not mutate"
@@ -478,6 +553,9 @@ type reached struct {
 	kind  reachKind
 	what  string      // for messages: the entry ("annotation vault.hashicorp.com/role"), or what a holder holds
 	entry wiring.Pair // the plan's entry, for the kinds on one
+	// mount is the path below the container's volumeMounts, for
+	// reachesMount.
+	mount []string
 }
 
 // reach tells what a path (split by overlayPath) reaches in a Deployment
@@ -515,6 +593,9 @@ func reach(el []string, p *wiring.Plan) reached {
 			return reached{kind: reachesOtherAnnotation, what: el[4]}
 		}
 	case "spec":
+		if at(6) && el[3] == "containers" && el[5] == "name" && selectsContainer(el[4], p.Container) {
+			return reached{kind: reachesContainerName}
+		}
 		if r, ok := reachGuard(el, p); ok {
 			return r
 		}
@@ -557,21 +638,28 @@ func reach(el []string, p *wiring.Plan) reached {
 }
 
 // reachGuard tells what a path below spec.template.spec reaches of the
-// plan's guard: the pod's volumes or the container's volumeMounts, whole,
-// by position, or the guard's own entry (by name, or its mount by path).
+// plan's guard and mounts: the pod's volumes or the container's
+// volumeMounts, whole, by position, or the guard's own entry (by name, or
+// its mount by path); any other mount of the container, whose path must
+// not overlap the plan's volume path (for a plan without a guard, any
+// mount of the container).
 func reachGuard(el []string, p *wiring.Plan) (reached, bool) {
 	g := p.Guard
-	if g == nil || len(el) < 4 {
+	if len(el) < 4 {
 		return reached{}, false
 	}
 	list, rest, what := el[4:], "", "pod's volumes"
 	switch {
-	case el[3] == "volumes":
+	case el[3] == "volumes" && g != nil:
 		rest = "name"
 	case el[3] == "containers" && len(el) >= 6 && selectsContainer(el[4], p.Container) && el[5] == "volumeMounts":
 		list, rest, what = el[6:], "mountPath", "volumeMounts of container "+p.Container
 	default:
 		return reached{}, false
+	}
+	mount := reached{kind: reachesMount, mount: list}
+	if g == nil {
+		return mount, true
 	}
 	if len(list) == 0 {
 		return reached{kind: reachesGuardList, what: what}, true
@@ -582,6 +670,9 @@ func reachGuard(el []string, p *wiring.Plan) (reached, bool) {
 	k, v, ok := keyValueElement(list[0])
 	if ok && (k == "name" && v == g.Volume || k == rest && rest == "mountPath" && path.Clean(v) == g.MountPath) {
 		return reached{kind: reachesGuard}, true
+	}
+	if ok && rest == "mountPath" {
+		return mount, true
 	}
 	return reached{}, true
 }

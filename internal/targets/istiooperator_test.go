@@ -70,8 +70,19 @@ func TestReach(t *testing.T) {
 		{"spec.template.spec.containers[0].volumeMounts[6]", guarded, reachesGuardByIndex},
 		{"spec.template.spec.containers.[name:discovery].volumeMounts.[mountPath:/vault/secrets]", guarded, reachesGuard},
 		{"spec.template.spec.containers.[name:discovery].volumeMounts.[name:istio-vault-ca-guard].readOnly", guarded, reachesGuard},
-		{"spec.template.spec.containers.[name:discovery].volumeMounts.[name:cert-manager]", guarded, reachesNothing},
+		{"spec.template.spec.containers.[name:discovery].volumeMounts.[name:cert-manager]", guarded, reachesMount},
+		{"spec.template.spec.containers.[name:discovery].volumeMounts.[mountPath:/etc/cacerts].mountPath", guarded, reachesMount},
 		{"spec.template.spec.containers.[name:sidecar].volumeMounts", guarded, reachesNothing},
+		{"spec.template.spec.containers.[name:istio-proxy].volumeMounts", gateway, reachesMount},
+		{"spec.template.spec.containers[0].volumeMounts[2].mountPath", gateway, reachesMount},
+		{"spec.template.spec.volumes", gateway, reachesNothing},
+		// The injector mounts the agent's volume into the container of
+		// that name only.
+		{"spec.template.spec.containers.[name:discovery].name", guarded, reachesContainerName},
+		{"spec.template.spec.containers[0].name", istiod, reachesContainerName},
+		{"spec.template.spec.containers.[name:istio-proxy].name", gateway, reachesContainerName},
+		{"spec.template.spec.containers.[name:sidecar].name", guarded, reachesNothing},
+		{"spec.template.spec.containers.[name:discovery].image", guarded, reachesNothing},
 		{"spec.replicas", istiod, reachesNothing},
 		{"metadata.annotations", istiod, reachesNothing},
 	} {
@@ -157,6 +168,30 @@ func TestOperatorOverlays(t *testing.T) {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery]', value: {name: discovery}}]}]}}}\n",
 			err:  "replaces all of what holds ROOT_CA_DIR (k8s.env)",
 		},
+		"the container renamed": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].name', value: foo}]}]}}}\n",
+			err:  "`spec.components.pilot.k8s.overlays[0].patches[0]`: path spec.template.spec.containers.[name:discovery].name renames container discovery, the one the injector mounts the agent's volume into (agent-inject-containers: discovery)",
+		},
+		"the container's name removed": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers[0].name'}]}]}}}\n",
+			err:  "removes the name of container discovery",
+		},
+		"the container's name kept": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers[0].name', value: discovery}]}]}}}\n",
+			want: "value: discovery}",
+		},
+		"a mount moved onto the secret volume": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].volumeMounts.[name:cacerts].mountPath', value: /vault/secrets/injected}]}]}}}\n",
+			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: mount \"cacerts\" is at /vault/secrets/injected, which overlaps  /vault/secrets",
+		},
+		"a mount replaced by one on the secret volume": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].volumeMounts.[mountPath:/etc/cacerts]', value: {name: x, mountPath: /vault}}]}]}}}\n",
+			err:  "mount \"x\" is at /vault, which overlaps",
+		},
+		"a mount moved elsewhere": {
+			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: 'spec.template.spec.containers.[name:discovery].volumeMounts.[name:cacerts].mountPath', value: /etc/other}]}]}}}\n",
+			want: "value: /etc/other}",
+		},
 		"an annotations map that is a string": {
 			spec: "  components: {pilot: {k8s: {overlays: [{kind: Deployment, name: istiod, patches: [{path: spec.template.metadata.annotations, value: 'team: mesh'}]}]}}}\n",
 			err:  "`spec.components.pilot.k8s.overlays[0].patches[0].value`: is not a mapping of annotations",
@@ -220,6 +255,32 @@ func TestOperatorGatewayIdentity(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ApplyIstioOperator(mustParse(t, operatorHead+tc.spec), overlayPlan, plans)
+			checkError(t, err, tc.err)
+		})
+	}
+}
+
+// A gateway's overlays are checked for what the injector does to the
+// gateway's container: a mount where it mounts the files, a rename.
+func TestOperatorGatewayOverlays(t *testing.T) {
+	gw := &wiring.Plan{Container: "istio-proxy", Selector: map[string]string{"istio": "ingressgateway"}, Setting: "spec.gateways[0]",
+		ServiceAccounts: []string{"istio-ingressgateway-service-account"}, Namespaces: []string{"istio-system"},
+		Annotations: []wiring.Pair{{Name: "vault.hashicorp.com/agent-inject", Value: "true"}},
+		VolumePath:  "/etc/istio/ingressgateway-certs", VolumeSetting: "spec.gateways[0].mountPath"}
+	const head = "  profile: empty\n  components: {ingressGateways: [{name: istio-ingressgateway, k8s: {overlays: [{kind: Deployment, name: istio-ingressgateway, patches: ["
+	for name, tc := range map[string]struct{ patch, err string }{
+		"a mount elsewhere": {patch: "{path: 'spec.template.spec.containers.[name:istio-proxy].volumeMounts.[name:x].mountPath', value: /etc/x}"},
+		"a mount moved onto the files": {patch: "{path: 'spec.template.spec.containers.[name:istio-proxy].volumeMounts.[name:x].mountPath', value: /etc/istio/ingressgateway-certs/tls}",
+			err: "`spec.components.ingressGateways[istio-ingressgateway].k8s.overlays[0].patches[0].value`: mount \"x\" is at /etc/istio/ingressgateway-certs/tls, which overlaps spec.gateways[0].mountPath"},
+		"a whole list with one there": {patch: "{path: 'spec.template.spec.containers[0].volumeMounts', value: [{name: a, mountPath: /a}, {name: b, mountPath: /etc/istio}]}",
+			err: "mount \"b\" is at /etc/istio, which overlaps"},
+		"one appended there": {patch: "{path: 'spec.template.spec.containers[0].volumeMounts', value: {name: b, mountPath: /etc/istio/ingressgateway-certs}}",
+			err: "mount \"b\" is at /etc/istio/ingressgateway-certs, which overlaps"},
+		"the container renamed": {patch: "{path: 'spec.template.spec.containers[0].name', value: proxy}",
+			err: "renames container istio-proxy, the one the injector mounts the agent's volume into (agent-inject-containers: istio-proxy): the renamed container would get none of its certificate files"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ApplyIstioOperator(mustParse(t, operatorHead+head+tc.patch+"]}]}}]}\n"), overlayPlan, []*wiring.Plan{gw})
 			checkError(t, err, tc.err)
 		})
 	}

@@ -2,6 +2,7 @@ package wiring
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 )
@@ -48,7 +49,6 @@ var (
 		"agent-run-as-same-user":     {"runs the agent as the workload's uid, not the one the files are written for", "false"},
 		"agent-set-security-context": {"drops the agent's securityContext, so it runs as its image's user", "true"},
 		"agent-pre-populate":         {"leaves out the init agent, so the workload starts with an empty secret volume (istiod then silently becomes a self-signed CA)", "true"},
-		"agent-inject-status":        {"tells the injector the pod is already injected, so it adds no agent and the secret volume stays empty", ""},
 		// The cache's listener is plain HTTP on 127.0.0.1:8200 with no
 		// authentication: with the agent's own token forced onto every
 		// request, any process that reaches the pod's loopback (the node's,
@@ -101,6 +101,9 @@ func (p *Plan) ForeignAnnotation(name, value string) *Foreign {
 	if !ok || slices.ContainsFunc(p.Annotations, func(a Pair) bool { return a.Name == name }) {
 		return nil
 	}
+	if short == "agent-inject-status" {
+		return p.foreignStatus(value)
+	}
 	if w, found := whole[short]; found {
 		if w.harmless == "" {
 			return &Foreign{Why: w.does}
@@ -139,4 +142,33 @@ func (p *Plan) ForeignAnnotation(name, value string) *Foreign {
 		return f
 	}
 	return nil
+}
+
+// foreignStatus says what the injector's status annotation, set on a target
+// to value, would do. The injector (vault-k8s agent-inject/agent/agent.go,
+// ShouldInject) skips a pod whose status is "injected" and mutates one with
+// any other value, setting it to "injected" in the same patch; a pod it does
+// not mutate keeps the value, and istiod's ROOT_CA_DIR, built from it
+// (EnvInjectStatus), is then <VolumePath>/<value>.
+func (p *Plan) foreignStatus(value string) *Foreign {
+	const statusRemedy = " (the injector sets it itself)"
+	const own = "is the injector's own record of having mutated the pod, which only the injector may write"
+	if value == InjectedStatus {
+		why := fmt.Sprintf("is %q, which tells the injector the pod is already mutated, so it adds no agent and no secret volume", value)
+		if p.Guard != nil {
+			why += fmt.Sprintf(": istiod's ROOT_CA_DIR is then %s, where nothing is mounted, and istiod becomes a self-signed CA", p.FilesDir)
+		} else {
+			why += ": the gateway gets none of its certificate files"
+		}
+		return &Foreign{Why: why, instead: statusRemedy}
+	}
+	if p.Guard == nil {
+		return &Foreign{Why: fmt.Sprintf("is %q: it %s (it mutates the pod and sets it to %q)", value, own, InjectedStatus), instead: statusRemedy}
+	}
+	dir := p.VolumePath + "/" + value
+	if clean := path.Clean(dir); clean == path.Clean(p.VolumePath) || clean == path.Join(p.VolumePath, "$("+EnvInjectStatus+")") {
+		return &Foreign{Why: fmt.Sprintf("is %q: it %s, and from which istiod's ROOT_CA_DIR is built", value, own), instead: statusRemedy}
+	}
+	return &Foreign{Why: fmt.Sprintf("is %q: the injector still mutates the pod and sets it to %q, but in a pod it does not mutate (its webhook unreachable, or not matching the pod; failurePolicy Ignore creates the pod anyway) the value stays, and istiod's ROOT_CA_DIR, built from it, is %s, which the guard volume does not hold: istiod becomes a self-signed CA instead of exiting",
+		value, InjectedStatus, dir), instead: statusRemedy}
 }

@@ -35,8 +35,13 @@ func TestForeignAnnotation(t *testing.T) {
 		// No agent at all.
 		{"agent-pre-populate", "false", `is "false": only "true" is accepted`},
 		{"agent-pre-populate", "true", ""},
-		{"agent-inject-status", "injected", "tells the injector the pod is already injected"},
-		{"agent-inject-status", "", "tells the injector the pod is already injected"},
+		{"agent-inject-status", "injected", "tells the injector the pod is already mutated, so it adds no agent and no secret volume: istiod's ROOT_CA_DIR is then /vault/secrets/injected, where nothing is mounted"},
+		// The injector mutates a pod of any other status, but one it does
+		// not mutate keeps it, and ROOT_CA_DIR misses the guard.
+		{"agent-inject-status", "update", `is "update": the injector still mutates the pod and sets it to "injected", but in a pod it does not mutate`},
+		{"agent-inject-status", "update", "ROOT_CA_DIR, built from it, is /vault/secrets/update, which the guard volume does not hold"},
+		{"agent-inject-status", "", "only the injector may write"},
+		{"agent-inject-status", ".", "only the injector may write"},
 		// Values: say which one is accepted.
 		{"agent-inject-token", "False", `is "False": only "false" is accepted, since anything meaning otherwise writes the agent's Vault token`},
 		{"agent-inject-token", "0", `is "0": only "false" is accepted`},
