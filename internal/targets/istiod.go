@@ -114,6 +114,12 @@ func checkMounts(c *yaml.Node, cpath string, p *wiring.Plan) error {
 			if _, n := yamlnode.Field(m, "name"); n != nil {
 				name = yamlnode.Value(n)
 			}
+			if p.Guard != nil && name == p.Guard.Volume {
+				// Only the first mount of the guard's name is the guard:
+				// a second one is a leftover to remove, not a reason to
+				// move the agent's directory.
+				return errorAt(mp, cpath+".volumeMounts", "second mount %q is at %s, which overlaps %s %s: remove this mount (only the first mount of that name is the guard, which istio-vault-ca writes)", name, existing, p.VolumeSetting, p.VolumePath)
+			}
 			return overlapError(mp, cpath+".volumeMounts", name, existing, p)
 		}
 	}
