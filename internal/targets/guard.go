@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"fmt"
 	"reflect"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -105,6 +106,15 @@ func setGuard(podSpec, c *yaml.Node, cpath string, g *wiring.Guard) (bool, error
 	vols, err := yamlnode.LookupCreate(podSpec, yaml.SequenceNode, "volumes")
 	if err != nil || vols.Kind != yaml.SequenceNode {
 		return false, errorAt(podSpec, "spec.template.spec.volumes", "is not a list")
+	}
+	// setListEntry replaces the first volume of the guard's name only; a
+	// second one would stay, and the API server rejects a pod whose
+	// volume names repeat.
+	if first, i := listEntry(vols, "name", g.Volume); first != nil {
+		rest := &yaml.Node{Kind: yaml.SequenceNode, Content: vols.Content[i+1:]}
+		if e, j := listEntry(rest, "name", g.Volume); e != nil {
+			return false, errorAt(e, fmt.Sprintf("spec.template.spec.volumes[%d]", i+1+j), "is a second volume named %s, which the API server rejects (volume names must be unique in a pod): remove it (only the first volume of that name is the guard, which istio-vault-ca writes)", g.Volume)
+		}
 	}
 	mounts, err := yamlnode.LookupCreate(c, yaml.SequenceNode, "volumeMounts")
 	if err != nil || mounts.Kind != yaml.SequenceNode {
