@@ -3,6 +3,8 @@ package templates
 import (
 	"strings"
 	"testing"
+
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update, which `go test ./... -update` passes to every package
 )
 
 // Render refuses what could break out of the quoted string or the action

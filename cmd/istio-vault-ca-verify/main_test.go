@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update, which `go test ./... -update` passes to every package
 )
 
 const (

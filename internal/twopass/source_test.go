@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update, which `go test ./... -update` passes to every package
 )
 
 const target = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: target}\n"
