@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,11 +61,13 @@ type controlPlane struct {
 	url    string // https://127.0.0.1:port
 	caPEM  []byte // the CA of the API server's serving certificate
 	caFile string
-	dir    string
-	rest   *rest.Config // cluster-admin (a static token in system:masters)
-	client kubernetes.Interface
-	dyn    dynamic.Interface
-	mapper meta.ResettableRESTMapper
+	// adminToken is the static token (system:masters) of rest.
+	adminToken string
+	dir        string
+	rest       *rest.Config // cluster-admin (a static token in system:masters)
+	client     kubernetes.Interface
+	dyn        dynamic.Interface
+	mapper     meta.ResettableRESTMapper
 	// reviewerJWT is the token Vault's Kubernetes auth presents to the
 	// TokenReview API: a ServiceAccount bound to system:auth-delegator, as
 	// Vault's documentation sets it up.
@@ -146,16 +149,6 @@ func startControlPlane(t *testing.T) *controlPlane {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	cp := &controlPlane{dir: dir}
 
-	// etcd: one member, on loopback, without fsync (the data is the test's).
-	etcdClient := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	etcdPeer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	etcd := startProcess(t, "etcd", exec.CommandContext(ctx, controlPlaneBinary(t, "ETCD_BIN"),
-		"--name=e2e", "--data-dir="+filepath.Join(dir, "etcd"),
-		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
-		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
-		"--initial-cluster=e2e="+etcdPeer, "--unsafe-no-fsync", "--log-level=warn"), cancel)
-
 	// The serving certificate (loopback and the in-cluster names), the
 	// service-account signing key, and a static admin token.
 	caCert, caKey := selfSignedCA(t, "e2e kube-apiserver CA")
@@ -178,6 +171,52 @@ func startControlPlane(t *testing.T) *controlPlane {
 	// each pod and in what order (see admittedBy).
 	must(t, os.WriteFile(filepath.Join(dir, "audit-policy.yaml"), []byte(auditPolicy), 0o600))
 
+	cp.adminToken = adminToken
+	// Ports are picked free and bound a moment later by the process: on a
+	// busy machine another process can take one in between. Such a start
+	// is retried on other ports; any other failure fails the test.
+	for attempt := 1; ; attempt++ {
+		err := cp.boot(t, attempt)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("starting the control plane again, on other ports: %v", err)
+	}
+	cp.client, err = kubernetes.NewForConfig(cp.rest)
+	must(t, err)
+	cp.dyn, err = dynamic.NewForConfig(cp.rest)
+	must(t, err)
+	cp.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cp.client.Discovery()))
+
+	// Vault's TokenReview identity, set up as Vault's Kubernetes auth
+	// documentation does: a ServiceAccount bound to system:auth-delegator.
+	reviewer := serviceAccount{Namespace: "vault", Name: "vault"}
+	cp.bindAuthDelegator(t, reviewer)
+	cp.reviewerJWT = cp.token(t, reviewer)
+	return cp
+}
+
+// errPortTaken is a start that lost a port to another process.
+var errPortTaken = errors.New("a port was taken before the process bound it")
+
+// boot starts etcd and kube-apiserver on ports of their own and waits until
+// the API server is ready; on failure both are stopped.
+func (cp *controlPlane) boot(t *testing.T, attempt int) error {
+	t.Helper()
+	dir := cp.dir
+	// etcd: one member, on loopback, without fsync (the data is the test's).
+	etcdClient := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	etcdPeer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	etcd := startProcess(t, "etcd", exec.CommandContext(ctx, controlPlaneBinary(t, "ETCD_BIN"),
+		"--name=e2e", fmt.Sprintf("--data-dir=%s-%d", filepath.Join(dir, "etcd"), attempt),
+		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
+		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
+		"--initial-cluster=e2e="+etcdPeer, "--unsafe-no-fsync", "--log-level=warn"), cancel)
+
 	port := freePort(t)
 	cp.url = fmt.Sprintf("https://127.0.0.1:%d", port)
 	ctx, cancel = context.WithCancel(context.Background())
@@ -196,20 +235,19 @@ func startControlPlane(t *testing.T) *controlPlane {
 		"--audit-policy-file="+filepath.Join(dir, "audit-policy.yaml"), "--audit-log-path="+cp.auditLog(),
 		"--profiling=false", "--v=1"), cancel)
 
-	cp.rest = &rest.Config{Host: cp.url, BearerToken: adminToken, TLSClientConfig: rest.TLSClientConfig{CAData: cp.caPEM}, QPS: 200, Burst: 400}
-	cp.waitReady(t, etcd, apiserver)
-	cp.client, err = kubernetes.NewForConfig(cp.rest)
-	must(t, err)
-	cp.dyn, err = dynamic.NewForConfig(cp.rest)
-	must(t, err)
-	cp.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cp.client.Discovery()))
-
-	// Vault's TokenReview identity, set up as Vault's Kubernetes auth
-	// documentation does: a ServiceAccount bound to system:auth-delegator.
-	reviewer := serviceAccount{Namespace: "vault", Name: "vault"}
-	cp.bindAuthDelegator(t, reviewer)
-	cp.reviewerJWT = cp.token(t, reviewer)
-	return cp
+	cp.rest = &rest.Config{Host: cp.url, BearerToken: cp.adminToken, TLSClientConfig: rest.TLSClientConfig{CAData: cp.caPEM}, QPS: 200, Burst: 400}
+	err := cp.waitReady(t, etcd, apiserver)
+	if err == nil {
+		return nil
+	}
+	etcd.stop()
+	apiserver.stop()
+	for _, p := range []*process{etcd, apiserver} {
+		if strings.Contains(p.log.String(), "address already in use") {
+			return fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+	}
+	return err
 }
 
 // auditPolicy logs pod creations, and nothing else, at Metadata level:
@@ -243,7 +281,8 @@ func (cp *controlPlane) bindAuthDelegator(t testing.TB, sa serviceAccount) {
 	}
 }
 
-func (cp *controlPlane) waitReady(t *testing.T, procs ...*process) {
+// waitReady waits until the API server answers /readyz, or a process exits.
+func (cp *controlPlane) waitReady(t *testing.T, procs ...*process) error {
 	t.Helper()
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, cp.caPEM)}}}
 	deadline := time.Now().Add(90 * time.Second)
@@ -251,7 +290,7 @@ func (cp *controlPlane) waitReady(t *testing.T, procs ...*process) {
 	for time.Now().Before(deadline) {
 		for _, p := range procs {
 			if err := p.running(); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
 		req, _ := http.NewRequest(http.MethodGet, cp.url+"/readyz", nil)
@@ -261,7 +300,7 @@ func (cp *controlPlane) waitReady(t *testing.T, procs ...*process) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 			last = string(body)
 		} else {
@@ -269,7 +308,7 @@ func (cp *controlPlane) waitReady(t *testing.T, procs ...*process) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("kube-apiserver not ready after 90s: %s", last)
+	return fmt.Errorf("kube-apiserver not ready after 90s: %s", last)
 }
 
 // vaultAuthConfig is what `vault write auth/<path>/config` needs to review
