@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,8 @@ type controlPlane struct {
 	caFile string
 	// adminToken is the static token (system:masters) of rest.
 	adminToken string
+	mu         sync.Mutex
+	namespaces map[string]bool // made by ensureNamespace
 	dir        string
 	rest       *rest.Config // cluster-admin (a static token in system:masters)
 	client     kubernetes.Interface
@@ -327,6 +330,13 @@ func (cp *controlPlane) vaultAuthConfig() map[string]any {
 // publisher would put in it (every pod's projected token volume reads it).
 func (cp *controlPlane) ensureNamespace(t testing.TB, name string) {
 	t.Helper()
+	// Every applied object and every token asks for its namespace: the
+	// API server is asked once (no test deletes a namespace).
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.namespaces[name] {
+		return
+	}
 	ctx := context.Background()
 	_, err := cp.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -339,6 +349,10 @@ func (cp *controlPlane) ensureNamespace(t testing.TB, name string) {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	if cp.namespaces == nil {
+		cp.namespaces = map[string]bool{}
+	}
+	cp.namespaces[name] = true
 }
 
 // ensureServiceAccount creates a ServiceAccount (and its namespace) unless
