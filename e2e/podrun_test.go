@@ -35,6 +35,8 @@ type podRun struct {
 	pod  *corev1.Pod
 	dir  string
 	vols map[string]string // volume name -> directory
+	// patterns are mountPattern's, by container name.
+	patterns map[string]*regexp.Regexp
 }
 
 // runPod prepares the pod's volumes.
@@ -56,21 +58,15 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			// The kubelet makes an emptyDir writable by every uid of the pod.
 			must(t, os.Chmod(vd, 0o777))
 		case v.ConfigMap != nil:
-			cm, err := cp.client.CoreV1().ConfigMaps(pod.Namespace).Get(context.Background(), v.ConfigMap.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
-				continue
+			if data, ok := r.apiData(t, false, v.ConfigMap.Name, v.ConfigMap.Optional); ok {
+				r.writeData(t, vd, data, v.ConfigMap.Items)
+				chmodAll(t, vd, v.ConfigMap.DefaultMode)
 			}
-			must(t, err)
-			r.writeData(t, vd, stringData(cm.Data), v.ConfigMap.Items)
-			chmodAll(t, vd, v.ConfigMap.DefaultMode)
 		case v.Secret != nil:
-			s, err := cp.client.CoreV1().Secrets(pod.Namespace).Get(context.Background(), v.Secret.SecretName, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
-				continue
+			if data, ok := r.apiData(t, true, v.Secret.SecretName, v.Secret.Optional); ok {
+				r.writeData(t, vd, data, v.Secret.Items)
+				chmodAll(t, vd, v.Secret.DefaultMode)
 			}
-			must(t, err)
-			r.writeData(t, vd, s.Data, v.Secret.Items)
-			chmodAll(t, vd, v.Secret.DefaultMode)
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
 				r.project(t, vd, src)
@@ -113,12 +109,33 @@ func (r *podRun) downwardAPI(t *testing.T, dir string, items []corev1.DownwardAP
 	}
 }
 
-func stringData(m map[string]string) map[string][]byte {
-	out := map[string][]byte{}
-	for k, v := range m {
-		out[k] = []byte(v)
+// apiData is the data of a ConfigMap, or of a Secret, in the pod's
+// namespace. ok is false for one that does not exist and is optional (the
+// kubelet leaves its volume empty); one that does not exist and is not
+// optional fails the test, as the kubelet would not start the pod.
+func (r *podRun) apiData(t *testing.T, secret bool, name string, optional *bool) (data map[string][]byte, ok bool) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	if secret {
+		var s *corev1.Secret
+		if s, err = r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = s.Data
+		}
+	} else {
+		var cm *corev1.ConfigMap
+		if cm, err = r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = map[string][]byte{}
+			for k, v := range cm.Data {
+				data[k] = []byte(v)
+			}
+		}
 	}
-	return out
+	if apierrors.IsNotFound(err) && optional != nil && *optional {
+		return nil, false
+	}
+	must(t, err)
+	return data, true
 }
 
 func (r *podRun) writeData(t *testing.T, dir string, data map[string][]byte, items []corev1.KeyToPath) {
@@ -158,23 +175,13 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 			must(t, os.Chmod(f, 0o600))
 		}
 	case src.ConfigMap != nil:
-		cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), src.ConfigMap.Name, metav1.GetOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) && src.ConfigMap.Optional != nil && *src.ConfigMap.Optional {
-				return
-			}
-			must(t, err)
+		if data, ok := r.apiData(t, false, src.ConfigMap.Name, src.ConfigMap.Optional); ok {
+			r.writeData(t, dir, data, src.ConfigMap.Items)
 		}
-		r.writeData(t, dir, stringData(cm.Data), src.ConfigMap.Items)
 	case src.Secret != nil:
-		s, err := r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(context.Background(), src.Secret.Name, metav1.GetOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) && src.Secret.Optional != nil && *src.Secret.Optional {
-				return
-			}
-			must(t, err)
+		if data, ok := r.apiData(t, true, src.Secret.Name, src.Secret.Optional); ok {
+			r.writeData(t, dir, data, src.Secret.Items)
 		}
-		r.writeData(t, dir, s.Data, src.Secret.Items)
 	case src.DownwardAPI != nil:
 		r.downwardAPI(t, dir, src.DownwardAPI.Items)
 	}
@@ -244,22 +251,9 @@ func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 			case f.ResourceFieldRef != nil:
 				v = resourceValue(c, f.ResourceFieldRef)
 			case f.ConfigMapKeyRef != nil:
-				cm, err := r.cp.client.CoreV1().ConfigMaps(r.pod.Namespace).Get(context.Background(), f.ConfigMapKeyRef.Name, metav1.GetOptions{})
-				val, ok := "", false
-				if err == nil {
-					val, ok = cm.Data[f.ConfigMapKeyRef.Key]
-				}
-				r.requireRef(t, c, e.Name, ok, f.ConfigMapKeyRef.Optional)
-				v = val
+				v = r.keyRef(t, c, e.Name, false, f.ConfigMapKeyRef.Name, f.ConfigMapKeyRef.Key, f.ConfigMapKeyRef.Optional)
 			case f.SecretKeyRef != nil:
-				s, err := r.cp.client.CoreV1().Secrets(r.pod.Namespace).Get(context.Background(), f.SecretKeyRef.Name, metav1.GetOptions{})
-				var val []byte
-				ok := false
-				if err == nil {
-					val, ok = s.Data[f.SecretKeyRef.Key]
-				}
-				r.requireRef(t, c, e.Name, ok, f.SecretKeyRef.Optional)
-				v = string(val)
+				v = r.keyRef(t, c, e.Name, true, f.SecretKeyRef.Name, f.SecretKeyRef.Key, f.SecretKeyRef.Optional)
 			}
 		}
 		defined[e.Name] = v
@@ -268,13 +262,17 @@ func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 	return out
 }
 
-// requireRef fails the test where the kubelet would refuse to start the
-// container: a key reference that is missing and not optional.
-func (r *podRun) requireRef(t *testing.T, c *corev1.Container, name string, found bool, optional *bool) {
+// keyRef is the value of an env variable from a key of a ConfigMap or
+// Secret; a missing key that is not optional fails the test, where the
+// kubelet would refuse to start the container.
+func (r *podRun) keyRef(t *testing.T, c *corev1.Container, env string, secret bool, name, key string, optional *bool) string {
 	t.Helper()
+	data, _ := r.apiData(t, secret, name, optional)
+	v, found := data[key]
 	if !found && (optional == nil || !*optional) {
-		t.Fatalf("container %s: env %s refers to a missing key: the kubelet would not start it", c.Name, name)
+		t.Fatalf("container %s: env %s refers to a missing key: the kubelet would not start it", c.Name, env)
 	}
+	return string(v)
 }
 
 // expandVars is Kubernetes' expansion of a variable's value
@@ -357,34 +355,55 @@ func (r *podRun) mountDirs(c *corev1.Container) map[string]string {
 
 // mapPaths rewrites every path in s that lies under one of the container's
 // mountPaths to the volume's directory on this machine. A mountPath is
-// matched whole (so /etc/cacerts does not match /etc/cacerts-vault), the
-// longest first, in one pass.
+// matched whole: it starts the string or follows a character no path holds
+// (= : , quote, space, ...), and ends the string or is followed by / or such
+// a character (so /etc/cacerts does not match /etc/cacerts-vault). One
+// pass: a rewritten path is never read again, whatever its directory.
 func (r *podRun) mapPaths(c *corev1.Container, s string) string {
+	re, dirs := r.mountPattern(c)
+	if re == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		start, end := m[4], m[5] // the mountPath, without the character before it
+		if end < len(s) && strings.IndexByte(pathChars, s[end]) >= 0 {
+			continue
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(dirs[s[start:end]])
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// pathChars are the characters a path holds besides / (the class
+// mountPattern's expression excludes, with /).
+const pathChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+// mountPattern matches the container's mountPaths, the longest first, each
+// after the start or a character no path holds; built once per container.
+func (r *podRun) mountPattern(c *corev1.Container) (*regexp.Regexp, map[string]string) {
 	dirs := r.mountDirs(c)
 	if len(dirs) == 0 {
-		return s
+		return nil, nil
+	}
+	if re, ok := r.patterns[c.Name]; ok {
+		return re, dirs
 	}
 	var mps []string
 	for mp := range dirs {
 		mps = append(mps, regexp.QuoteMeta(mp))
 	}
 	sort.Slice(mps, func(i, j int) bool { return len(mps[i]) > len(mps[j]) })
-	// A path starts the string or follows a character no path holds
-	// (= : , quote, space, ...), and ends at one.
-	re := regexp.MustCompile(`(^|[^A-Za-z0-9_./-])(` + strings.Join(mps, "|") + `)($|[^A-Za-z0-9_.-])`)
-	for {
-		out := re.ReplaceAllStringFunc(s, func(m string) string {
-			sub := re.FindStringSubmatch(m)
-			return sub[1] + dirs[sub[2]] + sub[3]
-		})
-		// Adjacent paths share a boundary character, which one pass
-		// consumes: repeat until nothing changes (a mapped directory is
-		// under /tmp, never a mountPath again).
-		if out == s {
-			return out
-		}
-		s = out
+	re := regexp.MustCompile(`(^|[^A-Za-z0-9_./-])(` + strings.Join(mps, "|") + `)`) // not a path character, nor /
+	if r.patterns == nil {
+		r.patterns = map[string]*regexp.Regexp{}
 	}
+	r.patterns[c.Name] = re
+	return re, dirs
 }
 
 // rootDir is the container's root as its process sees it: the working

@@ -9,10 +9,11 @@ import (
 // The kubelet stand-in's own rules, without a cluster: a wrong mapping
 // would hand a process the machine's path instead of its volume's.
 func TestPodRunMapsPathsAndExpandsVars(t *testing.T) {
-	r := &podRun{vols: map[string]string{"ca": "/tmp/v/ca", "vault": "/tmp/v/vault"}}
+	r := &podRun{vols: map[string]string{"ca": "/tmp/v/ca", "vault": "/tmp/v/vault", "tmp": "/tmp/v/tmp"}}
 	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{
 		{Name: "ca", MountPath: "/etc/cacerts"},
 		{Name: "vault", MountPath: "/etc/cacerts-vault"},
+		{Name: "tmp", MountPath: "/tmp"},
 	}}
 	for in, want := range map[string]string{
 		"/etc/cacerts":                        "/tmp/v/ca",
@@ -23,6 +24,8 @@ func TestPodRunMapsPathsAndExpandsVars(t *testing.T) {
 		"https://h/etc/cacerts":               "https://h/etc/cacerts",
 		"/etc/cacerts2":                       "/etc/cacerts2",
 		"/etc/cacerts /etc/cacerts-vault/a b": "/tmp/v/ca /tmp/v/vault/a b",
+		// A volume's directory may lie under a mountPath: it is not mapped again.
+		"/tmp/x": "/tmp/v/tmp/x",
 	} {
 		if got := r.mapPaths(c, in); got != want {
 			t.Errorf("mapPaths(%q) = %q, want %q", in, got, want)
