@@ -53,8 +53,7 @@ type layout struct {
 // Kubernetes auth, and apply the policy and role the tool prints.
 func (e *env) setup(t *testing.T, l layout) (cfgFile, authPath string) {
 	t.Helper()
-	cfgFile = filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfgFile, []byte(l.config), 0o644))
+	cfgFile = writeTestConfig(t, l.config)
 	l.seed(t, e.vault.client)
 
 	effective, stderr, code := tool(t, nil, nil, "config", "--config", cfgFile)

@@ -113,8 +113,7 @@ func TestCorpusDeploymentsDryRunApply(t *testing.T) {
 	if newestBase == "" {
 		t.Fatalf("no base.yaml under %s: the CRDs cannot be installed", corpusCharts)
 	}
-	cfgFile := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfgFile, []byte(corpusApplyConfig), 0o644))
+	cfgFile := writeTestConfig(t, corpusApplyConfig)
 
 	checked, changed := 0, 0
 	for _, v := range versions {

@@ -155,13 +155,6 @@ func secondKey(templates []map[string]any, key, perms string) string {
 	return "the agent renders " + key + " twice, once with mode " + perms
 }
 
-func writeTestConfig(t *testing.T, cfg string) string {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(f, []byte(cfg), 0o644))
-	return f
-}
-
 // renderedIstiod is the istiod Deployment the tool makes of the istiod
 // chart with a config, as text.
 func renderedIstiod(t *testing.T, cfgFile string) string {

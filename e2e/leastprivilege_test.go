@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,8 +86,7 @@ func TestLeastPrivilege(t *testing.T) {
 // `vault write <role path> -`.
 func TestPolicyPipesIntoVaultCLI(t *testing.T) {
 	e := newEnv(t)
-	cfgFile := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfgFile, []byte(leastPrivilegeConfig), 0o644))
+	cfgFile := writeTestConfig(t, leastPrivilegeConfig)
 	must(t, e.vault.client.Sys().EnableAuthWithOptions("kubernetes", &api.EnableAuthOptions{Type: "kubernetes"}))
 	for _, pipe := range []string{
 		"istio-vault-ca policy --config " + cfgFile + " | vault policy write istiod-ca-cluster1 -",
@@ -146,8 +143,7 @@ func TestRoleAudienceAndPeriod(t *testing.T) {
 				if err == nil {
 					t.Fatal("a token of another audience logged in")
 				}
-				cfgFile := filepath.Join(t.TempDir(), "vaultca.yaml")
-				must(t, os.WriteFile(cfgFile, []byte(cfg), 0o644))
+				cfgFile := writeTestConfig(t, cfg)
 				if out, code := e.verify(t, cfgFile); code != 1 || !strings.Contains(out, "the token's audience is not the one role istiod requires") {
 					t.Errorf("verify on an audience mismatch: exit %d:\n%s", code, out)
 				}

@@ -89,6 +89,14 @@ func checkedTool(t *testing.T, env string) string {
 	return p
 }
 
+// writeTestConfig writes a VaultCA for one test and returns its path.
+func writeTestConfig(t *testing.T, cfg string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "vaultca.yaml")
+	must(t, os.WriteFile(f, []byte(cfg), 0o644))
+	return f
+}
+
 // tool runs istio-vault-ca and returns stdout, stderr and the exit code.
 func tool(t testing.TB, stdin []byte, env []string, args ...string) (string, string, int) {
 	t.Helper()

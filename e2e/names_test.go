@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -30,8 +29,7 @@ spec:
 // their values, so this is byte for byte what it wrote.
 func gatewayAnnotated(t *testing.T, name string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfg, []byte(strings.Replace(namesConfig, "NAME", "shop", 1)), 0o644))
+	cfg := writeTestConfig(t, strings.Replace(namesConfig, "NAME", "shop", 1))
 	in, err := os.ReadFile(gatewayManifests)
 	must(t, err)
 	out, stderr, code := tool(t, in, nil, "--config", cfg)
@@ -53,8 +51,7 @@ func gatewayAnnotated(t *testing.T, name string) string {
 // refused runs the tool with the certificate named name: it must refuse it.
 func refused(t *testing.T, name, want string) {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfg, []byte(strings.Replace(namesConfig, "NAME", name, 1)), 0o644))
+	cfg := writeTestConfig(t, strings.Replace(namesConfig, "NAME", name, 1))
 	in, err := os.ReadFile(gatewayManifests)
 	must(t, err)
 	out, stderr, code := tool(t, in, nil, "--config", cfg)

@@ -149,8 +149,7 @@ func TestOperatorCorpusThroughIstioctl(t *testing.T) {
 	if len(files) == 0 {
 		t.Skipf("no corpus at %s", operatorCorpus)
 	}
-	cfgFile := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfgFile, []byte(operatorConfig), 0o644))
+	cfgFile := writeTestConfig(t, operatorConfig)
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			in, err := os.ReadFile(file)
@@ -398,8 +397,7 @@ func TestOperatorGatewaysThroughIstioctl(t *testing.T) {
 				t.Fatalf("rendered gateway: service account %q, namespace %q, app %q", sa, ns, app)
 			}
 			config := func(sas, nss string) string {
-				f := filepath.Join(t.TempDir(), "vaultca.yaml")
-				must(t, os.WriteFile(f, []byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+				return writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: gateways}
 spec:
@@ -415,8 +413,7 @@ spec:
       kv: {version: 2, path: secret/gateways/c}
   source:
     kv: {version: 2, path: secret/istio/cacerts}
-`), 0o644))
-				return f
+`)
 			}
 
 			out, stderr, code := tool(t, []byte(in), nil, "--config", config(sa, ns))
@@ -470,8 +467,7 @@ func TestOperatorIstiodIdentityThroughIstioctl(t *testing.T) {
 				rev = r
 			}
 			config := func(rev, ns string) string {
-				f := filepath.Join(t.TempDir(), "vaultca.yaml")
-				must(t, os.WriteFile(f, []byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+				return writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: istiod}
 spec:
@@ -479,8 +475,7 @@ spec:
   istiod: {namespaces: [`+ns+`], revisions: [`+rev+`]}
   source:
     kv: {version: 2, path: secret/istio/cacerts}
-`), 0o644))
-				return f
+`)
 			}
 			out, stderr, code := tool(t, []byte(in), nil, "--config", config(rev, ns))
 			if code != 0 {

@@ -174,8 +174,7 @@ func TestVerifyConnection(t *testing.T) {
 		jwtFile := filepath.Join(t.TempDir(), "jwt")
 		must(t, os.WriteFile(jwtFile, []byte(fakeJWT), 0o600))
 		for name, args := range map[string][]string{"token": nil, "login": {"--jwt", jwtFile}} {
-			cfg := filepath.Join(t.TempDir(), "vaultca.yaml")
-			must(t, os.WriteFile(cfg, []byte(verifyConfig), 0o644))
+			cfg := writeTestConfig(t, verifyConfig)
 			out, stderr, code := tool(t, nil, []string{"VAULT_ADDR=" + front.URL, "VAULT_TOKEN=" + rootToken, "VAULT_PROXY_ADDR=", "VAULT_HTTP_PROXY="},
 				append([]string{"verify", "--config", cfg, "--timeout", "3s"}, args...)...)
 			out += stderr

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,8 +30,7 @@ func verifyWith(t *testing.T, addr string, env ...string) (string, int) {
 // entries override the defaults (the last of a name wins).
 func verifyConfigWith(t *testing.T, config, addr string, env ...string) (string, int) {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfg, []byte(config), 0o644))
+	cfg := writeTestConfig(t, config)
 	env = append([]string{"VAULT_ADDR=" + addr, "VAULT_TOKEN=" + rootToken, "VAULT_CACERT=", "VAULT_SKIP_VERIFY=", "VAULT_PROXY_ADDR=", "VAULT_HTTP_PROXY="}, env...)
 	out, stderr, code := tool(t, nil, env, "verify", "--config", cfg, "--timeout", "3s")
 	all := out + stderr

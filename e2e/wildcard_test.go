@@ -104,8 +104,7 @@ func TestWildcardConfigRefused(t *testing.T) {
 
 	// The tool refuses that config now, for the path and for both bindings,
 	// and writes nothing that could be piped into vault.
-	cfg := filepath.Join(t.TempDir(), "vaultca.yaml")
-	must(t, os.WriteFile(cfg, []byte(wildcardConfig), 0o644))
+	cfg := writeTestConfig(t, wildcardConfig)
 	for _, output := range []string{"hcl", "role", "commands"} {
 		out, stderr, code := tool(t, nil, nil, "policy", "--config", cfg, "--output", output)
 		if code != 2 || out != "" {
