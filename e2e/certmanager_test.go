@@ -91,7 +91,7 @@ type certManager struct {
 // ServiceAccount, for namespace ns.
 func (cp *controlPlane) startCertManager(t *testing.T, ns string) *certManager {
 	t.Helper()
-	bin := controlPlaneBinary(t, "CERT_MANAGER_BIN")
+	bin := builtTool(t, "CERT_MANAGER_BIN")
 	module := certManagerModule(t)
 	cp.apply(t, certManagerCRDs(t, module), applyOptions{})
 	cp.apply(t, certManagerRBAC(t, module), applyOptions{})

@@ -77,15 +77,16 @@ type controlPlane struct {
 	reviewerJWT string
 }
 
-// controlPlaneBinary is a binary `make controlplane` built and checked.
-func controlPlaneBinary(t testing.TB, env string) string {
+// builtTool is a binary `make e2e` built and checked (Vault, the control
+// plane), named in env.
+func builtTool(t testing.TB, env string) string {
 	t.Helper()
 	p := os.Getenv(env)
 	if p == "" {
-		t.Fatalf("%s is not set: run the end-to-end tests with `make e2e` (make test does), which builds the control plane", env)
+		t.Fatalf("%s is not set: run the end-to-end tests with `make e2e` (make test does), which builds and checks it", env)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no binary at %s (%s): run `make controlplane`", p, env)
+		t.Fatalf("no binary at %s (%s): run `make e2e`", p, env)
 	}
 	return p
 }
@@ -214,7 +215,7 @@ func (cp *controlPlane) boot(t *testing.T, attempt int) error {
 	etcdClient := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	etcdPeer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
-	etcd := startProcess(t, "etcd", exec.CommandContext(ctx, controlPlaneBinary(t, "ETCD_BIN"),
+	etcd := startProcess(t, "etcd", exec.CommandContext(ctx, builtTool(t, "ETCD_BIN"),
 		"--name=e2e", fmt.Sprintf("--data-dir=%s-%d", filepath.Join(dir, "etcd"), attempt),
 		"--listen-client-urls="+etcdClient, "--advertise-client-urls="+etcdClient,
 		"--listen-peer-urls="+etcdPeer, "--initial-advertise-peer-urls="+etcdPeer,
@@ -223,7 +224,7 @@ func (cp *controlPlane) boot(t *testing.T, attempt int) error {
 	port := freePort(t)
 	cp.url = fmt.Sprintf("https://127.0.0.1:%d", port)
 	ctx, cancel = context.WithCancel(context.Background())
-	apiserver := startProcess(t, "kube-apiserver", exec.CommandContext(ctx, controlPlaneBinary(t, "KUBE_APISERVER_BIN"),
+	apiserver := startProcess(t, "kube-apiserver", exec.CommandContext(ctx, builtTool(t, "KUBE_APISERVER_BIN"),
 		"--etcd-servers="+etcdClient,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
 		"--cert-dir="+filepath.Join(dir, "certs"),

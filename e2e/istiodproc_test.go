@@ -58,7 +58,7 @@ func istiodChart(t *testing.T) string {
 
 // istiodBinary is the real pilot-discovery, `make controlplane` built from
 // the istio version the e2e module requires.
-func istiodBinary(t testing.TB) string { return controlPlaneBinary(t, "ISTIOD_BIN") }
+func istiodBinary(t testing.TB) string { return builtTool(t, "ISTIOD_BIN") }
 
 // istiodRun is the real istiod process, started from the discovery
 // container of a pod the API server holds.

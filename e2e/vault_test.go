@@ -35,17 +35,7 @@ func (s *syncBuffer) String() string {
 }
 
 // vaultBinary is the real vault built from the Vault module (make vault).
-func vaultBinary(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("VAULT_BIN")
-	if p == "" {
-		t.Fatal("VAULT_BIN is not set: run the end-to-end tests with `make e2e` (make test does), which builds Vault")
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no vault binary at %s: run `make vault`", p)
-	}
-	return p
-}
+func vaultBinary(t testing.TB) string { return builtTool(t, "VAULT_BIN") }
 
 func freePort(t testing.TB) int {
 	t.Helper()

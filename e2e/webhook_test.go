@@ -43,7 +43,7 @@ func (cp *controlPlane) startVaultInjector(t *testing.T, vaultAddr, webhookName 
 	if os.Geteuid() != 0 {
 		t.Fatal("the Vault injector needs its in-cluster service-account mount, made in a mount namespace: run the e2e as root (CI does)")
 	}
-	bin := controlPlaneBinary(t, "VAULT_K8S_BIN")
+	bin := builtTool(t, "VAULT_K8S_BIN")
 	sa := serviceAccount{Namespace: "vault", Name: "vault-agent-injector"}
 	cp.ensureServiceAccount(t, sa)
 	ctx := context.Background()
