@@ -66,20 +66,7 @@ func startVault(t *testing.T, extra ...string) *vaultServer {
 		"-dev-root-token-id=" + rootToken, "-dev-listen-address=" + addr, "-dev-no-store-token"}, extra...)
 	cmd := exec.CommandContext(ctx, vaultBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "VAULT_DISABLE_MLOCK=true")
-	log := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("vault server log:\n%s", log.String())
-		}
-	})
+	server := startProcess(t, "vault server", cmd, cancel)
 	cfg := api.DefaultConfig()
 	cfg.Address = "http://" + addr
 	v := &vaultServer{}
@@ -102,13 +89,11 @@ func startVault(t *testing.T, extra ...string) *vaultServer {
 		if err == nil && h.Initialized && !h.Sealed {
 			break
 		}
-		select {
-		case <-exited:
-			t.Fatalf("vault server exited:\n%s", log.String())
-		default:
+		if err := server.running(); err != nil {
+			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("vault did not come up: %v\n%s", err, log.String())
+			t.Fatalf("vault did not come up: %v\n%s", err, server.log.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
