@@ -21,6 +21,18 @@ const (
 	// GatewayServiceAccountSuffix is what the legacy gateway charts and
 	// istioctl add to a gateway's name for its service account.
 	GatewayServiceAccountSuffix = "-service-account"
+	// istioCSR: istio-csr's chart defaults (its Service in cert-manager,
+	// the issuer name istio-ca it looks for), and cert-manager's
+	// controller service account as its chart names it.
+	DefaultTrustDomain               = "cluster.local"
+	DefaultIstioCSRAddress           = "cert-manager-istio-csr.cert-manager.svc:443"
+	DefaultIstioCSRMaxTTL            = "24h"
+	DefaultIssuerName                = "istio-ca"
+	IssuerServiceAccountSuffix       = "-vault"
+	DefaultCertManagerServiceAccount = "cert-manager"
+	DefaultCertManagerNamespace      = "cert-manager"
+	// DefaultIstioCSRPolicy is the issuer's policy: it signs, istiod reads nothing.
+	DefaultIstioCSRPolicy = "istio-csr-sign"
 )
 
 // DefaultGatewayNamespaces are where Istio's install guides put gateways.
@@ -41,7 +53,11 @@ func (c *VaultCA) Default() {
 		s.Vault.AuthPath = DefaultAuthPath
 	}
 	if s.Vault.Policy == "" {
-		s.Vault.Policy = perCluster(DefaultPolicy, s.Cluster)
+		name := DefaultPolicy
+		if s.Source.IstioCSR != nil {
+			name = DefaultIstioCSRPolicy
+		}
+		s.Vault.Policy = perCluster(name, s.Cluster)
 	}
 	if len(s.Istiod.Namespaces) == 0 {
 		s.Istiod.Namespaces = []string{DefaultIstiodNamespace}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"reflect"
 	"strings"
 	"time"
@@ -180,4 +181,79 @@ func (pki *CertificatePKI) validate(add adder, at string, _ *Spec) {
 			add(at+".ttl", "must be a positive duration such as 72h, got %q", pki.TTL)
 		}
 	}
+}
+
+// Vault signs every workload certificate, through cert-manager and
+// istio-csr: istiod holds no CA.
+
+func (c *IstioCSR) setDefaults(s *Spec) {
+	fillEmpty(&c.TrustDomain, DefaultTrustDomain)
+	fillEmpty(&c.Address, DefaultIstioCSRAddress)
+	fillEmpty(&c.PKI.MaxTTL, DefaultIstioCSRMaxTTL)
+	fillEmpty(&c.Issuer.Name, DefaultIssuerName)
+	fillEmpty(&c.Issuer.Kind, IssuerKind)
+	ns := DefaultIstiodNamespace
+	if len(s.Istiod.Namespaces) > 0 {
+		ns = s.Istiod.Namespaces[0]
+	}
+	if c.Issuer.Kind == ClusterIssuerKind {
+		// A ClusterIssuer's service account lives in cert-manager's
+		// cluster resource namespace, by default its own.
+		ns = DefaultCertManagerNamespace
+	}
+	fillEmpty(&c.Issuer.Namespace, ns)
+	fillEmpty(&c.Issuer.ServiceAccount, c.Issuer.Name+IssuerServiceAccountSuffix)
+	fillEmpty(&c.CertManager.Name, DefaultCertManagerServiceAccount)
+	fillEmpty(&c.CertManager.Namespace, DefaultCertManagerNamespace)
+}
+
+func (c *IstioCSR) validate(add adder, at string, s *Spec) {
+	if c.PKI.Mount == "" {
+		add(at+".pki.mount", "must be set: the PKI mount that signs the workload certificates")
+	}
+	if c.PKI.Role == "" {
+		add(at+".pki.role", "must be set: the PKI role the issuer signs with (<mount>/sign/<role>)")
+	}
+	if c.PKI.RootMount != "" && c.PKI.RootMount == c.PKI.Mount {
+		add(at+".pki.rootMount", "is the signing mount itself: set it only when pki.mount is an intermediate, to the mount of its root")
+	}
+	if d, err := time.ParseDuration(c.PKI.MaxTTL); err != nil || d < time.Hour || d%time.Second != 0 {
+		add(at+".pki.maxTTL", "must be whole seconds of at least 1h (istio-csr asks for 1h certificates by default), such as 24h, got %q", c.PKI.MaxTTL)
+	}
+	if !isDNSName(c.TrustDomain) {
+		add(at+".trustDomain", "must be a trust domain such as cluster.local (the host of spiffe://<trustDomain>/ns/...), got %q", c.TrustDomain)
+	}
+	if host, port, err := net.SplitHostPort(c.Address); err != nil || host == "" || port == "" || strings.ContainsAny(c.Address, "/ \"") {
+		add(at+".address", "must be istio-csr's host:port, such as %s, got %q", DefaultIstioCSRAddress, c.Address)
+	}
+	if c.Issuer.Kind != IssuerKind && c.Issuer.Kind != ClusterIssuerKind {
+		add(at+".issuer.kind", "must be %q or %q, got %q", IssuerKind, ClusterIssuerKind, c.Issuer.Kind)
+	}
+	for _, f := range []struct{ field, v string }{
+		{"issuer.name", c.Issuer.Name}, {"issuer.namespace", c.Issuer.Namespace}, {"issuer.serviceAccount", c.Issuer.ServiceAccount},
+		{"certManager.name", c.CertManager.Name}, {"certManager.namespace", c.CertManager.Namespace},
+	} {
+		if !isDNSLabel(f.v) {
+			add(at+"."+f.field, "must be a Kubernetes name (lowercase letters, digits and -), got %q", f.v)
+		}
+	}
+	if s.Vault.Address == "" {
+		add("spec.vault.address", "must be set with %s: it is the cert-manager issuer's server", at)
+	}
+	if len(s.Gateways) > 0 {
+		add("spec.gateways", "is not used with %s: gateways get their workload certificates from istio-csr like every proxy; remove it", at)
+	}
+}
+
+// isDNSName: dot-separated DNS labels.
+func isDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if !isDNSLabel(l) {
+			return false
+		}
+	}
+	return true
 }

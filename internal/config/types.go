@@ -210,7 +210,67 @@ type Agent struct {
 type Source struct {
 	KV  *KV  `json:"kv,omitempty" vault:"source"`
 	PKI *PKI `json:"pki,omitempty" vault:"source"`
+	// IstioCSR is the mode where istiod holds no CA at all: Vault signs
+	// every workload certificate, through cert-manager's Vault issuer and
+	// istio-csr. It renders no files (sources.go, wiring/istiocsr.go).
+	IstioCSR *IstioCSR `json:"istioCSR,omitempty" vault:"source"`
 }
+
+// IstioCSR: proxies and gateways send their CSRs to istio-csr, which
+// creates a cert-manager CertificateRequest, which cert-manager's Vault
+// issuer has Vault sign at <pki.mount>/sign/<pki.role>. istiod stops being
+// a CA (ENABLE_CA_SERVER=false) and serves with the istiod-tls certificate
+// istio-csr issues it.
+type IstioCSR struct {
+	PKI IstioCSRPKI `json:"pki"`
+	// TrustDomain is the mesh's: the PKI role allows URI SANs
+	// spiffe://<trustDomain>/* only.
+	TrustDomain string `json:"trustDomain,omitempty"`
+	// Address is istio-csr's gRPC service, the proxies' CA_ADDR.
+	Address string `json:"address,omitempty"`
+	// Issuer is the cert-manager issuer istio-csr's requests go to.
+	Issuer CSRIssuer `json:"issuer"`
+	// CertManager is the service account cert-manager's controller runs as:
+	// it requests the issuer's service-account token to log in to Vault.
+	CertManager ServiceAccountRef `json:"certManager"`
+}
+
+// IstioCSRPKI is the PKI mount and role that sign.
+type IstioCSRPKI struct {
+	Mount string `json:"mount" vault:"template,expand,name"`
+	Role  string `json:"role" vault:"template,expand,name"`
+	// RootMount, set when Mount is an intermediate CA, is the mount of the
+	// root it chains to: istio-csr then must be given that root
+	// (app.tls.rootCAFile), or proxies would trust the intermediate only
+	// (istio-csr#105).
+	RootMount string `json:"rootMount,omitempty" vault:"template,expand,name"`
+	// MaxTTL is the PKI role's max_ttl: the longest certificate it signs.
+	MaxTTL string `json:"maxTTL,omitempty"`
+}
+
+// CSRIssuer names the cert-manager issuer and the service account it logs
+// in to Vault as.
+type CSRIssuer struct {
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Kind is Issuer (in Namespace) or ClusterIssuer.
+	Kind string `json:"kind,omitempty"`
+	// ServiceAccount is the issuer's identity at Vault's Kubernetes auth:
+	// cert-manager requests its token (audience vault://<namespace>/<name>).
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// ServiceAccountRef is a service account in a namespace.
+type ServiceAccountRef struct {
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// The kinds of cert-manager issuer.
+const (
+	IssuerKind        = "Issuer"
+	ClusterIssuerKind = "ClusterIssuer"
+)
 
 // KV reads all files from fields of one KV secret.
 type KV struct {

@@ -25,7 +25,11 @@ func (c *VaultCA) Validate() Errors {
 	}
 	s := &c.Spec
 	if s.Vault.Role == "" {
-		add("spec.vault.role", "must be set: the Vault Kubernetes-auth role bound to istiod's service account")
+		if s.Source.IstioCSR != nil {
+			add("spec.vault.role", "must be set: the Vault Kubernetes-auth role cert-manager's issuer logs in with")
+		} else {
+			add("spec.vault.role", "must be set: the Vault Kubernetes-auth role bound to istiod's service account")
+		}
 	}
 	if !strings.HasPrefix(s.Vault.AuthPath, "auth/") {
 		add("spec.vault.authPath", "must start with auth/ (e.g. auth/kubernetes), got %q", s.Vault.AuthPath)

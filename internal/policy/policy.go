@@ -26,6 +26,9 @@ type Set struct {
 	Namespace string // Vault Enterprise namespace everything is written in
 	Policies  []Policy
 	Roles     []Role
+	// PKIRoles are the PKI roles the config signs with (the istioCSR
+	// mode): --output commands writes them too.
+	PKIRoles []wiring.PKIRole
 }
 
 // Policy is one Vault policy: exactly the capability each path needs.
@@ -63,6 +66,9 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 			}
 		}
 		set.addRole(plan, cfg.Spec.Vault)
+		if plan.CSR != nil {
+			set.PKIRoles = append(set.PKIRoles, plan.CSR.PKIRole)
+		}
 	}
 	for i := range set.Policies {
 		p := &set.Policies[i]
@@ -80,7 +86,11 @@ func (s *Set) addRole(plan *wiring.Plan, v config.Vault) {
 	path := plan.RolePath()
 	i := slices.IndexFunc(s.Roles, func(r Role) bool { return r.Path == path })
 	if i < 0 {
-		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role, Audience: v.Audience, TokenPeriod: v.TokenPeriod})
+		aud := v.Audience
+		if plan.Audience != "" {
+			aud = plan.Audience
+		}
+		s.Roles = append(s.Roles, Role{Path: path, Name: plan.Role, Audience: aud, TokenPeriod: v.TokenPeriod})
 		i = len(s.Roles) - 1
 	}
 	r := &s.Roles[i]
@@ -143,7 +153,11 @@ func (s *Set) PoliciesOf(r *Role) []Policy {
 func (s *Set) HCL(p Policy) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Vault policy %q for %s, written by istio-vault-ca for VaultCA %q.\n", p.Name, p.Role, s.Config)
-	b.WriteString("# Exactly the requests the injected Vault Agents make: read, or update to issue a certificate.\n")
+	if len(s.PKIRoles) > 0 {
+		b.WriteString("# Exactly the request cert-manager's Vault issuer makes: update, to have a CSR signed.\n")
+	} else {
+		b.WriteString("# Exactly the requests the injected Vault Agents make: read, or update to issue a certificate.\n")
+	}
 	for _, r := range p.Rules {
 		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n}\n", r.Path, r.Capability)
 	}
@@ -207,6 +221,15 @@ func (s *Set) Commands() string {
 		}
 		if r.TokenPeriod != "" {
 			fmt.Fprintf(&b, " \\\n  token_period=%s", shellQuote(r.TokenPeriod))
+		}
+		b.WriteString("\n")
+	}
+	for _, r := range s.PKIRoles {
+		mount, _, _ := strings.Cut(r.Path, "/roles/")
+		fmt.Fprintf(&b, "# The PKI role signing needs, at the PKI mount %s (vault secrets enable %s-path=%s pki, with its CA).\n", mount, ns, mount)
+		fmt.Fprintf(&b, "vault write %s%s", ns, shellQuote(r.Path))
+		for _, p := range r.Params {
+			fmt.Fprintf(&b, " \\\n  %s=%s", p.Name, shellQuote(p.Value))
 		}
 		b.WriteString("\n")
 	}

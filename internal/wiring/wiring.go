@@ -171,6 +171,13 @@ type Plan struct {
 	// Selector picks the workloads of a gateway plan by pod labels; nil
 	// for istiod, which is found by its own rule.
 	Selector map[string]string
+	// Audience, when set, is the token audience the plan's role requires
+	// instead of spec.vault.audience: cert-manager's for its issuer.
+	Audience string
+	// CSR is set in the istioCSR mode (istiocsr.go): the plan has no
+	// files to render, no annotations and no guard; ServiceAccounts and
+	// Namespaces are the issuer's.
+	CSR *CSR
 }
 
 // fileNames maps each part to its file name in a layout; a part a layout
@@ -186,6 +193,9 @@ var fileNames = map[config.FileLayout][]struct {
 // ForIstiod builds the plan for istiod from a loaded (validated) config.
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
+	if c := s.Source.IstioCSR; c != nil {
+		return forIstioCSR(cfg, c), nil
+	}
 	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", FilesDir: path.Join(s.SecretVolumePath, InjectedStatus),
 		Container:       IstiodContainer,
 		ServiceAccounts: s.Istiod.BoundServiceAccounts(), Namespaces: s.Istiod.Namespaces,
