@@ -44,18 +44,55 @@ var registry = []Kind{
 		// or every value of a gateway's selector. A YAML escape could spell
 		// a value otherwise, so a backslash makes it one too.
 		MayBe: func(body []byte, ps *Plans) bool {
-			return bytes.Contains(body, []byte("istiod")) || bytes.IndexByte(body, '\\') >= 0 || mayMatchGateway(body, ps.Gateways)
+			return bytes.Contains(body, []byte("istiod")) || bytes.IndexByte(body, '\\') >= 0 || mayMatchGateway(body, ps.Gateways) ||
+				bytes.Contains(body, []byte("VaultCA")) || ps.Istiod.CSR != nil && bytes.Contains(body, []byte(wiring.EnvCAAddr))
 		},
 		Is: func(rn *yaml.Node, ps *Plans) bool {
 			p, _ := WorkloadPlan(rn, ps)
+			if p == nil && ps.Istiod.CSR != nil {
+				c, _ := proxySettingCAAddr(rn)
+				return c != nil
+			}
 			return p != nil
 		},
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
-			p, err := WorkloadPlan(rn, ps)
-			if err != nil || p == nil {
+			if err := refuseVaultCA(rn); err != nil {
 				return false, err
 			}
+			p, err := WorkloadPlan(rn, ps)
+			switch {
+			case err != nil:
+				return false, err
+			case ps.Istiod.CSR != nil && p == ps.Istiod:
+				return applyCSRIstiod(rn, p)
+			case ps.Istiod.CSR != nil:
+				return applyCSRGateway(rn, ps.Istiod)
+			case p == nil:
+				return false, nil
+			}
 			return ApplyPodTemplate(rn, p)
+		},
+	},
+	{
+		// Istio 1.1's node agent, refused with a pointer to migrate.
+		Name: "DaemonSet", Group: appsGroup,
+		MayBe: func(body []byte, _ *Plans) bool { return bytes.Contains(body, []byte("VaultCA")) },
+		Is:    func(*yaml.Node, *Plans) bool { return false },
+		Apply: func(rn *yaml.Node, _ *Plans) (bool, error) { return false, refuseVaultCA(rn) },
+	},
+	{
+		// The sidecar injector's values, in the istioCSR mode: its
+		// global.caAddress becomes every injected proxy's CA_ADDR.
+		Name: configMapKind, Group: coreGroup,
+		MayBe: func(body []byte, ps *Plans) bool {
+			return ps.Istiod.CSR != nil && bytes.Contains(body, []byte(injectorConfigMap))
+		},
+		Is: func(rn *yaml.Node, ps *Plans) bool { return ps.Istiod.CSR != nil && isInjectorConfigMap(rn) },
+		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
+			if ps.Istiod.CSR == nil || !isInjectorConfigMap(rn) {
+				return false, nil
+			}
+			return applyInjectorValues(rn, ps.Istiod)
 		},
 	},
 	{
@@ -66,6 +103,12 @@ var registry = []Kind{
 			return InstallsIstiod(rn) || len(ps.Gateways) > 0
 		},
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
+			if ps.Istiod.CSR != nil {
+				if !InstallsIstiod(rn) {
+					return false, nil
+				}
+				return applyOperatorCSR(rn, ps.Istiod)
+			}
 			return ApplyIstioOperator(rn, ps.Istiod, ps.Gateways)
 		},
 	},
@@ -73,6 +116,9 @@ var registry = []Kind{
 		Name: controlPlaneKind, Group: tetrateInstallGroup,
 		Is: func(*yaml.Node, *Plans) bool { return true },
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
+			if ps.Istiod.CSR != nil {
+				return applyControlPlaneCSR(rn, ps.Istiod)
+			}
 			return ApplyControlPlane(rn, ps.Istiod)
 		},
 	},
@@ -86,6 +132,9 @@ const (
 	istioInstallGroup   = "install.istio.io"
 	controlPlaneKind    = "ControlPlane"
 	tetrateInstallGroup = "install.tetrate.io"
+	configMapKind       = "ConfigMap"
+	// coreGroup is the core API's: apiVersion v1, with no group part.
+	coreGroup = ""
 )
 
 // Kinds are the registered target kinds. The slice is the registry's own:

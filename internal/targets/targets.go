@@ -29,6 +29,9 @@ func (e *Error) Error() string {
 // hasKind reports whether a resource is of a kind in an API group (the
 // apiVersion's part before the slash), whatever its version.
 func hasKind(rn *yaml.Node, kind, group string) bool {
+	if group == coreGroup {
+		return yamlnode.Kind(rn) == kind && yamlnode.APIVersion(rn) == "v1"
+	}
 	return yamlnode.Kind(rn) == kind && strings.HasPrefix(yamlnode.APIVersion(rn), group+"/")
 }
 

@@ -579,6 +579,9 @@ func (p *inPlacer) dashColumn(item *yaml.Node) (int, bool) {
 // must fit on one line.
 func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 	was := p.before[v]
+	if was.Kind == yaml.ScalarNode && v.Kind == yaml.ScalarNode && was.Style == yaml.LiteralStyle && v.Style == yaml.LiteralStyle {
+		return p.replaceBlockLine(v, was)
+	}
 	if was.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || was.Line == 0 ||
 		was.Style&^(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
 		return false
@@ -600,6 +603,44 @@ func (p *inPlacer) replaceScalar(v *yaml.Node) bool {
 		return false
 	}
 	p.edits = append(p.edits, edit{off: start, cut: n, text: text})
+	return true
+}
+
+// replaceBlockLine writes a literal block scalar whose new value differs
+// from the old one in one line only (the injector's values JSON, one key
+// changed): that line is edited where it stands, every other byte of the
+// block stays. Content line i of the block is source line was.Line+1+i.
+func (p *inPlacer) replaceBlockLine(v *yaml.Node, was yaml.Node) bool {
+	olds, news := strings.Split(was.Value, "\n"), strings.Split(v.Value, "\n")
+	if len(olds) != len(news) || was.Line == 0 {
+		return false
+	}
+	at := -1
+	for i := range olds {
+		if olds[i] != news[i] {
+			if at >= 0 {
+				return false
+			}
+			at = i
+		}
+	}
+	if at < 0 {
+		return true
+	}
+	if strings.ContainsAny(news[at], "\r\t") || strings.TrimSpace(news[at]) == "" {
+		return false
+	}
+	l := was.Line + 1 + at
+	start, end := p.offset(l, 1), p.lineEnd(l)
+	if start < 0 || end < 0 {
+		return false
+	}
+	line := bytes.TrimRight(p.src[start:end], "\r\n")
+	if !bytes.HasSuffix(line, []byte(olds[at])) || len(bytes.TrimLeft(line[:len(line)-len(olds[at])], " ")) != 0 {
+		return false
+	}
+	off := start + len(line) - len(olds[at])
+	p.edits = append(p.edits, edit{off: off, cut: len(olds[at]), text: []byte(news[at])})
 	return true
 }
 

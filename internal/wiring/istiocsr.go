@@ -35,6 +35,21 @@ var istiodTLSArgs = []Pair{
 	{Name: "--caCertFile", Value: "/var/run/secrets/istiod/ca/root-cert.pem"},
 }
 
+// The same for an installer whose chart version is not in the stream (a
+// TSB ControlPlane): volumes of names and paths of their own, which no
+// chart mounts, and the flags that point istiod at them, as istio-csr's
+// examples and seed 002 write them.
+var overlayTLS = []Volume{
+	{Name: "cert-manager-istiod-tls", MountPath: "/etc/cert-manager/tls", Secret: "istiod-tls"},
+	{Name: "cert-manager-istio-ca", MountPath: "/etc/cert-manager/ca", ConfigMap: "istio-ca-root-cert"},
+}
+
+var overlayTLSArgs = []Pair{
+	{Name: "--tlsCertFile", Value: "/etc/cert-manager/tls/tls.crt"},
+	{Name: "--tlsKeyFile", Value: "/etc/cert-manager/tls/tls.key"},
+	{Name: "--caCertFile", Value: "/etc/cert-manager/ca/root-cert.pem"},
+}
+
 // CSR is what a target writes in the istioCSR mode instead of files.
 type CSR struct {
 	// CAAddress is istio-csr's address: every proxy's CA_ADDR, which the
@@ -43,6 +58,9 @@ type CSR struct {
 	// TLSVolumes serve istiod with istiod-tls; TLSArgs name their files.
 	TLSVolumes []Volume
 	TLSArgs    []Pair
+	// OverlayVolumes and OverlayArgs are the same for installers.
+	OverlayVolumes []Volume
+	OverlayArgs    []Pair
 	// PKIRole is the PKI role the issuer signs with, as signing needs it.
 	PKIRole PKIRole
 }
@@ -116,6 +134,7 @@ func forIstioCSR(cfg *config.VaultCA, c *config.IstioCSR) *Plan {
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
 		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.source.istioCSR",
 		Audience: audience,
-		CSR:      &CSR{CAAddress: c.Address, TLSVolumes: istiodTLS, TLSArgs: istiodTLSArgs, PKIRole: pkiRole(s, c)},
+		CSR:      &CSR{CAAddress: c.Address, TLSVolumes: istiodTLS, TLSArgs: istiodTLSArgs,
+			OverlayVolumes: overlayTLS, OverlayArgs: overlayTLSArgs, PKIRole: pkiRole(s, c)},
 	}
 }
