@@ -45,6 +45,14 @@ Usage:
       role body (role: pipe into "vault write AUTHPATH/role/NAME -"), or vault
       CLI commands writing every policy and role (commands). Each role gets a
       policy of its own; --role picks a gateway's instead of istiod's.
+      With spec.source.istioCSR: the issuer's policy (update on
+      <mount>/sign/<role>), its role (cert-manager's audience), and with
+      commands the PKI role signing needs.
+  istio-vault-ca issuer [--config FILE] [--output resources|istio-csr-values]
+      With spec.source.istioCSR: print cert-manager's Vault Issuer, its
+      ServiceAccount and the Role and RoleBinding that let cert-manager
+      request that account's tokens (resources, the default: kubectl apply -f -),
+      or the istio-csr Helm values that match (istio-csr-values: helm -f -).
   istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
@@ -104,7 +112,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "verify", "patches", "explain"}
+var subcommands = []string{"check", "config", "policy", "issuer", "verify", "patches", "explain"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -127,6 +135,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runConfig(args[1:], stdout, stderr)
 		case "policy":
 			return runPolicy(args[1:], stdout, stderr)
+		case "issuer":
+			return runIssuer(args[1:], stdout, stderr)
 		case "verify":
 			return runVerify(args[1:], stdin, stdout, stderr)
 		case "patches":

@@ -68,7 +68,9 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.vault.audience", "is %d bytes long: an audience is a URL or a short name, at most 1024 bytes", len(a))
 		}
 	}
-	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) {
+	// With istioCSR no pod reads caCert: it is a file `issuer` reads,
+	// which may be relative to the config.
+	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) && s.Source.IstioCSR == nil {
 		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)
 	}
 	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.Contains(p, "$") {
