@@ -22,7 +22,7 @@ import (
 func TestTemplateFieldsAreTagged(t *testing.T) {
 	reached := map[string]bool{} // field path -> found in a plan
 	var tagged map[string]bool
-	for _, source := range []string{"kv", "pki"} {
+	for _, source := range []string{"kv", "pki", "istioCSR"} {
 		cfg := &config.VaultCA{}
 		fields := map[string]string{} // value -> field path
 		tagged = map[string]bool{}
@@ -30,10 +30,13 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		s := &cfg.Spec
 		s.FileLayout, s.OnConflict = config.LayoutIstio, config.ConflictError
 		cert := &s.Gateways[0].Certificates[0]
-		if source == "kv" {
-			s.Source.PKI, cert.PKI = nil, nil
-		} else {
-			s.Source.KV, cert.KV = nil, nil
+		switch source {
+		case "kv":
+			s.Source.PKI, s.Source.IstioCSR, cert.PKI = nil, nil, nil
+		case "pki":
+			s.Source.KV, s.Source.IstioCSR, cert.KV = nil, nil, nil
+		default: // istioCSR has no gateways: they get certificates from istio-csr
+			s.Source.KV, s.Source.PKI, cert.KV = nil, nil, nil
 		}
 		cfg.Default()
 		istiod, err := wiring.ForIstiod(cfg)
@@ -44,15 +47,19 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		plans := []*wiring.Plan{istiod, gateway}
+		if source == "istioCSR" {
+			plans = plans[:1]
+		}
 		var out []string
-		for _, p := range []*wiring.Plan{istiod, gateway} {
+		for _, p := range plans {
 			out = append(out, p.Role, p.AuthPath, p.Policy, p.VaultNamespace)
 			for _, f := range p.Files {
 				out = append(out, f.Name, f.Template, f.APIPath)
 				out = append(out, f.Reach...)
 			}
 		}
-		set := policy.For(cfg, istiod, gateway)
+		set := policy.For(cfg, plans...)
 		for _, r := range set.Roles {
 			out = append(out, r.Path)
 		}

@@ -33,6 +33,10 @@ type Kind struct {
 	// Apply writes the plans into a resource of the kind and group, in
 	// place, and reports whether it changed.
 	Apply func(rn *yaml.Node, ps *Plans) (bool, error)
+	// Active, when set, tells whether the kind is a target at all for
+	// these plans (the injector's ConfigMap only in the istioCSR mode):
+	// a parsed resource of an inactive kind is not even expanded.
+	Active func(ps *Plans) bool
 }
 
 // registry is every target kind, each declared once.
@@ -45,11 +49,11 @@ var registry = []Kind{
 		// a value otherwise, so a backslash makes it one too.
 		MayBe: func(body []byte, ps *Plans) bool {
 			return bytes.Contains(body, []byte("istiod")) || bytes.IndexByte(body, '\\') >= 0 || mayMatchGateway(body, ps.Gateways) ||
-				bytes.Contains(body, []byte("VaultCA")) || ps.Istiod.CSR != nil && bytes.Contains(body, []byte(wiring.EnvCAAddr))
+				bytes.Contains(body, []byte("VaultCA")) || csrMode(ps) && bytes.Contains(body, []byte(wiring.EnvCAAddr))
 		},
 		Is: func(rn *yaml.Node, ps *Plans) bool {
 			p, _ := WorkloadPlan(rn, ps)
-			if p == nil && ps.Istiod.CSR != nil {
+			if p == nil && csrMode(ps) {
 				c, _ := proxySettingCAAddr(rn)
 				return c != nil
 			}
@@ -63,9 +67,9 @@ var registry = []Kind{
 			switch {
 			case err != nil:
 				return false, err
-			case ps.Istiod.CSR != nil && p == ps.Istiod:
+			case csrMode(ps) && p == ps.Istiod:
 				return applyCSRIstiod(rn, p)
-			case ps.Istiod.CSR != nil:
+			case csrMode(ps):
 				return applyCSRGateway(rn, ps.Istiod)
 			case p == nil:
 				return false, nil
@@ -85,9 +89,10 @@ var registry = []Kind{
 		// global.caAddress becomes every injected proxy's CA_ADDR.
 		Name: configMapKind, Group: coreGroup,
 		MayBe: func(body []byte, ps *Plans) bool {
-			return ps.Istiod.CSR != nil && bytes.Contains(body, []byte(injectorConfigMap))
+			return csrMode(ps) && bytes.Contains(body, []byte(injectorConfigMap))
 		},
-		Is: func(rn *yaml.Node, ps *Plans) bool { return ps.Istiod.CSR != nil && isInjectorConfigMap(rn) },
+		Is:     func(rn *yaml.Node, ps *Plans) bool { return csrMode(ps) && isInjectorConfigMap(rn) },
+		Active: csrMode,
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
 			if ps.Istiod.CSR == nil || !isInjectorConfigMap(rn) {
 				return false, nil
@@ -103,7 +108,7 @@ var registry = []Kind{
 			return InstallsIstiod(rn) || len(ps.Gateways) > 0
 		},
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
-			if ps.Istiod.CSR != nil {
+			if csrMode(ps) {
 				if !InstallsIstiod(rn) {
 					return false, nil
 				}
@@ -116,13 +121,16 @@ var registry = []Kind{
 		Name: controlPlaneKind, Group: tetrateInstallGroup,
 		Is: func(*yaml.Node, *Plans) bool { return true },
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
-			if ps.Istiod.CSR != nil {
+			if csrMode(ps) {
 				return applyControlPlaneCSR(rn, ps.Istiod)
 			}
 			return ApplyControlPlane(rn, ps.Istiod)
 		},
 	},
 }
+
+// csrMode: the config's istiod plan is the istioCSR mode's.
+func csrMode(ps *Plans) bool { return ps.Istiod != nil && ps.Istiod.CSR != nil }
 
 // The kinds and groups of the registry, which the kinds' own checks share.
 const (

@@ -55,7 +55,7 @@ func NewLimits() *Limits {
 // resource that could be a target is first checked and expanded as a
 // stream's document is (see expand), within lim.
 func (t *Transformer) Resource(rn *yaml.Node, lim *Limits) (bool, error) {
-	if !mayBeTarget(rn) {
+	if !t.mayBeTarget(rn) {
 		return false, nil
 	}
 	if _, err := lim.expand(rn); err != nil {
@@ -67,7 +67,7 @@ func (t *Transformer) Resource(rn *yaml.Node, lim *Limits) (bool, error) {
 // mayBeTarget is, for a parsed resource, what isCandidate is for bytes:
 // its kind is a target's, or cannot be read plainly (an alias, a merge
 // key that may bring one, two kind keys).
-func mayBeTarget(rn *yaml.Node) bool {
+func (t *Transformer) mayBeTarget(rn *yaml.Node) bool {
 	if rn.Kind == yaml.AliasNode {
 		return true
 	}
@@ -85,7 +85,7 @@ func mayBeTarget(rn *yaml.Node) bool {
 			if v.Kind != yaml.ScalarNode {
 				return true
 			}
-			if targets.KindNamed([]byte(v.Value)) != nil {
+			if k := targets.KindNamed([]byte(v.Value)); k != nil && (k.Active == nil || k.Active(&t.plans)) {
 				return true
 			}
 		}

@@ -12,6 +12,8 @@ import (
 // certificate istio-csr issues it. The one Vault path is the issuer's
 // sign request, which the policy grants to the issuer's role.
 
+func init() { planSourceFor(forIstioCSR) }
+
 // Env names of istiod and the proxies in this mode.
 const (
 	EnvEnableCAServer = "ENABLE_CA_SERVER"
@@ -134,7 +136,7 @@ func forIstioCSR(cfg *config.VaultCA, c *config.IstioCSR) *Plan {
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
 		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.source.istioCSR",
 		Audience: audience,
-		CSR:      &CSR{CAAddress: c.Address, TLSVolumes: istiodTLS, TLSArgs: istiodTLSArgs,
+		CSR: &CSR{CAAddress: c.Address, TLSVolumes: istiodTLS, TLSArgs: istiodTLSArgs,
 			OverlayVolumes: overlayTLS, OverlayArgs: overlayTLSArgs, PKIRole: pkiRole(s, c)},
 	}
 }

@@ -21,11 +21,22 @@ type bundleSource func(s config.Spec, src any, part Part) (File, error)
 // says the agent must keep running to renew it.
 type certificateSource func(name string, src any, keyPerms string) (files []File, renews bool, err error)
 
+// planSource makes istiod's whole plan, for a source that renders no
+// files (istiocsr.go).
+type planSource func(cfg *config.VaultCA, src any) *Plan
+
 // The sources, keyed by their config type.
 var (
 	bundleSources      = map[reflect.Type]bundleSource{}
 	certificateSources = map[reflect.Type]certificateSource{}
+	planSources        = map[reflect.Type]planSource{}
 )
+
+// planSourceFor registers how config type T (a pointer to a source
+// struct of config.Source) makes istiod's plan itself.
+func planSourceFor[T any](f func(*config.VaultCA, T) *Plan) {
+	planSources[reflect.TypeOf((*T)(nil)).Elem()] = func(cfg *config.VaultCA, src any) *Plan { return f(cfg, src.(T)) }
+}
 
 // bundleSourceFor registers how config type T (a pointer to a source
 // struct of config.Source) renders istiod's files.

@@ -15,7 +15,7 @@ func TestEverySourceIsWired(t *testing.T) {
 		holder any
 		wired  func(reflect.Type) bool
 	}{
-		{config.Source{}, func(t reflect.Type) bool { _, ok := bundleSources[t]; return ok }},
+		{config.Source{}, func(t reflect.Type) bool { _, ok := bundleSources[t]; _, plan := planSources[t]; return ok || plan }},
 		{config.Certificate{}, func(t reflect.Type) bool { _, ok := certificateSources[t]; return ok }},
 	} {
 		ht, n := reflect.TypeOf(tc.holder), 0

@@ -193,8 +193,8 @@ var fileNames = map[config.FileLayout][]struct {
 // ForIstiod builds the plan for istiod from a loaded (validated) config.
 func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	s := cfg.Spec
-	if c := s.Source.IstioCSR; c != nil {
-		return forIstioCSR(cfg, c), nil
+	if plan, ok := planSources[reflect.TypeOf(s.Source.Selected())]; ok {
+		return plan(cfg, s.Source.Selected()), nil
 	}
 	p := &Plan{VolumePath: s.SecretVolumePath, VolumeSetting: "spec.secretVolumePath", FilesDir: path.Join(s.SecretVolumePath, InjectedStatus),
 		Container:       IstiodContainer,
