@@ -466,6 +466,10 @@ type part struct {
 // plan checks the files of one plan and then what they make: istiod's CA
 // bundle, or each certificate of a gateway.
 func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
+	if p.CSR != nil {
+		v.csrPlan(p, plans)
+		return
+	}
 	groups := map[string]map[wiring.Part]part{}
 	var order []string
 	for _, f := range p.Files {

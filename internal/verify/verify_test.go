@@ -40,6 +40,17 @@ const testToken = "unit-test-token-never-printed"
 // data) for testToken; any other token gets what Vault answers a bad one.
 func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 	t.Helper()
+	kv2 := map[string]map[string]any{}
+	for path, data := range secrets {
+		kv2[path] = map[string]any{"data": data}
+	}
+	return fakeVaultData(t, kv2)
+}
+
+// fakeVaultData answers a read of a path with its response's data as
+// given: a PKI role, a mount's CA chain.
+func fakeVaultData(t *testing.T, secrets map[string]map[string]any) *api.Client {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v1/")
@@ -50,7 +61,7 @@ func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 			w.WriteHeader(403)
 			w.Write([]byte(`{"errors":["permission denied","invalid token"]}`))
 		case secrets[path] != nil:
-			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"data": secrets[path]}})
+			json.NewEncoder(w).Encode(map[string]any{"data": secrets[path]})
 		default:
 			w.WriteHeader(404)
 			w.Write([]byte(`{"errors":[]}`))
