@@ -3,7 +3,6 @@ package targets
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -102,40 +101,28 @@ func setControlPlaneGuard(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	// values stands for the IstioOperator's values.pilot: what the patches
 	// found set there, so that setValuesGuard sees and fills both lists.
 	found := map[string]*yaml.Node{} // the last patch of each list wins, as TSB applies them in order
-	var first *yaml.Node             // the first overlay on an IstioOperator
 	changed := false
-	for i, ov := range overlays.Content {
-		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != istioOperatorKind {
-			continue
-		}
-		if first == nil {
-			first = ov
-		}
-		patches := yamlnode.Lookup(ov, "patches")
-		if patches == nil || patches.Kind != yaml.SequenceNode {
-			continue
-		}
-		for j, patch := range patches.Content {
-			at := fmt.Sprintf("%s.overlays[%d].patches[%d]", kubeSpecPath, i, j)
-			pth, _ := stringValue(yamlnode.Lookup(patch, "path"))
-			_, v := yamlnode.Field(patch, "value")
-			switch pth {
-			case pilotVolumesPatch, pilotMountsPatch:
-				if v == nil || v.Tag == yamlnode.NullTag {
-					return false, errorAt(patch, at, "removes %s, with %s: remove this patch", pth, guardEntries)
-				}
-				found[strings.TrimPrefix(pth, pilotValuesPatch+".")] = v
-			case pilotValuesPatch:
-				if v == nil || v.Kind != yaml.MappingNode {
-					return false, errorAt(patch, at, "replaces %s with something other than a mapping, which drops %s: remove this patch", pth, guardEntries)
-				}
-				c, err := setValuesGuard(v, at+".value", p)
-				if err != nil {
-					return false, err
-				}
-				changed = changed || c
+	first, err := operatorPatches(overlays, func(patch *yaml.Node, at string) error {
+		pth, _ := stringValue(yamlnode.Lookup(patch, "path"))
+		_, v := yamlnode.Field(patch, "value")
+		switch pth {
+		case pilotVolumesPatch, pilotMountsPatch:
+			if v == nil || v.Tag == yamlnode.NullTag {
+				return errorAt(patch, at, "removes %s, with %s: remove this patch", pth, guardEntries)
 			}
+			found[strings.TrimPrefix(pth, pilotValuesPatch+".")] = v
+		case pilotValuesPatch:
+			if v == nil || v.Kind != yaml.MappingNode {
+				return errorAt(patch, at, "replaces %s with something other than a mapping, which drops %s: remove this patch", pth, guardEntries)
+			}
+			c, err := setValuesGuard(v, at+".value", p)
+			changed = changed || c
+			return err
 		}
+		return nil
+	})
+	if err != nil {
+		return false, err
 	}
 	values := yamlnode.NewMapping()
 	missing := map[string]bool{}
@@ -153,16 +140,9 @@ func setControlPlaneGuard(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if !missing["volumes"] && !missing["volumeMounts"] {
 		return changed, nil
 	}
-	if first == nil {
-		first = yamlnode.NewMapping()
-		setString(first, "apiVersion", istioOperatorAPIVer)
-		setString(first, "kind", istioOperatorKind)
-		setString(first, "name", tsbIstioOperator)
-		overlays.Content = append(overlays.Content, first)
-	}
-	patches, err := yamlnode.LookupCreate(first, yaml.SequenceNode, "patches")
-	if err != nil || patches.Kind != yaml.SequenceNode {
-		return false, errorAt(first, kubeSpecPath+".overlays[].patches", "is not a list")
+	patches, err := firstOperatorPatches(overlays, first)
+	if err != nil {
+		return false, err
 	}
 	for _, f := range []string{"volumes", "volumeMounts"} {
 		if missing[f] {
@@ -175,6 +155,48 @@ func setControlPlaneGuard(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	return true, nil
 }
 
+// operatorPatches calls each, in order, on every patch of the kubeSpec
+// overlays (a list) on an IstioOperator, with its path for messages, and
+// returns the first overlay on an IstioOperator, nil if there is none.
+func operatorPatches(overlays *yaml.Node, each func(patch *yaml.Node, at string) error) (*yaml.Node, error) {
+	var first *yaml.Node
+	for i, ov := range overlays.Content {
+		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != istioOperatorKind {
+			continue
+		}
+		if first == nil {
+			first = ov
+		}
+		patches := yamlnode.Lookup(ov, "patches")
+		if patches == nil || patches.Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, patch := range patches.Content {
+			if err := each(patch, fmt.Sprintf("%s.overlays[%d].patches[%d]", kubeSpecPath, i, j)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return first, nil
+}
+
+// firstOperatorPatches is the patches list of first, the first overlay on
+// an IstioOperator; nil first is one on tsb-istiocontrolplane, added.
+func firstOperatorPatches(overlays, first *yaml.Node) (*yaml.Node, error) {
+	if first == nil {
+		first = yamlnode.NewMapping()
+		setString(first, "apiVersion", istioOperatorAPIVer)
+		setString(first, "kind", istioOperatorKind)
+		setString(first, "name", tsbIstioOperator)
+		overlays.Content = append(overlays.Content, first)
+	}
+	patches, err := yamlnode.LookupCreate(first, yaml.SequenceNode, "patches")
+	if err != nil || patches.Kind != yaml.SequenceNode {
+		return nil, errorAt(first, kubeSpecPath+".overlays[].patches", "is not a list")
+	}
+	return patches, nil
+}
+
 // applyOverlayPatches adds the plan to every IstioOperator overlay patch
 // that replaces the pilot's env list or podAnnotations map.
 func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
@@ -183,36 +205,24 @@ func applyOverlayPatches(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 		return false, nil
 	}
 	changed := false
-	for i, ov := range overlays.Content {
-		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != "IstioOperator" {
-			continue
+	_, err := operatorPatches(overlays, func(patch *yaml.Node, at string) error {
+		path, _ := stringValue(yamlnode.Lookup(patch, "path"))
+		var c bool
+		var err error
+		switch path {
+		case pilotEnvPatch:
+			c, err = reconcileEnvPatch(patch, at, p)
+		case pilotAnnsPatch:
+			c, err = reconcileAnnotationsPatch(patch, at, p)
+		case pilotOverlaysPatch:
+			// The generated IstioOperator's own overlays on istiod,
+			// which istioctl applies last of all.
+			c, err = applyDeploymentOverlays(yamlnode.Lookup(patch, "value"), at+".value", isTSBIstiod, p)
 		}
-		patches := yamlnode.Lookup(ov, "patches")
-		if patches == nil || patches.Kind != yaml.SequenceNode {
-			continue
-		}
-		for j, patch := range patches.Content {
-			path, _ := stringValue(yamlnode.Lookup(patch, "path"))
-			at := kubeSpecPath + ".overlays[" + strconv.Itoa(i) + "].patches[" + strconv.Itoa(j) + "]"
-			var c bool
-			var err error
-			switch path {
-			case pilotEnvPatch:
-				c, err = reconcileEnvPatch(patch, at, p)
-			case pilotAnnsPatch:
-				c, err = reconcileAnnotationsPatch(patch, at, p)
-			case pilotOverlaysPatch:
-				// The generated IstioOperator's own overlays on istiod,
-				// which istioctl applies last of all.
-				c, err = applyDeploymentOverlays(yamlnode.Lookup(patch, "value"), at+".value", isTSBIstiod, p)
-			}
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-	}
-	return changed, nil
+		changed = changed || c
+		return err
+	})
+	return changed && err == nil, err
 }
 
 // isTSBIstiod: the names TSB's istiod Deployment has, for every revision;

@@ -280,51 +280,29 @@ func applyControlPlaneCSR(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err != nil || overlays.Kind != yaml.SequenceNode {
 		return false, errorAt(rn, kubeSpecPath+".overlays", "is not a list")
 	}
-	var first *yaml.Node // the first overlay on an IstioOperator
 	hasCA, hasOverlays := false, false
-	for i, ov := range overlays.Content {
-		if kind, _ := stringValue(yamlnode.Lookup(ov, "kind")); kind != istioOperatorKind {
-			continue
+	first, err := operatorPatches(overlays, func(patch *yaml.Node, at string) error {
+		var c bool
+		var err error
+		switch pth, _ := stringValue(yamlnode.Lookup(patch, "path")); pth {
+		case pilotEnvPatch:
+			c, err = reconcileEnvPatch(patch, at, p)
+		case caAddressPatch:
+			hasCA = true
+			c, err = setOwnedValue(patch, at, "value", p.CSR.CAAddress, p.Override)
+		case pilotOverlaysPatch:
+			hasOverlays = true
+			c, err = reconcileIstiodTLSPatch(patch, at, p)
 		}
-		if first == nil {
-			first = ov
-		}
-		patches := yamlnode.Lookup(ov, "patches")
-		if patches == nil || patches.Kind != yaml.SequenceNode {
-			continue
-		}
-		for j, patch := range patches.Content {
-			at := fmt.Sprintf("%s.overlays[%d].patches[%d]", kubeSpecPath, i, j)
-			var c bool
-			switch pth, _ := stringValue(yamlnode.Lookup(patch, "path")); pth {
-			case pilotEnvPatch:
-				c, err = reconcileEnvPatch(patch, at, p)
-			case caAddressPatch:
-				hasCA = true
-				c, err = setOwnedValue(patch, at, "value", p.CSR.CAAddress, p.Override)
-			case pilotOverlaysPatch:
-				hasOverlays = true
-				c, err = reconcileIstiodTLSPatch(patch, at, p)
-			}
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
+		changed = changed || c
+		return err
+	})
+	if err != nil || hasCA && hasOverlays {
+		return changed && err == nil, err
 	}
-	if hasCA && hasOverlays {
-		return changed, nil
-	}
-	if first == nil {
-		first = yamlnode.NewMapping()
-		setString(first, "apiVersion", istioOperatorAPIVer)
-		setString(first, "kind", istioOperatorKind)
-		setString(first, "name", tsbIstioOperator)
-		overlays.Content = append(overlays.Content, first)
-	}
-	patches, err := yamlnode.LookupCreate(first, yaml.SequenceNode, "patches")
-	if err != nil || patches.Kind != yaml.SequenceNode {
-		return false, errorAt(first, kubeSpecPath+".overlays[].patches", "is not a list")
+	patches, err := firstOperatorPatches(overlays, first)
+	if err != nil {
+		return false, err
 	}
 	if !hasCA {
 		patches.Content = append(patches.Content, patchNode(caAddressPatch, StringNode(p.CSR.CAAddress)))

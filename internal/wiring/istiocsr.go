@@ -20,36 +20,35 @@ const (
 	EnvCAAddr         = "CA_ADDR"
 )
 
-// The istiod-tls certificate, mounted where istiod looks for it
-// (pilot/pkg/bootstrap hasCustomTLSCerts: ./var/run/secrets/istiod/tls
-// and ./var/run/secrets/istiod/ca), as the istiod chart since Istio 1.16
-// mounts it, under the chart's volume names.
-var istiodTLS = []Volume{
-	{Name: "istio-csr-dns-cert", MountPath: "/var/run/secrets/istiod/tls", Secret: "istiod-tls"},
-	{Name: "istio-csr-ca-configmap", MountPath: "/var/run/secrets/istiod/ca", ConfigMap: "istio-ca-root-cert"},
+// istiodTLS is the istiod-tls certificate (Secret istiod-tls) and the
+// root istiod publishes (ConfigMap istio-ca-root-cert) as volumes of those
+// names mounted in those directories, and the flags that name the files
+// in them (tls.crt, tls.key, root-cert.pem).
+func istiodTLS(tlsName, tlsDir, caName, caDir string) ([]Volume, []Pair) {
+	return []Volume{
+			{Name: tlsName, MountPath: tlsDir, Secret: "istiod-tls"},
+			{Name: caName, MountPath: caDir, ConfigMap: "istio-ca-root-cert"},
+		}, []Pair{
+			{Name: "--tlsCertFile", Value: tlsDir + "/tls.crt"},
+			{Name: "--tlsKeyFile", Value: tlsDir + "/tls.key"},
+			{Name: "--caCertFile", Value: caDir + "/root-cert.pem"},
+		}
 }
 
-// istiodTLSArgs name the files for istiods that do not look at those
-// paths themselves (before Istio 1.16), as istio-csr's own examples do.
-var istiodTLSArgs = []Pair{
-	{Name: "--tlsCertFile", Value: "/var/run/secrets/istiod/tls/tls.crt"},
-	{Name: "--tlsKeyFile", Value: "/var/run/secrets/istiod/tls/tls.key"},
-	{Name: "--caCertFile", Value: "/var/run/secrets/istiod/ca/root-cert.pem"},
+// chartTLS is where istiod looks for istiod-tls itself (pilot/pkg/bootstrap
+// hasCustomTLSCerts: ./var/run/secrets/istiod/tls and
+// ./var/run/secrets/istiod/ca), under the names the istiod chart since
+// Istio 1.16 mounts them with; its flags are for istiods that do not look
+// there (before 1.16), as istio-csr's own examples set them.
+func chartTLS() ([]Volume, []Pair) {
+	return istiodTLS("istio-csr-dns-cert", "/var/run/secrets/istiod/tls", "istio-csr-ca-configmap", "/var/run/secrets/istiod/ca")
 }
 
-// The same for an installer whose chart version is not in the stream (a
-// TSB ControlPlane): volumes of names and paths of their own, which no
-// chart mounts, and the flags that point istiod at them, as istio-csr's
-// examples and seed 002 write them.
-var overlayTLS = []Volume{
-	{Name: "cert-manager-istiod-tls", MountPath: "/etc/cert-manager/tls", Secret: "istiod-tls"},
-	{Name: "cert-manager-istio-ca", MountPath: "/etc/cert-manager/ca", ConfigMap: "istio-ca-root-cert"},
-}
-
-var overlayTLSArgs = []Pair{
-	{Name: "--tlsCertFile", Value: "/etc/cert-manager/tls/tls.crt"},
-	{Name: "--tlsKeyFile", Value: "/etc/cert-manager/tls/tls.key"},
-	{Name: "--caCertFile", Value: "/etc/cert-manager/ca/root-cert.pem"},
+// overlayTLS is the same for an installer whose chart version is not in
+// the stream (a TSB ControlPlane): names and directories no chart mounts,
+// as istio-csr's examples and seed 002 write them, and the flags.
+func overlayTLS() ([]Volume, []Pair) {
+	return istiodTLS("cert-manager-istiod-tls", "/etc/cert-manager/tls", "cert-manager-istio-ca", "/etc/cert-manager/ca")
 }
 
 // CSR is what a target writes in the istioCSR mode instead of files.
@@ -125,6 +124,9 @@ func forIstioCSR(cfg *config.VaultCA, c *config.IstioCSR) *Plan {
 	if c.Issuer.Kind == config.ClusterIssuerKind {
 		audience = "vault://" + c.Issuer.Name
 	}
+	csr := &CSR{CAAddress: c.Address, PKIRole: pkiRole(s, c)}
+	csr.TLSVolumes, csr.TLSArgs = chartTLS()
+	csr.OverlayVolumes, csr.OverlayArgs = overlayTLS()
 	return &Plan{
 		Container: IstiodContainer,
 		// Whoever may sign at the mount mints the mesh's certificates.
@@ -136,7 +138,6 @@ func forIstioCSR(cfg *config.VaultCA, c *config.IstioCSR) *Plan {
 		Override: s.OnConflict == config.ConflictOverride, Role: s.Vault.Role, AuthPath: s.Vault.AuthPath,
 		Policy: s.Vault.Policy, VaultNamespace: s.Vault.Namespace, Setting: "spec.source.istioCSR",
 		Audience: audience,
-		CSR: &CSR{CAAddress: c.Address, TLSVolumes: istiodTLS, TLSArgs: istiodTLSArgs,
-			OverlayVolumes: overlayTLS, OverlayArgs: overlayTLSArgs, PKIRole: pkiRole(s, c)},
+		CSR:      csr,
 	}
 }
