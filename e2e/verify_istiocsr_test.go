@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/api"
+)
+
+const csrVerifyConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: cluster1}
+spec:
+  cluster: cluster1
+  vault: {address: https://vault.example.com:8200, role: istio-csr, authPath: auth/kubernetes-cluster1}
+  source:
+    istioCSR:
+      pki: {mount: MOUNT, role: "istio-{{ .Cluster }}"}
+      trustDomain: cluster.local
+`
+
+// verify in the istioCSR mode against a real Vault: the PKI role that
+// `policy --output commands` writes passes; a role with require_cn and no
+// URI SANs is named setting by setting; a mount whose chain ends at an
+// intermediate fails with the way out.
+func TestVerifyIstioCSR(t *testing.T) {
+	v := startVault(t)
+	e := &env{vault: v}
+	must(t, v.client.Sys().Mount("istioca", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
+	_, err := v.client.Logical().Write("istioca/root/generate/internal", map[string]any{"common_name": "e2e mesh root", "ttl": "87600h", "key_type": "ec", "key_bits": 256})
+	must(t, err)
+	must(t, v.client.Sys().EnableAuthWithOptions("kubernetes-cluster1", &api.EnableAuthOptions{Type: "kubernetes"}))
+	config := strings.Replace(csrVerifyConfig, "MOUNT", "istioca", 1)
+	script, stderr, code := tool(t, nil, nil, "policy", "--config", writeTestConfig(t, config), "--output", "commands")
+	if code != 0 {
+		t.Fatalf("policy --output commands: %s", stderr)
+	}
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
+	}
+
+	out, code := verifyConfigWith(t, config, v.client.Address())
+	if code != 0 {
+		t.Fatalf("verify of the role policy wrote: exit %d\n%s", code, out)
+	}
+	reportHas(t, out, `PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
+
+	// The two settings that made signing fail with Vault 1.21.
+	_, err = v.client.Logical().Write("istioca/roles/istio-cluster1", map[string]any{"require_cn": true, "allowed_uri_sans": ""})
+	must(t, err)
+	out, code = verifyConfigWith(t, config, v.client.Address())
+	if code != 1 {
+		t.Errorf("verify of a role with require_cn and no URI SANs: exit %d, want 1\n%s", code, out)
+	}
+	reportHas(t, out, `FAIL +PKI role istioca/roles/istio-cluster1: require_cn is true`, `FAIL +PKI role istioca/roles/istio-cluster1: allowed_uri_sans is empty`)
+
+	// An intermediate mount holding only the intermediate: its chain ends
+	// short of a root.
+	must(t, v.client.Sys().Mount("istioint", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
+	csr, err := v.client.Logical().Write("istioint/intermediate/generate/internal", map[string]any{"common_name": "e2e istio intermediate", "key_type": "ec", "key_bits": 256})
+	must(t, err)
+	signed, err := v.client.Logical().Write("istioca/root/sign-intermediate", map[string]any{"csr": csr.Data["csr"], "ttl": "43800h", "format": "pem"})
+	must(t, err)
+	_, err = v.client.Logical().Write("istioint/intermediate/set-signed", map[string]any{"certificate": signed.Data["certificate"]})
+	must(t, err)
+	inter := strings.Replace(csrVerifyConfig, "MOUNT", "istioint", 1)
+	_, err = v.client.Logical().Write("istioint/roles/istio-cluster1", map[string]any{"require_cn": false, "allowed_uri_sans": "spiffe://cluster.local/*", "key_type": "any", "allowed_domains": "istiod.istio-system.svc", "allow_bare_domains": true, "max_ttl": "24h"})
+	must(t, err)
+	out, code = verifyConfigWith(t, inter, v.client.Address())
+	if code != 1 {
+		t.Errorf("verify of an intermediate with no root: exit %d, want 1\n%s", code, out)
+	}
+	reportHas(t, out, `FAIL +chain of istioint: ends at intermediate CN=e2e istio intermediate, not a root`)
+	out, code = verifyConfigWith(t, strings.Replace(inter, `role: "istio-{{ .Cluster }}"}`, `role: "istio-{{ .Cluster }}", rootMount: istioca}`, 1), v.client.Address())
+	if code != 0 {
+		t.Errorf("verify of the intermediate with its root mount: exit %d\n%s", code, out)
+	}
+	reportHas(t, out, `PASS +chain of istioint: leads to the root at istioca/cert/ca \(CN=e2e mesh root\)`)
+}
+
+// reportHas fails the test for each pattern a verify report does not match.
+func reportHas(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(out) {
+			t.Errorf("the report does not match %q:\n%s", p, out)
+		}
+	}
+}
