@@ -233,13 +233,25 @@ func refuseVaultCA(rn *yaml.Node) error {
 // in values.global.caAddress. istioctl renders its own istiod chart, which
 // mounts istiod-tls since Istio 1.16.
 func applyOperatorCSR(rn *yaml.Node, p *wiring.Plan) (bool, error) {
-	k8s, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "components", "pilot", "k8s")
-	if err != nil || k8s.Kind != yaml.MappingNode {
-		return false, errorAt(rn, "spec.components.pilot.k8s", "is not a mapping")
+	// k8s is made only if the env goes there: values.pilot.env may hold it.
+	k8s := yamlnode.Lookup(rn, "spec", "components", "pilot", "k8s")
+	if k8s != nil && k8s.Kind != yaml.MappingNode {
+		return false, errorAt(k8s, "spec.components.pilot.k8s", "is not a mapping")
+	}
+	holder := k8s
+	if holder == nil {
+		holder = yamlnode.NewMapping()
 	}
 	verr := checkEnvVarFrom(rn, p)
-	envChanged, eerr := setOwnedEnv(k8s, "spec.components.pilot.k8s", p.Env, p.Override,
+	envChanged, eerr := setOwnedEnv(holder, "spec.components.pilot.k8s", p.Env, p.Override,
 		yamlnode.Lookup(rn, "spec", "values", "pilot", "env"), "spec.values.pilot.env")
+	if k8s == nil && len(holder.Content) > 0 {
+		made, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "components", "pilot", "k8s")
+		if err != nil || made.Kind != yaml.MappingNode {
+			return false, errorAt(rn, "spec.components.pilot", "is not a mapping")
+		}
+		made.Content = holder.Content
+	}
 	global, err := yamlnode.LookupCreate(rn, yaml.MappingNode, "spec", "values", "global")
 	if err != nil || global.Kind != yaml.MappingNode {
 		return false, joinErrors(verr, eerr, errorAt(rn, "spec.values.global", "is not a mapping"))
