@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"fmt"
 	"io"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -17,6 +18,11 @@ import (
 // HelmRelease postRenderers). Each target is first checked exactly as the
 // transformer checks it, so a patch is only written where a run would work.
 func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
+	if c := t.plans.Istiod.CSR; c != nil {
+		// What proxies need is in the injector's values, a JSON document
+		// in a string, which no strategic merge edits.
+		return fmt.Errorf("`spec.source.istioCSR` points every proxy at istio-csr through the injector's values (global.caAddress), which a strategic-merge patch cannot edit: set the chart values global.caAddress=%s and pilot.env.ENABLE_CA_SERVER=false in the HelmRelease instead, or render through the post-renderer", c.CAAddress)
+	}
 	first, lim := true, NewLimits()
 	return stream.ForEach(r, func(d *stream.Doc) error {
 		if !t.isCandidate(d.Body) {
