@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,24 @@ import (
 func (v *run) csrPlan(p *wiring.Plan, plans []*wiring.Plan) {
 	role := p.CSR.PKIRole
 	what := "PKI role " + role.Path
+	if v.opts.JWT != "" {
+		// Logged in as the issuer: its policy grants the sign request
+		// only, so ask what the token may do there, and leave the role
+		// to a VAULT_TOKEN that may read it.
+		sign := p.APIPaths()[0].Path
+		caps, err := v.client.Sys().CapabilitiesSelfWithContext(v.ctx, sign)
+		switch {
+		case err != nil:
+			v.add(Fail, "sign "+sign, "could not ask Vault what the issuer's token may do: %v", err)
+		case !slices.Contains(caps, wiring.Update) && !slices.Contains(caps, "root"):
+			v.add(Fail, "sign "+sign, "the issuer's token may %s, not update: role %s's policy %s should grant update (istio-vault-ca policy prints it)", strings.Join(caps, ", "), p.Role, p.Policy)
+		default:
+			v.add(Pass, "sign "+sign, "the issuer's token may update (sign)")
+		}
+		v.add(Skip, what, "not read with the issuer's token, which may only sign; run verify without --jwt, with a VAULT_TOKEN that may read it")
+		v.csrChain(p, plans)
+		return
+	}
 	r := v.get(role.Path, p, plans)
 	if r.err != nil {
 		v.add(Fail, what, "%v (istio-vault-ca policy --output commands writes it)", r.err)
