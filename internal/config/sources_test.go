@@ -28,3 +28,48 @@ func TestExactlyOneSource(t *testing.T) {
 		})
 	}
 }
+
+// The istioCSR source loads as issue 19 writes it, with its defaults, and
+// refuses what would fail later, naming the field.
+func TestIstioCSRSource(t *testing.T) {
+	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: cluster1}\nspec:\n  cluster: cluster1\n"
+	const vault = "  vault: {address: https://vault.example.com:8200, role: istio-csr, authPath: auth/kubernetes-cluster1}\n"
+	const source = "  source:\n    istioCSR:\n      pki: {mount: istioca, role: \"istio-{{ .Cluster }}\"}   # Vault signs at istioca/sign/istio-cluster1\n      trustDomain: cluster.local\n"
+	cfg, err := config.Load([]byte(head+vault+source), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Spec.Source.IstioCSR
+	got := []string{c.PKI.Mount, c.PKI.Role, c.PKI.MaxTTL, c.TrustDomain, c.Address, c.Issuer.Name, c.Issuer.Namespace, c.Issuer.Kind, c.Issuer.ServiceAccount,
+		c.CertManager.Name, c.CertManager.Namespace, cfg.Spec.Vault.Policy}
+	want := []string{"istioca", "istio-cluster1", "24h", "cluster.local", "cert-manager-istio-csr.cert-manager.svc:443", "istio-ca", "istio-system", "Issuer", "istio-ca-vault",
+		"cert-manager", "cert-manager", "istio-csr-sign-cluster1"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("loaded\n%v\nwant\n%v", got, want)
+	}
+	for name, tc := range map[string]struct{ spec, want string }{
+		"no address":      {"  vault: {role: istio-csr}\n" + source, "`spec.vault.address` must be set with spec.source.istioCSR"},
+		"no role":         {"  vault: {address: https://v:8200}\n" + source, "`spec.vault.role` must be set: the Vault Kubernetes-auth role cert-manager's issuer logs in with"},
+		"no mount":        {vault + "  source: {istioCSR: {pki: {role: r}}}\n", "`spec.source.istioCSR.pki.mount` must be set"},
+		"bad kind":        {vault + "  source: {istioCSR: {pki: {mount: m, role: r}, issuer: {kind: Venafi}}}\n", "`spec.source.istioCSR.issuer.kind` must be \"Issuer\" or \"ClusterIssuer\""},
+		"bad address":     {vault + "  source: {istioCSR: {pki: {mount: m, role: r}, address: \"https://csr:443\"}}\n", "`spec.source.istioCSR.address` must be istio-csr's host:port"},
+		"bad domain":      {vault + "  source: {istioCSR: {pki: {mount: m, role: r}, trustDomain: \"spiffe://x\"}}\n", "`spec.source.istioCSR.trustDomain` must be a trust domain"},
+		"short ttl":       {vault + "  source: {istioCSR: {pki: {mount: m, role: r, maxTTL: 10m}}}\n", "`spec.source.istioCSR.pki.maxTTL` must be whole seconds of at least 1h"},
+		"root is mount":   {vault + "  source: {istioCSR: {pki: {mount: m, role: r, rootMount: m}}}\n", "`spec.source.istioCSR.pki.rootMount` is the signing mount itself"},
+		"with gateways":   {vault + "  source: {istioCSR: {pki: {mount: m, role: r}}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    certificates: [{name: a, kv: {path: secret/a}}]\n", "`spec.gateways` is not used with spec.source.istioCSR"},
+		"with kv":         {vault + "  source: {kv: {path: secret/x}, istioCSR: {pki: {mount: m, role: r}}}\n", "`spec.source` sets both `kv` and `istioCSR`"},
+		"cert-manager sa": {vault + "  source: {istioCSR: {pki: {mount: m, role: r}, certManager: {name: Cert_Manager}}}\n", "`spec.source.istioCSR.certManager.name` must be a Kubernetes name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load([]byte(head+tc.spec), "c.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	// A ClusterIssuer's service account lives in cert-manager's namespace.
+	cfg, err = config.Load([]byte(head+vault+"  source: {istioCSR: {pki: {mount: m, role: r}, issuer: {kind: ClusterIssuer}}}\n"), "c.yaml")
+	if err != nil || cfg.Spec.Source.IstioCSR.Issuer.Namespace != "cert-manager" {
+		t.Errorf("ClusterIssuer: %v, namespace %q, want cert-manager", err, cfg.Spec.Source.IstioCSR.Issuer.Namespace)
+	}
+}
