@@ -34,6 +34,10 @@ const usage = `Usage:
       --role NAME (a name or path, as for policy --role) a gateway's. Without
       --jwt, VAULT_TOKEN reads every path, or --role's only. Requests go to
       VAULT_ADDR only: no redirect is followed.
+      With spec.source.istioCSR: the PKI role at <mount>/roles/<role>, each
+      setting that would make signing fail named, and the mount's chain up
+      to a root (with --jwt, the issuer's token's right to sign instead of
+      the role).
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
 `
 

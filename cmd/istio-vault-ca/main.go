@@ -59,6 +59,7 @@ Usage:
       fields present, PEM of the right type, key matches cert, chain to root,
       days to expiry. --jwt logs in with istiod's service-account token first
       and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
+      With spec.source.istioCSR: the PKI role's settings and the chain to a root.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
   istio-vault-ca config --defaults
       Print every default, documented.
