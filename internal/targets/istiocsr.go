@@ -36,6 +36,12 @@ func applyCSRIstiod(rn *yaml.Node, p *wiring.Plan) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// A template this tool gave istiod's CA from Vault keeps the agent
+	// and the guard: rendered again from the chart, it has neither.
+	if _, g := yamlnode.Field(yamlnode.Lookup(tmpl, "metadata", "annotations"), wiring.GuardAnnotation); g != nil {
+		return false, errorAt(g, "spec.template.metadata.annotations."+wiring.GuardAnnotation,
+			"is there: istio-vault-ca wrote this istiod for a CA from Vault (spec.source.kv or pki), whose agent and guard the istioCSR mode does not remove; run it on the chart's own render")
+	}
 	cpath := "spec.template.spec.containers[" + p.Container + "]"
 	changed, err := setEnv(c, cpath, p.Env)
 	if err != nil {
