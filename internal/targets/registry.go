@@ -2,10 +2,12 @@ package targets
 
 import (
 	"bytes"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Plans are what one config asks of the targets: istiod's plan and those of
@@ -33,10 +35,12 @@ type Kind struct {
 	// Apply writes the plans into a resource of the kind and group, in
 	// place, and reports whether it changed.
 	Apply func(rn *yaml.Node, ps *Plans) (bool, error)
-	// Active, when set, tells whether the kind is a target at all for
-	// these plans (the injector's ConfigMap only in the istioCSR mode):
-	// a parsed resource of an inactive kind is not even expanded.
-	Active func(ps *Plans) bool
+	// MayBeNode, when set, tells from a parsed resource of the kind,
+	// before its aliases are expanded, whether it could be a target, as
+	// MayBe does from bytes: one it says no to is not even expanded (a
+	// KRM function's ConfigMaps, but the injector's in the istioCSR
+	// mode). Nil: any resource of the kind could be.
+	MayBeNode func(rn *yaml.Node, ps *Plans) bool
 }
 
 // registry is every target kind, each declared once.
@@ -91,8 +95,11 @@ var registry = []Kind{
 		MayBe: func(body []byte, ps *Plans) bool {
 			return csrMode(ps) && bytes.Contains(body, []byte(injectorConfigMap))
 		},
-		Is:     func(rn *yaml.Node, ps *Plans) bool { return csrMode(ps) && isInjectorConfigMap(rn) },
-		Active: csrMode,
+		Is: func(rn *yaml.Node, ps *Plans) bool { return csrMode(ps) && isInjectorConfigMap(rn) },
+		MayBeNode: func(rn *yaml.Node, ps *Plans) bool {
+			n := yamlnode.Lookup(rn, "metadata", "name")
+			return csrMode(ps) && (n == nil || n.Kind != yaml.ScalarNode || strings.HasPrefix(n.Value, injectorConfigMap))
+		},
 		Apply: func(rn *yaml.Node, ps *Plans) (bool, error) {
 			if ps.Istiod.CSR == nil || !isInjectorConfigMap(rn) {
 				return false, nil

@@ -85,7 +85,7 @@ func (t *Transformer) mayBeTarget(rn *yaml.Node) bool {
 			if v.Kind != yaml.ScalarNode {
 				return true
 			}
-			if k := targets.KindNamed([]byte(v.Value)); k != nil && (k.Active == nil || k.Active(&t.plans)) {
+			if k := targets.KindNamed([]byte(v.Value)); k != nil && (k.MayBeNode == nil || k.MayBeNode(rn, &t.plans)) {
 				return true
 			}
 		}
