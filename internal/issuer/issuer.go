@@ -168,11 +168,15 @@ func Values(cfg *config.VaultCA) ([]byte, error) {
 		clusterID = "Kubernetes" // istiod's default CLUSTER_ID
 	}
 	tls := map[string]any{"trustDomain": c.TrustDomain}
+	// istio-csr creates its CertificateRequests here: an Issuer is found
+	// only in its own namespace; for a ClusterIssuer, istiod's.
+	crNamespace := c.Issuer.Namespace
+	if c.Issuer.Kind == config.ClusterIssuerKind {
+		crNamespace = s.Istiod.Namespaces[0]
+	}
 	app := map[string]any{
 		"certmanager": map[string]any{
-			// istio-csr creates its CertificateRequests here: an
-			// Issuer is found only in its own namespace.
-			"namespace": c.Issuer.Namespace,
+			"namespace": crNamespace,
 			"issuer":    map[string]any{"name": c.Issuer.Name, "kind": c.Issuer.Kind, "group": Group},
 		},
 		"tls":    tls,
