@@ -65,7 +65,7 @@ func TestVerifyIstioCSR(t *testing.T) {
 	_, err = v.client.Logical().Write("istioint/intermediate/set-signed", map[string]any{"certificate": signed.Data["certificate"]})
 	must(t, err)
 	inter := strings.Replace(csrVerifyConfig, "MOUNT", "istioint", 1)
-	_, err = v.client.Logical().Write("istioint/roles/istio-cluster1", map[string]any{"require_cn": false, "allowed_uri_sans": "spiffe://cluster.local/*", "key_type": "any", "allowed_domains": "istiod.istio-system.svc", "allow_bare_domains": true, "max_ttl": "24h"})
+	_, err = v.client.Logical().Write("istioint/roles/istio-cluster1", map[string]any{"require_cn": false, "allowed_uri_sans": "spiffe://cluster.local/*", "key_type": "any", "allowed_domains": "istiod.istio-system.svc,cert-manager-istio-csr.cert-manager.svc", "allow_bare_domains": true, "max_ttl": "24h"})
 	must(t, err)
 	out, code = verifyConfigWith(t, inter, v.client.Address())
 	if code != 1 {

@@ -95,7 +95,7 @@ func pkiRoleProblems(data map[string]any, role wiring.PKIRole) []string {
 			}
 		}
 		if len(missing) > 0 {
-			out = append(out, fmt.Sprintf("does not allow %s: istiod-tls, istiod's serving certificate, is refused; set allowed_domains=%s allow_bare_domains=true", strings.Join(missing, ", "), want(role, wiring.RoleAllowedDomains)))
+			out = append(out, fmt.Sprintf("does not allow %s: istiod-tls (istiod's serving certificate) or istio-csr's own serving certificate is refused; set allowed_domains=%s allow_bare_domains=true", strings.Join(missing, ", "), want(role, wiring.RoleAllowedDomains)))
 		}
 	}
 	if n, ok := data[wiring.RoleMaxTTL].(json.Number); ok {

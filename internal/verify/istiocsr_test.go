@@ -22,7 +22,7 @@ spec:
 func goodRole() map[string]any {
 	return map[string]any{
 		"require_cn": false, "allowed_uri_sans": []any{"spiffe://mesh.example/*"}, "key_type": "any",
-		"allowed_domains": []any{"istiod.istio-system.svc", "istiod-canary.istio-system.svc"}, "allow_bare_domains": true,
+		"allowed_domains": []any{"istiod.istio-system.svc", "istiod-canary.istio-system.svc", "cert-manager-istio-csr.cert-manager.svc"}, "allow_bare_domains": true,
 		"max_ttl": 86400,
 	}
 }
@@ -41,8 +41,8 @@ func TestCSRRoleSettings(t *testing.T) {
 		"other domain":    {func(r map[string]any) { r["allowed_uri_sans"] = "spiffe://cluster.local/*" }, `FAIL .*allowed_uri_sans is spiffe://cluster.local/\*, which does not allow spiffe://mesh.example/`},
 		"rsa only":        {func(r map[string]any) { r["key_type"] = "rsa" }, `FAIL .*key_type is rsa: .*"role requires keys of type rsa"`},
 		"ec only":         {func(r map[string]any) { r["key_type"] = "ec" }, `FAIL .*key_type is "ec": istio-agent sends RSA keys by default`},
-		"no canary":       {func(r map[string]any) { r["allowed_domains"] = []any{"istiod.istio-system.svc"} }, `FAIL .*does not allow istiod-canary.istio-system.svc: istiod-tls`},
-		"subdomains only": {func(r map[string]any) { r["allow_bare_domains"] = false; r["allow_subdomains"] = true }, `FAIL .*does not allow istiod.istio-system.svc, istiod-canary.istio-system.svc`},
+		"no canary":       {func(r map[string]any) { r["allowed_domains"] = []any{"istiod.istio-system.svc"} }, `FAIL .*does not allow istiod-canary.istio-system.svc, cert-manager-istio-csr.cert-manager.svc: istiod-tls`},
+		"subdomains only": {func(r map[string]any) { r["allow_bare_domains"] = false; r["allow_subdomains"] = true }, `FAIL .*does not allow istiod.istio-system.svc, istiod-canary.istio-system.svc, cert-manager-istio-csr.cert-manager.svc`},
 		"short max_ttl":   {func(r map[string]any) { r["max_ttl"] = 600 }, `FAIL .*max_ttl is 10m0s`},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package wiring
 
 import (
+	"net"
+	"slices"
 	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
@@ -88,13 +90,20 @@ const (
 // common_name field is required") and, with ECC_SIGNATURE_ALGORITHM=ECDSA,
 // a P-256 key (the default key_type=rsa answers "role requires keys of
 // type rsa"); istiod-tls carries istiod's service names, one per
-// revision and namespace (istiod.istio-system.svc, istiod-canary...).
+// revision and namespace (istiod.istio-system.svc, istiod-canary...), and
+// istio-csr's serving certificate its service's.
 func pkiRole(s config.Spec, c *config.IstioCSR) PKIRole {
 	var domains []string
 	for _, ns := range s.Istiod.Namespaces {
 		for _, sa := range (config.Istiod{Revisions: s.Istiod.Revisions}).BoundServiceAccounts() {
 			domains = append(domains, sa+"."+ns+".svc")
 		}
+	}
+	// istio-csr's own serving certificate is signed through the same
+	// issuer, for its service's name (its chart's
+	// app.tls.certificateDNSNames, the host of address).
+	if host, _, err := net.SplitHostPort(c.Address); err == nil && !slices.Contains(domains, host) {
+		domains = append(domains, host)
 	}
 	return PKIRole{Path: c.PKI.Mount + "/roles/" + c.PKI.Role, Params: []Pair{
 		{Name: RoleRequireCN, Value: "false"},
