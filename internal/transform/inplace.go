@@ -249,7 +249,10 @@ func (p *inPlacer) oneLineScalars(n *yaml.Node, blocks bool) bool {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Line == 0 {
-			return true // replaced: replaceScalar took only a one-line original
+			// replaced: replaceScalar took a one-line original, or one
+			// line of a block (replaceBlockLine), whose end is not
+			// where an append would look for it.
+			return was.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0
 		}
 		if was.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			return blocks
@@ -627,7 +630,14 @@ func (p *inPlacer) replaceBlockLine(v *yaml.Node, was yaml.Node) bool {
 	if at < 0 {
 		return true
 	}
-	if strings.ContainsAny(news[at], "\r\t") || strings.TrimSpace(news[at]) == "" {
+	// A blank line may be indented less than the block, and the first
+	// line with text sets the block's indentation: neither is edited.
+	first := 0
+	for first < len(olds) && strings.TrimSpace(olds[first]) == "" {
+		first++
+	}
+	if strings.ContainsAny(news[at], "\r\t") || strings.TrimSpace(news[at]) == "" || strings.TrimSpace(olds[at]) == "" ||
+		at == first && news[at][0] == ' ' {
 		return false
 	}
 	l := was.Line + 1 + at

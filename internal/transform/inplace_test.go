@@ -358,7 +358,10 @@ func FuzzInPlace(f *testing.F) {
 		// blank and comment-like lines, an indentation indicator, the end.
 		"a:\n  b: |+\n    x\n\n  # c\nd: 1\n", "a:\n  b: |\n    x\n    # y\n\nc:\n- |-\n  z\n", "a:\n  b: >\n    x\n\n    y\n      \n   \n",
 		"l:\n- |2-\n   x\n\n- k: |+\n    y\n", "a:\n  b: |\n    x", "a:\n  b: |-\n    x", "a:\n  b: |+\n\n  \n", "a:\n  - b: |\n      x\n    c: >+\n      y\n\nd: 2\n",
-		"a:\r\n  b: |+\r\n    x\r\n\r\n", "l:\r\n- a\r\n"} {
+		"a:\r\n  b: |+\r\n    x\r\n\r\n", "l:\r\n- a\r\n",
+		// Literal blocks with one line to change: JSON as the injector's
+		// values, blank lines, a more-indented line, keep chomping.
+		"d:\n  v: |-\n    {\n      \"a\": \"\"\n    }\n  w: 1\n", "d:\n  v: |\n\n    x\n\n      y\n    z\n  w: 2\n", "d:\n  v: |+\n    x\n\n\n  w: 3\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -394,6 +397,12 @@ func FuzzInPlace(f *testing.F) {
 			c.Content = append(c.Content, yamlnode.NewString("added-key"), value)
 			if len(c.Content) > 2 && c.Content[1].Kind == yaml.ScalarNode && seed%2 == 0 {
 				*c.Content[1] = *yamlnode.NewString("replaced") // as SetField replaces a value
+			} else if len(c.Content) > 2 && c.Content[1].Kind == yaml.ScalarNode && c.Content[1].Style == yaml.LiteralStyle {
+				// One line of a literal block changed, as the injector's
+				// values are (replaceBlockLine), indented or not.
+				lines := strings.Split(c.Content[1].Value, "\n")
+				lines[seed%len(lines)] = []string{"changed", "  changed: x", "{\"k\": 1}"}[seed%3]
+				*c.Content[1] = yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.StringTag, Style: yaml.LiteralStyle, Value: strings.Join(lines, "\n")}
 			}
 		} else {
 			c.Content = append(c.Content, value)
@@ -427,3 +436,43 @@ func collectionsOf(n *yaml.Node) []*yaml.Node {
 // inputSeed is a number a fuzz input chooses its change by, so that the
 // fuzzer reaches every change through the bytes alone.
 func inputSeed(in []byte) int { return len(in) + int(in[len(in)-1]) }
+
+// One line of a literal block changed (the injector's values JSON) is
+// edited where it stands; a change the line edit cannot make exactly (a
+// blank line, which may be indented less than the block, or the first
+// line, which sets the block's indentation, given leading spaces) is left
+// to the serialiser.
+func TestInPlaceBlockLine(t *testing.T) {
+	const src = "data:\n\n  values: |-\n    {\n\n      \"caAddress\": \"\"\n    }\n  other: 1\n"
+	for name, tc := range map[string]struct {
+		line     int // content line of the block to change
+		to, want string
+	}{
+		"json line":    {2, `  "caAddress": "x:443"`, "data:\n\n  values: |-\n    {\n\n      \"caAddress\": \"x:443\"\n    }\n  other: 1\n"},
+		"blank line":   {1, "y", ""},
+		"first spaces": {0, "  {", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc, err := yamlnode.Parse([]byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := positions{}
+			record(doc, before)
+			data := yamlnode.Lookup(yamlnode.Root(doc), "data")
+			lines := strings.Split(yamlnode.Lookup(data, "values").Value, "\n")
+			lines[tc.line] = tc.to
+			yamlnode.SetField(data, "values", &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlnode.StringTag, Style: yaml.LiteralStyle, Value: strings.Join(lines, "\n")})
+			out, ok := writeInPlace([]byte(src), doc, before, false)
+			if tc.want == "" {
+				if ok {
+					t.Errorf("written in place, want the serialiser:\n%s", out)
+				}
+				return
+			}
+			if !ok || string(out) != tc.want {
+				t.Errorf("in place %v:\n%s\nwant\n%s", ok, out, tc.want)
+			}
+		})
+	}
+}
