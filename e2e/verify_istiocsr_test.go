@@ -40,6 +40,20 @@ func TestVerifyIstioCSR(t *testing.T) {
 		t.Fatalf("the policy script failed: %v\n%s", err, out)
 	}
 
+	// The role signs what reaches it through cert-manager (the parameters
+	// its Vault issuer sends): istio-agent's CSR, no CN, a SPIFFE URI SAN
+	// and a P-256 key; and istiod-tls, by DNS name.
+	const spiffe = "spiffe://cluster.local/ns/default/sa/default"
+	signed, err := v.client.Logical().Write("istioca/sign/istio-cluster1", map[string]any{
+		"csr": string(workloadCSR(t, spiffe)), "uri_sans": spiffe, "exclude_cn_from_sans": true, "ttl": "1h"})
+	must(t, err)
+	if leaf := parsePEMCert(t, []byte(signed.Data["certificate"].(string))); len(leaf.URIs) != 1 || leaf.URIs[0].String() != spiffe {
+		t.Errorf("signed workload certificate has URIs %v, want %s", leaf.URIs, spiffe)
+	}
+	_, err = v.client.Logical().Write("istioca/sign/istio-cluster1", map[string]any{
+		"csr": string(workloadCSR(t, spiffe)), "common_name": "istiod.istio-system.svc", "alt_names": "istiod.istio-system.svc", "uri_sans": spiffe, "ttl": "1h"})
+	must(t, err)
+
 	out, code := verifyConfigWith(t, config, v.client.Address())
 	if code != 0 {
 		t.Fatalf("verify of the role policy wrote: exit %d\n%s", code, out)
@@ -47,22 +61,33 @@ func TestVerifyIstioCSR(t *testing.T) {
 	reportHas(t, out, `PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
 
 	// The two settings that made signing fail with Vault 1.21.
-	_, err = v.client.Logical().Write("istioca/roles/istio-cluster1", map[string]any{"require_cn": true, "allowed_uri_sans": ""})
+	// (A role write replaces every field: the others as the script wrote them.)
+	_, err = v.client.Logical().Write("istioca/roles/istio-cluster1", map[string]any{"require_cn": true, "allowed_uri_sans": "", "key_type": "any",
+		"allowed_domains": "istiod.istio-system.svc,cert-manager-istio-csr.cert-manager.svc", "allow_bare_domains": true, "max_ttl": "24h"})
 	must(t, err)
 	out, code = verifyConfigWith(t, config, v.client.Address())
 	if code != 1 {
 		t.Errorf("verify of a role with require_cn and no URI SANs: exit %d, want 1\n%s", code, out)
 	}
 	reportHas(t, out, `FAIL +PKI role istioca/roles/istio-cluster1: require_cn is true`, `FAIL +PKI role istioca/roles/istio-cluster1: allowed_uri_sans is empty`)
+	if strings.Contains(out, "key_type") || strings.Contains(out, "does not allow") {
+		t.Errorf("verify names a setting that is right:\n%s", out)
+	}
+	// and Vault refuses what verify said it would.
+	_, err = v.client.Logical().Write("istioca/sign/istio-cluster1", map[string]any{
+		"csr": string(workloadCSR(t, spiffe)), "uri_sans": spiffe, "exclude_cn_from_sans": true, "ttl": "1h"})
+	if err == nil || !strings.Contains(err.Error(), "the common_name field is required") {
+		t.Errorf("signing with require_cn=true: %v, want Vault's \"the common_name field is required\"", err)
+	}
 
 	// An intermediate mount holding only the intermediate: its chain ends
 	// short of a root.
 	must(t, v.client.Sys().Mount("istioint", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
 	csr, err := v.client.Logical().Write("istioint/intermediate/generate/internal", map[string]any{"common_name": "e2e istio intermediate", "key_type": "ec", "key_bits": 256})
 	must(t, err)
-	signed, err := v.client.Logical().Write("istioca/root/sign-intermediate", map[string]any{"csr": csr.Data["csr"], "ttl": "43800h", "format": "pem"})
+	interCert, err := v.client.Logical().Write("istioca/root/sign-intermediate", map[string]any{"csr": csr.Data["csr"], "ttl": "43800h", "format": "pem"})
 	must(t, err)
-	_, err = v.client.Logical().Write("istioint/intermediate/set-signed", map[string]any{"certificate": signed.Data["certificate"]})
+	_, err = v.client.Logical().Write("istioint/intermediate/set-signed", map[string]any{"certificate": interCert.Data["certificate"]})
 	must(t, err)
 	inter := strings.Replace(csrVerifyConfig, "MOUNT", "istioint", 1)
 	_, err = v.client.Logical().Write("istioint/roles/istio-cluster1", map[string]any{"require_cn": false, "allowed_uri_sans": "spiffe://cluster.local/*", "key_type": "any", "allowed_domains": "istiod.istio-system.svc,cert-manager-istio-csr.cert-manager.svc", "allow_bare_domains": true, "max_ttl": "24h"})
