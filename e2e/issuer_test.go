@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -59,6 +63,33 @@ spec:
 		if got, _, _ := unstructured.NestedString(iss.Object, f.path...); got != f.want {
 			t.Errorf("stored Issuer %s = %q, want %q", strings.Join(f.path, "."), got, f.want)
 		}
+	}
+
+	// A ClusterIssuer with a caBundle (spec.vault.caCert, a PEM file)
+	// is accepted too.
+	ca, _ := selfSignedCA(t, "e2e Vault TLS CA")
+	caFile := filepath.Join(t.TempDir(), "vault-ca.pem")
+	must(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644))
+	cluster := writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: mesh}
+spec:
+  vault: {address: https://vault.example.com:8200, role: istio-csr, caCert: `+caFile+`}
+  source:
+    istioCSR:
+      pki: {mount: istioca, role: istio}
+      issuer: {kind: ClusterIssuer, name: vault-mesh-ca}
+`)
+	out, stderr, code = tool(t, nil, nil, "issuer", "--config", cluster)
+	if code != 0 {
+		t.Fatalf("issuer (ClusterIssuer) exit %d: %s", code, stderr)
+	}
+	cp.apply(t, []byte(out), applyOptions{})
+	gvrClusterIssuer := schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
+	ci, err := cp.dyn.Resource(gvrClusterIssuer).Get(context.Background(), "vault-mesh-ca", metav1.GetOptions{})
+	must(t, err)
+	if b, _, _ := unstructured.NestedString(ci.Object, "spec", "vault", "caBundle"); b == "" {
+		t.Errorf("stored ClusterIssuer has no caBundle")
 	}
 
 	// cert-manager's controller, as its chart names it, with nothing but
