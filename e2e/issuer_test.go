@@ -25,17 +25,7 @@ import (
 func TestIssuerResourcesAccepted(t *testing.T) {
 	cp := startControlPlane(t)
 	cp.apply(t, certManagerCRDs(t, certManagerModule(t)), applyOptions{})
-	cfg := writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
-kind: VaultCA
-metadata: {name: cluster1}
-spec:
-  cluster: cluster1
-  vault: {address: https://vault.example.com:8200, role: istio-csr, authPath: auth/kubernetes-cluster1}
-  source:
-    istioCSR:
-      pki: {mount: istioca, role: "istio-{{ .Cluster }}"}
-      trustDomain: cluster.local
-`)
+	cfg := writeTestConfig(t, strings.Replace(csrVerifyConfig, "MOUNT", "istioca", 1))
 	out, stderr, code := tool(t, nil, nil, "issuer", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("issuer exit %d: %s", code, stderr)

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
+// csrVerifyConfig is issue 19's example, its PKI mount MOUNT.
 const csrVerifyConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: cluster1}
