@@ -59,7 +59,8 @@ func TestVerifyIstioCSR(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("verify of the role policy wrote: exit %d\n%s", code, out)
 	}
-	reportHas(t, out, `PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
+	reportHas(t, out, `PASS +role auth/kubernetes-cluster1/role/istio-csr: binds istio-system/istio-ca-vault for audience vault://istio-system/istio-ca`,
+		`PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
 
 	// The two settings that made signing fail with Vault 1.21.
 	// (A role write replaces every field: the others as the script wrote them.)

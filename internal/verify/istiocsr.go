@@ -40,6 +40,7 @@ func (v *run) csrPlan(p *wiring.Plan, plans []*wiring.Plan) {
 		v.csrChain(p, plans)
 		return
 	}
+	v.csrAuthRole(p, plans)
 	r := v.get(role.Path, p, plans)
 	if r.err != nil {
 		v.add(Fail, what, "%v (istio-vault-ca policy --output commands writes it)", r.err)
@@ -238,4 +239,39 @@ func (v *run) csrChain(p *wiring.Plan, plans []*wiring.Plan) {
 
 func selfSigned(c *x509.Certificate) bool {
 	return c.CheckSignatureFrom(c) == nil
+}
+
+// csrAuthRole checks the Kubernetes-auth role cert-manager's issuer logs
+// in with: it binds the issuer's service account and namespace, accepts
+// the audience cert-manager requests the token for (vault://<namespace>/
+// <issuer>, or the issuer's server, which the token also carries), and
+// gives the policy that may sign.
+func (v *run) csrAuthRole(p *wiring.Plan, plans []*wiring.Plan) {
+	what := "role " + p.RolePath()
+	r := v.get(p.RolePath(), p, plans)
+	if r.err != nil {
+		v.add(Fail, what, "%v (istio-vault-ca policy --output commands writes it)", r.err)
+		return
+	}
+	var problems []string
+	binds := func(field, want string) {
+		got := stringList(r.data[field])
+		if !slices.Contains(got, want) && !slices.Contains(got, "*") {
+			problems = append(problems, fmt.Sprintf("%s is %s, without %s: the issuer's login is refused", field, strings.Join(got, ","), want))
+		}
+	}
+	binds("bound_service_account_names", p.ServiceAccounts[0])
+	binds("bound_service_account_namespaces", p.Namespaces[0])
+	if aud, _ := r.data["audience"].(string); aud != "" && aud != p.Audience && aud != v.cfg.Spec.Vault.Address {
+		problems = append(problems, fmt.Sprintf("audience is %q, which cert-manager's token does not carry (it asks for %s and the issuer's server): the login is refused", aud, p.Audience))
+	}
+	if got := stringList(r.data["token_policies"]); !slices.Contains(got, p.Policy) {
+		problems = append(problems, fmt.Sprintf("token_policies is %s, without %s: the issuer logs in but may not sign", strings.Join(got, ","), p.Policy))
+	}
+	for _, msg := range problems {
+		v.add(Fail, what, "%s", msg)
+	}
+	if len(problems) == 0 {
+		v.add(Pass, what, "binds %s/%s for audience %s with policy %s", p.Namespaces[0], p.ServiceAccounts[0], p.Audience, p.Policy)
+	}
 }

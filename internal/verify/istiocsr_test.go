@@ -78,11 +78,45 @@ func TestCSRChain(t *testing.T) {
 		"another root at rootMount": {withRoot, inter.certPEM, other.certPEM, `FAIL +chain of istioca: ends at CN=istio intermediate, which the root at pki/cert/ca \(CN=another root\) did not sign`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			data := map[string]map[string]any{"istioca/roles/istio-c1": goodRole(), "istioca/cert/ca_chain": {"ca_chain": tc.chain}}
+			data := map[string]map[string]any{"istioca/roles/istio-c1": goodRole(), "istioca/cert/ca_chain": {"ca_chain": tc.chain},
+				"auth/kubernetes/role/istio-csr": goodAuthRole()}
 			if tc.root != "" {
 				data["pki/cert/ca"] = map[string]any{"certificate": tc.root}
 			}
 			matches(t, runReport(t, fakeVaultData(t, data), tc.config), tc.want)
+		})
+	}
+}
+
+// The Kubernetes-auth role as policy --output commands writes it.
+func goodAuthRole() map[string]any {
+	return map[string]any{"bound_service_account_names": []any{"istio-ca-vault"}, "bound_service_account_namespaces": []any{"istio-system"},
+		"audience": "vault://istio-system/istio-ca", "token_policies": []any{"istio-csr-sign-c1"}}
+}
+
+// The issuer's Kubernetes-auth role: each binding that refuses
+// cert-manager's login, or a policy that cannot sign, is named.
+func TestCSRAuthRole(t *testing.T) {
+	root := issue(t, "mesh root", true, nil)
+	for name, tc := range map[string]struct {
+		change func(map[string]any)
+		want   string
+	}{
+		"good":         {func(map[string]any) {}, `PASS +role auth/kubernetes/role/istio-csr: binds istio-system/istio-ca-vault for audience vault://istio-system/istio-ca with policy istio-csr-sign-c1`},
+		"server aud":   {func(r map[string]any) { r["audience"] = "https://vault.example.com:8200" }, `PASS +role auth/kubernetes/role/istio-csr: binds`},
+		"other sa":     {func(r map[string]any) { r["bound_service_account_names"] = []any{"vault-issuer"} }, `FAIL +role auth/kubernetes/role/istio-csr: bound_service_account_names is vault-issuer, without istio-ca-vault`},
+		"other ns":     {func(r map[string]any) { r["bound_service_account_namespaces"] = []any{"cert-manager"} }, `FAIL .*bound_service_account_namespaces is cert-manager, without istio-system`},
+		"k8s audience": {func(r map[string]any) { r["audience"] = "https://kubernetes.default.svc" }, `FAIL .*audience is "https://kubernetes.default.svc", which cert-manager's token does not carry`},
+		"other policy": {func(r map[string]any) { r["token_policies"] = []any{"default"} }, `FAIL .*token_policies is default, without istio-csr-sign-c1`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			auth := goodAuthRole()
+			tc.change(auth)
+			c := fakeVaultData(t, map[string]map[string]any{
+				"istioca/roles/istio-c1": goodRole(), "istioca/cert/ca_chain": {"ca_chain": root.certPEM},
+				"auth/kubernetes/role/istio-csr": auth,
+			})
+			matches(t, runReport(t, c, csrConfig), tc.want)
 		})
 	}
 }
