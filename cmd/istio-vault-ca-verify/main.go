@@ -35,7 +35,8 @@ const usage = `Usage:
       --jwt, VAULT_TOKEN reads every path, or --role's only. Requests go to
       VAULT_ADDR only: no redirect is followed.
       With spec.source.istioCSR: the PKI role at <mount>/roles/<role>, each
-      setting that would make signing fail named, and the mount's chain up
+      setting that would make signing fail named, the issuer's Kubernetes-auth
+      role (bindings, audience, policy), and the mount's chain up
       to a root (with --jwt, the issuer's token's right to sign instead of
       the role).
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
