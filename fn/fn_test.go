@@ -322,10 +322,7 @@ func TestConfigErrorsAreLocatedInTheUsersFile(t *testing.T) {
 // In the istioCSR mode the function edits the injector's values and
 // leaves every other ConfigMap as it came, aliases included.
 func TestFunctionIstioCSR(t *testing.T) {
-	out, err := runList(t, `apiVersion: config.kubernetes.io/v1
-kind: ResourceList
-items:
-- apiVersion: v1
+	injector := `- apiVersion: v1
   kind: ConfigMap
   metadata: {name: istio-sidecar-injector, namespace: istio-system}
   data:
@@ -335,25 +332,14 @@ items:
           "caAddress": ""
         }
       }
-- apiVersion: v1
-  kind: ConfigMap
-  metadata: {name: other}
-  data: {a: &a x, b: *a}
-functionConfig:
-  apiVersion: istio-vault-ca.dev/v1alpha1
-  kind: VaultCA
-  metadata: {name: cluster1}
-  spec:
-    cluster: cluster1
-    vault: {address: https://vault.example.com:8200, role: istio-csr}
-    source:
-      istioCSR:
-        pki: {mount: istioca, role: "istio-{{ .Cluster }}"}
-`)
+`
+	list := strings.NewReplacer("vault: {role: istiod}", "vault: {address: https://vault.example.com:8200, role: istio-csr}",
+		"kv: {version: 2, path: secret/istiod}", "istioCSR: {pki: {mount: istioca, role: istio}}").Replace(aliasList(injector))
+	out, err := runList(t, list)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{`"caAddress": "cert-manager-istio-csr.cert-manager.svc:443"`, "data: {a: &a x, b: *a}"} {
+	for _, want := range []string{`"caAddress": "cert-manager-istio-csr.cert-manager.svc:443"`, "data: {a: &a x, b: *a}", "name: ENABLE_CA_SERVER"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
