@@ -81,13 +81,10 @@ var registry = []Kind{
 			return ApplyPodTemplate(rn, p)
 		},
 	},
-	{
-		// Istio 1.1's node agent, refused with a pointer to migrate.
-		Name: "DaemonSet", Group: appsGroup,
-		MayBe: func(body []byte, _ *Plans) bool { return bytes.Contains(body, []byte("VaultCA")) },
-		Is:    func(*yaml.Node, *Plans) bool { return false },
-		Apply: func(rn *yaml.Node, _ *Plans) (bool, error) { return false, refuseVaultCA(rn) },
-	},
+	// Istio 1.1's node agent, refused with a pointer to migrate: a
+	// DaemonSet, in Istio 1.1's charts of extensions/v1beta1.
+	vaultCANodeAgent(appsGroup),
+	vaultCANodeAgent("extensions"),
 	{
 		// The sidecar injector's values, in the istioCSR mode: its
 		// global.caAddress becomes every injected proxy's CA_ADDR.
@@ -134,6 +131,17 @@ var registry = []Kind{
 			return ApplyControlPlane(rn, ps.Istiod)
 		},
 	},
+}
+
+// vaultCANodeAgent is the DaemonSet kind of a group, a target only to be
+// refused when it still sets CA_PROVIDER=VaultCA.
+func vaultCANodeAgent(group string) Kind {
+	return Kind{
+		Name: "DaemonSet", Group: group,
+		MayBe: func(body []byte, _ *Plans) bool { return bytes.Contains(body, []byte("VaultCA")) },
+		Is:    func(*yaml.Node, *Plans) bool { return false },
+		Apply: func(rn *yaml.Node, _ *Plans) (bool, error) { return false, refuseVaultCA(rn) },
+	}
 }
 
 // csrMode: the config's istiod plan is the istioCSR mode's.
