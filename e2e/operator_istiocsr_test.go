@@ -69,3 +69,33 @@ func TestOperatorIstioCSRThroughIstioctl(t *testing.T) {
 		})
 	}
 }
+
+// What the istioCSR mode writes into rendered charts (the golden cases'
+// output: a 1.30 chart's injector values and istiod, a chart before 1.16
+// given istiod-tls's volumes and flags, a legacy gateway's CA_ADDR) is
+// accepted by a real API server as it is.
+func TestIstioCSRRenderAccepted(t *testing.T) {
+	cp := startControlPlane(t)
+	cp.ensureNamespace(t, "istio-system")
+	for _, c := range []string{"csr-chart", "csr-chart-before-1.16", "csr-legacy-gateway"} {
+		t.Run(c, func(t *testing.T) {
+			out, stderr, code := toolOnGolden(t, c, nil)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			n := 0
+			for _, o := range decodeObjects(t, []byte(out)) {
+				if ns := o.GetNamespace(); ns != "" {
+					cp.ensureNamespace(t, ns)
+				}
+				if _, err := cp.applyObject(t, o, applyOptions{dryRun: true}); err != nil {
+					t.Errorf("the API server refuses %s %s as the tool wrote it: %v", o.GetKind(), o.GetName(), err)
+				}
+				n++
+			}
+			if n == 0 {
+				t.Fatal("no object applied")
+			}
+		})
+	}
+}
