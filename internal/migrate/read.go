@@ -161,6 +161,9 @@ func readValues(d document) ([]*agent, error) {
 // of VAULT_TLS_ROOT_CERT) are read again. A value that would not survive
 // that (it holds a double quote) is kept as it is.
 func rendered(v string) string {
+	if strings.Contains(v, `"`) {
+		return v
+	}
 	var s string
 	if err := yaml.Unmarshal([]byte(`"`+v+`"`), &s); err != nil {
 		return v
