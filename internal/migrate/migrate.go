@@ -241,9 +241,12 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 			r.Todo = append(r.Todo, Note{a.at(s.line), s.key, note})
 		}
 	}
-	if a.trustDomain != nil {
-		r.TrustDomain = a.trustDomain.value
-	} else {
+	switch td := a.trustDomain; {
+	case td != nil && (strings.Contains(td.value, "{{") || strings.ContainsAny(td.value, "/ \t\n")):
+		bad(*td, "is %q: must be a trust domain such as cluster.local", td.value)
+	case td != nil:
+		r.TrustDomain = td.value
+	default:
 		r.TrustDomain, r.TrustDomainDefaulted = DefaultTrustDomain, true
 		r.Todo = append(r.Todo, Note{a.where, a.trustDomainKey, "is not set (or empty): spec.source.istioCSR.trustDomain is " + DefaultTrustDomain + ", Istio's default then; change it if the mesh's SPIFFE IDs use another"})
 	}
