@@ -248,7 +248,11 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 		r.TrustDomain = td.value
 	default:
 		r.TrustDomain, r.TrustDomainDefaulted = DefaultTrustDomain, true
-		r.Todo = append(r.Todo, Note{a.where, a.trustDomainKey, "is not set (or empty): spec.source.istioCSR.trustDomain is " + DefaultTrustDomain + ", Istio's default then; change it if the mesh's SPIFFE IDs use another"})
+		where, how := a.where, "is not set"
+		if a.emptyTrustDomain > 0 {
+			where, how = a.at(a.emptyTrustDomain), "is empty"
+		}
+		r.Todo = append(r.Todo, Note{where, a.trustDomainKey, how + ": spec.source.istioCSR.trustDomain is " + DefaultTrustDomain + ", Istio's default then; change it if the mesh's SPIFFE IDs use another"})
 	}
 
 	for _, s := range a.env {

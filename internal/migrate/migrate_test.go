@@ -203,3 +203,17 @@ func TestRendered(t *testing.T) {
 		}
 	}
 }
+
+// TestBothFormsAgree: seed 004's values file and the DaemonSet the chart
+// renders from it give the same VaultCA, the certificate included (the
+// values file escapes its line breaks, the render holds them).
+func TestBothFormsAgree(t *testing.T) {
+	values, _ := migrateFile(t, seedValues, Options{})
+	render, _ := migrateFile(t, "../../testdata/golden/migrate-seed004-values-rendered/input.yaml", Options{})
+	if d := differences(values, render); len(d) > 0 {
+		t.Errorf("the two forms differ: %v", d)
+	}
+	if values.VaultCACert == nil {
+		t.Error("no certificate read")
+	}
+}

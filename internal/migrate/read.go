@@ -35,8 +35,10 @@ type agent struct {
 	doc         string
 	env         []setting
 	trustDomain *setting
-	// trustDomainKey names where the trust domain would be set.
-	trustDomainKey string
+	// trustDomainKey names where the trust domain would be set, and
+	// emptyTrustDomain is the line that sets it empty, if one does.
+	trustDomainKey   string
+	emptyTrustDomain int
 	// others are the settings around the agent that have no counterpart:
 	// nodeagent.image, global.sds.*.
 	others []setting
@@ -137,8 +139,12 @@ func readValues(d document) ([]*agent, error) {
 	}
 	// The chart adds Trust_Domain from global.trustDomain after the env
 	// entries, so it wins over one in nodeagent.env.
-	if k, v := yamlnode.Field(yamlnode.Lookup(d.root, "global"), "trustDomain"); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
-		a.trustDomain = &setting{key: "global.trustDomain", name: "Trust_Domain", value: v.Value, line: line(k)}
+	if k, v := yamlnode.Field(yamlnode.Lookup(d.root, "global"), "trustDomain"); v != nil && v.Kind == yaml.ScalarNode {
+		if v.Value != "" {
+			a.trustDomain = &setting{key: "global.trustDomain", name: "Trust_Domain", value: v.Value, line: line(k)}
+		} else {
+			a.emptyTrustDomain = line(k)
+		}
 	}
 	if na := yamlnode.Lookup(d.root, "nodeagent"); na != nil {
 		for i := 0; i+1 < len(na.Content); i += 2 {
@@ -201,6 +207,8 @@ func readManifests(docs []document) ([]*agent, error) {
 				if s.name == "Trust_Domain" {
 					if s.value != "" {
 						a.trustDomain = &s
+					} else {
+						a.trustDomain, a.emptyTrustDomain = nil, s.line
 					}
 					continue
 				}
