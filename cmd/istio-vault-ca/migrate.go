@@ -23,7 +23,7 @@ func runMigrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, subcommandUsage("migrate")) }
 	cluster := fs.String("cluster", "", "spec.cluster and metadata.name of the VaultCA (Istio 1.1 had no cluster name)")
 	plainHTTP := fs.Bool("allow-plain-http", false, "carry an http:// VAULT_ADDR to a non-loopback host over, as spec.vault.allowPlainHTTP: true")
-	caOut := fs.String("ca-cert-out", "", "write the PEM VAULT_TLS_ROOT_CERT held to this new file")
+	caOut := fs.String("ca-cert-out", "", "write the PEM VAULT_TLS_ROOT_CERT held to this new file, and set spec.vault.caCert to it")
 	if err := fs.Parse(args); err != nil {
 		return cli.ExitBadInput
 	}
@@ -47,7 +47,7 @@ func runMigrate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca migrate: %s: %v\n", name, err)
 		return cli.ExitBadInput
 	}
-	res, err := migrate.Migrate(data, name, migrate.Options{Cluster: *cluster, AllowPlainHTTP: *plainHTTP})
+	res, err := migrate.Migrate(data, name, migrate.Options{Cluster: *cluster, AllowPlainHTTP: *plainHTTP, CACertFile: *caOut})
 	if err != nil {
 		var merr *migrate.Error
 		if errors.As(err, &merr) {

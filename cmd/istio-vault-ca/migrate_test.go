@@ -37,6 +37,9 @@ func TestMigrateCACertOut(t *testing.T) {
 	if c.Subject.String() != "O=Vault" {
 		t.Errorf("subject %q, want the seed's O=Vault", c.Subject)
 	}
+	if !strings.Contains(string(stdout), "\n    caCert: "+out+"\n") {
+		t.Errorf("spec.vault.caCert is not the file written:\n%s", stdout)
+	}
 	if !strings.Contains(string(stdout), "read from "+seedValuesFile) {
 		t.Errorf("the report does not name the input file:\n%s", stdout)
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	// AllowPlainHTTP carries an http:// VAULT_ADDR to a host other than
 	// loopback over, as spec.vault.allowPlainHTTP: true.
 	AllowPlainHTTP bool
+	// CACertFile is where the caller writes VAULT_TLS_ROOT_CERT's PEM: it
+	// becomes spec.vault.caCert, the PEM file `issuer` reads for the
+	// Issuer's caBundle.
+	CACertFile string
 }
 
 // Note is one line of the report: a setting and what became of it.
@@ -53,6 +57,9 @@ type Result struct {
 	TrustDomainDefaulted bool
 	// VaultCACert is the PEM VAULT_TLS_ROOT_CERT held, nil if unset.
 	VaultCACert []byte
+	// CACert is spec.vault.caCert: Options.CACertFile when there is a
+	// certificate to write there.
+	CACert string
 	// Todo are what the user must do before the config works as the node
 	// agent did; Dropped the settings with no counterpart.
 	Todo, Dropped []Note
@@ -234,10 +241,18 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 		}
 	}
 	if s, ok := set[envTLSRootCert]; ok {
-		if pemText, note, err := rootCert(s.value); err != nil {
+		if pemText, ids, err := rootCert(s.value); err != nil {
 			bad(s, "%v", err)
 		} else {
 			r.VaultCACert = pemText
+			note := "held the PEM text of the CA certificate(s) Vault's TLS certificate chains to (" + ids + "), not a path: " +
+				"spec.vault.caCert is the path of such a PEM file, which `istio-vault-ca issuer` reads for the Issuer's caBundle. "
+			if opts.CACertFile != "" {
+				r.CACert = opts.CACertFile
+				note += "It is set to " + opts.CACertFile + ", the file --ca-cert-out wrote; a relative path is read from the config file's directory, so keep the two side by side"
+			} else {
+				note += "It is not set: run migrate again with --ca-cert-out FILE, which writes the certificate to FILE and sets caCert to it"
+			}
 			r.Todo = append(r.Todo, Note{a.at(s.line), s.key, note})
 		}
 	}
@@ -297,7 +312,7 @@ func droppedWhy(name string) string {
 // rootCert checks VAULT_TLS_ROOT_CERT. Istio 1.1's node agent passed the
 // variable's text itself to its Vault client as the trust root for Vault's
 // TLS certificate ([]byte(VaultTLSRootCert)): it held PEM, not a path.
-// spec.vault.caCert is a file's path, so the PEM cannot go into the config.
+// It returns the certificates re-encoded, and says which they are.
 func rootCert(v string) ([]byte, string, error) {
 	text := []byte(strings.TrimSpace(v))
 	var certs []*x509.Certificate
@@ -323,18 +338,13 @@ func rootCert(v string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("holds no PEM certificate: Istio 1.1's node agent read the certificate text itself from it, not a file path; put the PEM text of the CA that signed Vault's TLS certificate in the input")
 	}
 	var ids []string
+	var out []byte
 	for _, c := range certs {
 		sum := sha256.Sum256(c.Raw)
 		ids = append(ids, fmt.Sprintf("subject %q, expires %s, SHA-256 %x", c.Subject.String(), c.NotAfter.UTC().Format("2006-01-02"), sum[:8]))
-	}
-	note := fmt.Sprintf("held the PEM of %d certificate(s) Vault's TLS certificate must chain to (%s); "+
-		"spec.vault.caCert is a file path, not PEM text, so it is not set: save the certificate to a file "+
-		"(--ca-cert-out FILE writes it) and set spec.vault.caCert to that file's path", len(certs), strings.Join(ids, "; "))
-	var out []byte
-	for _, c := range certs {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	return out, note, nil
+	return out, strings.Join(ids, "; "), nil
 }
 
 // plainHTTP: an http:// URL to a host that is not loopback, which the

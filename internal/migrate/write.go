@@ -33,6 +33,9 @@ func (r *Result) YAML() ([]byte, error) {
 	if r.AuthPath != "" {
 		vault = append(vault, pairs("authPath", str(r.AuthPath))...)
 	}
+	if r.CACert != "" {
+		vault = append(vault, pairs("caCert", str(r.CACert))...)
+	}
 	td := str(r.TrustDomain)
 	if r.TrustDomainDefaulted {
 		td.LineComment = "# Istio's default: the input sets none"
