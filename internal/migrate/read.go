@@ -123,6 +123,9 @@ func read(data []byte) ([]*agent, error) {
 func readValues(d document) ([]*agent, error) {
 	line := func(n *yaml.Node) int { return n.Line + d.lineOffset }
 	envKey, env := yamlnode.Field(yamlnode.Lookup(d.root, "nodeagent"), "env")
+	if env != nil && env.Kind == yaml.SequenceNode {
+		return nil, fmt.Errorf("line %d: `nodeagent.env` is a list: the Istio 1.1 nodeagent chart reads it as a mapping of names to values (CA_PROVIDER: VaultCA); write it so, or give the rendered manifests, where env is a list", line(envKey))
+	}
 	if env == nil || env.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("line %d: neither manifests (no apiVersion and kind) nor an Istio 1.1 values file with a nodeagent.env mapping: give the values file that sets nodeagent.env.CA_PROVIDER: VaultCA, or the manifests rendered from it", line(d.root))
 	}
