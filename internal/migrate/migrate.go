@@ -91,7 +91,7 @@ var vaultSettings = []string{envAddr, envAuthPath, envRole, envSignCSRPath, envT
 var knownDropped = map[string]string{
 	"CA_ADDR":                    "proxies now get certificates from istio-csr (cert-manager-istio-csr.cert-manager.svc:443), and the transform points them there",
 	"VALID_TOKEN":                "istio-agent sends the pod's own service-account token and istio-csr checks it with a TokenReview; there is nothing to switch",
-	"SECRET_TTL":                 "the certificate lifetime is the PKI role's ttl/max_ttl and istio-csr's app.certmanager.defaultTTL (not written by migrate)",
+	"SECRET_TTL":                 "the node agent's workload certificate lifetime; now istio-agent asks for one, capped by istio-csr's app.server.maxCertificateDuration and the PKI role's max_ttl (migrate sets neither)",
 	"SECRET_GRACE_DURATION":      "istio-agent renews certificates itself; tune it with istio-agent's SECRET_GRACE_PERIOD_RATIO if needed",
 	"SECRET_JOB_RUN_INTERVAL":    "istio-agent has no rotation job setting",
 	"ENABLE_WORKLOAD_SDS":        "SDS is built into istio-agent since Istio 1.6",
