@@ -14,9 +14,16 @@ import (
 // golden.Case for what a case holds). Successful transformations are also
 // run on their own output, which must not change.
 func TestGolden(t *testing.T) {
+	ran := map[string]int{}
 	for _, c := range golden.Cases(t, "../../testdata/golden") {
+		if len(c.Args) > 0 {
+			ran[c.Args[0]]++
+		}
 		t.Run(c.Name, func(t *testing.T) {
-			args := append(append([]string{}, c.Args...), "--config", filepath.Join(c.Dir, "config.yaml"))
+			args := append([]string{}, c.Args...)
+			if c.Config != nil {
+				args = append(args, "--config", filepath.Join(c.Dir, "config.yaml"))
+			}
 			code, stdout, stderr := runCmd(args, c.Input)
 
 			if c.Fails() {
@@ -46,6 +53,12 @@ func TestGolden(t *testing.T) {
 				t.Errorf("not idempotent: second run exit %d, output changed=%v; stderr:\n%s", code, !bytes.Equal(again, stdout), stderr)
 			}
 		})
+	}
+	// A subcommand whose cases are all gone must not pass on nothing.
+	for _, sub := range golden.ConfigFree {
+		if ran[sub] == 0 {
+			t.Errorf("no golden case runs %s (args file starting with %q)", sub, sub)
+		}
 	}
 }
 

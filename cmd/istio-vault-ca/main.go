@@ -68,6 +68,11 @@ Usage:
       post-renderer plugin's stderr), or, after a later success, say so above it.
   istio-vault-ca config [--config FILE]
       Print the effective config (defaults applied, {{ .Cluster }} expanded).
+  istio-vault-ca migrate [--cluster NAME] [--allow-plain-http] [--ca-cert-out FILE] FILE|-
+      Print the VaultCA (source istioCSR) for Istio 1.1's node agent with
+      CA_PROVIDER=VaultCA, read from its values file or rendered manifests;
+      what it could not carry over and what is left to do are comments
+      at the top. Reads no config.
 
 The config is --config FILE, else $ISTIO_VAULT_CA_CONFIG, else ./vaultca.yaml.
 Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
@@ -113,7 +118,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "issuer", "verify", "patches", "explain"}
+var subcommands = []string{"check", "config", "policy", "issuer", "verify", "patches", "explain", "migrate"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -144,6 +149,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runPatches(args[1:], stdin, stdout, stderr)
 		case "explain":
 			return runExplain(stdout, stderr)
+		case "migrate":
+			return runMigrate(args[1:], stdin, stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK
