@@ -44,7 +44,7 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", shown)
 		case u.User != nil:
 			add("spec.vault.address", "holds credentials (%q): they would be written into every manifest, in the injector's service annotation; remove them: the agent logs in with Kubernetes auth (spec.vault.role)", shown)
-		case plainHTTP(u) && !s.Vault.AllowPlainHTTP:
+		case PlainHTTP(u) && !s.Vault.AllowPlainHTTP:
 			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		}
 	}
@@ -126,9 +126,11 @@ func (c *VaultCA) Validate() Errors {
 	return errs
 }
 
-// plainHTTP: an http:// URL whose host is not loopback. url.Parse has
-// already lowered the scheme.
-func plainHTTP(u *url.URL) bool {
+// PlainHTTP reports an http:// URL whose host is not loopback, which the
+// config refuses without spec.vault.allowPlainHTTP (migrate applies the
+// same test to what it carries over). url.Parse has already lowered the
+// scheme.
+func PlainHTTP(u *url.URL) bool {
 	if u.Scheme != "http" {
 		return false
 	}
@@ -153,7 +155,7 @@ func (c *VaultCA) warningList() Errors {
 	if v.TLSSkipVerify {
 		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
 	}
-	if u, err := url.Parse(v.Address); err == nil && plainHTTP(u) && v.AllowPlainHTTP {
+	if u, err := url.Parse(v.Address); err == nil && PlainHTTP(u) && v.AllowPlainHTTP {
 		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
 	}
 	return ws

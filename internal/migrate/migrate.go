@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"sort"
@@ -204,11 +203,11 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 			bad(s, "is %q: must be an http(s) URL such as https://vault.example.com:8200", config.RedactUserinfo(s.value))
 		case u.User != nil:
 			bad(s, "holds credentials (%q): the VaultCA must not carry them (cert-manager logs in with Kubernetes auth); remove them", config.RedactUserinfo(s.value))
-		case plainHTTP(u) && !opts.AllowPlainHTTP:
+		case config.PlainHTTP(u) && !opts.AllowPlainHTTP:
 			bad(s, "is plain http:// to a host that is not loopback (%q): the config refuses it unless spec.vault.allowPlainHTTP is set; use https:// in the input, or pass --allow-plain-http if something else encrypts that link", s.value)
 		default:
 			r.Address = s.value
-			r.AllowPlainHTTP = plainHTTP(u)
+			r.AllowPlainHTTP = config.PlainHTTP(u)
 		}
 	}
 	if s, ok := set[envAuthPath]; ok {
@@ -345,19 +344,6 @@ func rootCert(v string) ([]byte, string, error) {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return out, strings.Join(ids, "; "), nil
-}
-
-// plainHTTP: an http:// URL to a host that is not loopback, which the
-// config refuses without spec.vault.allowPlainHTTP (the same test as its).
-func plainHTTP(u *url.URL) bool {
-	if u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); ip != nil {
-		return !ip.IsLoopback()
-	}
-	return !strings.EqualFold(host, "localhost")
 }
 
 // lineOf is the last "line N" of a location, for ordering notes.
