@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -204,7 +205,26 @@ func (r installed) build(bin string) error {
 	if err := cmd.Run(); err != nil {
 		return err
 	}
-	return os.Rename(filepath.Join(gobin, filepath.Base(r.pkg)), bin)
+	return os.Rename(filepath.Join(gobin, execName(r.pkg)), bin)
+}
+
+// execName is the file name go install gives the binary of pkg: its last
+// path element, or the one before a major-version suffix (kustomize's
+// sigs.k8s.io/kustomize/kustomize/v5 installs as kustomize, not v5), as
+// cmd/go's DefaultExecName does in module mode.
+func execName(pkg string) string {
+	elems := strings.Split(pkg, "/")
+	last := elems[len(elems)-1]
+	if len(elems) > 1 && majorSuffix(last) {
+		return elems[len(elems)-2]
+	}
+	return last
+}
+
+// majorSuffix: v2, v3, ... (v0 and v1 are not major-version suffixes).
+func majorSuffix(elem string) bool {
+	n, err := strconv.Atoi(strings.TrimPrefix(elem, "v"))
+	return strings.HasPrefix(elem, "v") && err == nil && n >= 2 && strconv.Itoa(n) == elem[1:]
 }
 
 func (r installed) check(bi *buildinfo.BuildInfo) error {

@@ -343,3 +343,22 @@ func TestBuiltToolOfTheModule(t *testing.T) {
 		t.Error("five arguments accepted")
 	}
 }
+
+// TestExecName: the file go install writes is what install renames; with
+// the last element taken as it is, kustomize's v5 package was looked for
+// as gobin/v5 and a fresh cache could not install it.
+func TestExecName(t *testing.T) {
+	for pkg, want := range map[string]string{
+		"sigs.k8s.io/kustomize/kustomize/v5": "kustomize",
+		"helm.sh/helm/v3/cmd/helm":           "helm",
+		"helm.sh/helm/v4/cmd/helm":           "helm",
+		"example.com/tool/v1":                "v1",
+		"example.com/tool/v02":               "v02",
+		"example.com/v2":                     "example.com",
+		"tool":                               "tool",
+	} {
+		if got := execName(pkg); got != want {
+			t.Errorf("execName(%q) = %q, want %q", pkg, got, want)
+		}
+	}
+}
