@@ -229,13 +229,17 @@ spec:
 `, name, sa.Name, sa.Namespace, vaultAddr, signPath, authPath, authRole)
 }
 
-// createCertificateRequest creates the CertificateRequest istio-csr would
-// create for a workload's CSR, and returns its name.
-func createCertificateRequest(t *testing.T, cp *controlPlane, ns, issuer string, csrPEM []byte) string {
+// createCertificateRequest creates the CertificateRequest istio-csr
+// creates for a workload's CSR (pkg/certmanager, Sign): named istio-csr-*,
+// annotated with the caller's identities (its SPIFFE IDs, comma-separated),
+// for client and server auth, not a CA, for the duration asked (capped at
+// istio-csr's maximum, 1h by default). It returns its name.
+func createCertificateRequest(t *testing.T, cp *controlPlane, ns, issuer, identities string, csrPEM []byte) string {
 	t.Helper()
 	cr := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
-		"metadata": map[string]any{"generateName": "istio-csr-", "namespace": ns},
+		"metadata": map[string]any{"generateName": "istio-csr-", "namespace": ns,
+			"annotations": map[string]any{"istio.cert-manager.io/identities": identities}},
 		"spec": map[string]any{
 			"request":   base64.StdEncoding.EncodeToString(csrPEM),
 			"duration":  "1h",
@@ -338,7 +342,7 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 
 	// The workload's CSR, as istio-agent sends it.
 	spiffe := "spiffe://cluster.local/ns/e2e-workload/sa/workload"
-	name := createCertificateRequest(t, cp, ns, issuer, workloadCSR(t, spiffe))
+	name := createCertificateRequest(t, cp, ns, issuer, spiffe, workloadCSR(t, spiffe))
 	approved, _ := cm.waitCondition(t, cp, gvrCR, ns, name, "Approved", func(c map[string]any) bool { return c["status"] == "True" })
 	if c := condition(approved, "Approved"); c["reason"] != "cert-manager.io" {
 		t.Errorf("CertificateRequest approved for reason %v, want cert-manager.io (cert-manager's approver)", c["reason"])
@@ -378,7 +382,7 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 		must(t, err)
 		cp.apply(t, []byte(vaultIssuer(iss, badSA, v.addr, mount+"/sign/"+bad.role, authPath, bad.role)), applyOptions{})
 		cm.waitCondition(t, cp, gvrIssuer, ns, iss, "Ready", func(c map[string]any) bool { return c["status"] == "True" })
-		name := createCertificateRequest(t, cp, ns, iss, workloadCSR(t, spiffe))
+		name := createCertificateRequest(t, cp, ns, iss, spiffe, workloadCSR(t, spiffe))
 		failed, c := cm.waitCondition(t, cp, gvrCR, ns, name, "Ready", func(c map[string]any) bool {
 			return c["status"] == "True" || c["reason"] == "Failed"
 		})
