@@ -398,12 +398,14 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 }
 
 // badRoles are PKI roles on which signing a workload's CSR fails (issue
-// 19), and the words of Vault's refusal (builtin/logical/pki/issuing).
+// 19), the words of Vault's refusal (builtin/logical/pki/issuing), and the
+// words `verify` names the setting with.
 var badRoles = []struct {
-	role string
-	edit map[string]any // over spiffeRole
-	want string
+	role   string
+	edit   map[string]any // over spiffeRole
+	want   string
+	verify string
 }{
-	{"require-cn", map[string]any{"require_cn": true}, "the common_name field is required"},
-	{"no-uri-sans", map[string]any{"allowed_uri_sans": ""}, "URI Subject Alternative Names are not allowed in this role"},
+	{"require-cn", map[string]any{"require_cn": true}, "the common_name field is required", "require_cn is true"},
+	{"no-uri-sans", map[string]any{"allowed_uri_sans": ""}, "URI Subject Alternative Names are not allowed in this role", "allowed_uri_sans is empty"},
 }

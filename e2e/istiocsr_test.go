@@ -235,7 +235,7 @@ func TestIstioCSRVaultSignsMesh(t *testing.T) {
 	}{
 		{"rsa", pkiutil.CertOptions{RSAKeySize: 2048}, func(k any) bool { r, ok := k.(*rsa.PublicKey); return ok && r.N.BitLen() == 2048 }},
 		{"ecdsa-p256", pkiutil.CertOptions{ECSigAlg: pkiutil.EcdsaSigAlg, ECCCurve: pkiutil.P256Curve},
-			func(k any) bool { e, ok := k.(*ecdsa.PublicKey); return ok && e.Curve == elliptic.P256() }},
+			func(k any) bool { ec, ok := k.(*ecdsa.PublicKey); return ok && ec.Curve == elliptic.P256() }},
 	} {
 		t.Run("workload-"+alg.name, func(t *testing.T) {
 			sa := serviceAccount{Namespace: "default", Name: "x"}
@@ -284,6 +284,47 @@ func TestIstioCSRVaultSignsMesh(t *testing.T) {
 		t.Fatal("no istiod-tls: istiod cannot be started")
 	}
 	t.Run("istiod", func(t *testing.T) { m.istiodServesIstiodTLS(t, tlsSecret) })
+	t.Run("refusing-pki-role", m.refusingRole)
+}
+
+// refusingRole breaks the PKI role the script wrote one setting at a time
+// (badRoles: require_cn=true, no URI SANs): `verify` names the setting, and
+// a workload's CertificateRequest fails with Vault's refusal, which
+// cert-manager reports on it. The role is mended after each.
+func (m *csrMesh) refusingRole(t *testing.T) {
+	role := csrMount + "/roles/istio-cluster1"
+	cfg := csrConfig(m.vault.addr)
+	if out, code := verifyConfigWith(t, cfg, m.vault.addr); code != 0 {
+		t.Fatalf("verify of the PKI role the script wrote: exit %d\n%s", code, out)
+	}
+	written, err := m.vault.client.Logical().Read(role)
+	must(t, err)
+	sa := serviceAccount{Namespace: "default", Name: "x"}
+	spiffe := "spiffe://" + csrTrustDomain + "/ns/default/sa/x"
+	for _, bad := range badRoles {
+		_, err := m.vault.client.Logical().JSONMergePatch(context.Background(), role, bad.edit)
+		must(t, err)
+		out, code := verifyConfigWith(t, cfg, m.vault.addr)
+		if code != 1 || !strings.Contains(out, bad.verify) {
+			t.Errorf("verify with %v: exit %d, want 1 naming %q:\n%s", bad.edit, code, bad.verify, out)
+		}
+		csrPEM, _, err := pkiutil.GenCSR(pkiutil.CertOptions{Host: spiffe, RSAKeySize: 2048})
+		must(t, err)
+		failed, c := m.istioCSRSign(t, m.k8s.token(t, sa, security.TokenAudiences...), csrPEM)
+		msg, _ := c["message"].(string)
+		if c["reason"] != "Failed" || !strings.HasPrefix(msg, "Vault failed to sign certificate") || !strings.Contains(msg, bad.want) {
+			t.Errorf("with %v the CertificateRequest is Ready=%v %v: %q, want Failed with Vault's %q", bad.edit, c["status"], c["reason"], msg, bad.want)
+		}
+		if s, _, _ := unstructured.NestedString(failed.Object, "status", "certificate"); s != "" {
+			t.Errorf("with %v the refused CertificateRequest has a certificate", bad.edit)
+		}
+		mend := map[string]any{}
+		for k := range bad.edit {
+			mend[k] = written.Data[k]
+		}
+		_, err = m.vault.client.Logical().JSONMergePatch(context.Background(), role, mend)
+		must(t, err)
+	}
 }
 
 // istiodCertificate is the Certificate istio-csr's chart creates for istiod
