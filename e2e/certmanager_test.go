@@ -103,10 +103,11 @@ func (cp *controlPlane) startCertManager(t *testing.T, ns string) *certManager {
 }
 
 // waitCondition polls a cert-manager object until done accepts its status
-// condition of type typ, and returns the object and that condition. The
-// deadline only bounds a test that would otherwise hang: cert-manager
-// retries a failing Issuer, so a wrong setup shows as no final condition.
-func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.GroupVersionResource, ns, name, typ string, done func(map[string]any) bool) (*unstructured.Unstructured, map[string]any) {
+// condition of type typ, and returns the object and that condition; a
+// condition one of or accepts ends the wait as well (and is returned). The deadline only bounds a test
+// that would otherwise hang: cert-manager retries a failing Issuer, so a
+// wrong setup shows as no final condition.
+func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.GroupVersionResource, ns, name, typ string, done func(map[string]any) bool, or ...conditionDone) (*unstructured.Unstructured, map[string]any) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	var last *unstructured.Unstructured
@@ -120,11 +121,22 @@ func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.
 		if c := condition(o, typ); c != nil && done(c) {
 			return o, c
 		}
+		for _, d := range or {
+			if c := condition(o, d.typ); c != nil && d.done(c) {
+				return o, c
+			}
+		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	st, _ := json.Marshal(last.Object["status"])
 	t.Fatalf("%s %s/%s: no final %s condition after 90s; status: %s", gvr.Resource, ns, name, typ, st)
 	return nil, nil
+}
+
+// conditionDone is a condition type and what ends a wait on it.
+type conditionDone struct {
+	typ  string
+	done func(map[string]any) bool
 }
 
 func condition(o *unstructured.Unstructured, typ string) map[string]any {
