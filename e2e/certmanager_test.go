@@ -103,10 +103,11 @@ func (cp *controlPlane) startCertManager(t *testing.T, ns string) *certManager {
 }
 
 // waitCondition polls a cert-manager object until done accepts its status
-// condition of type typ, and returns the object and that condition. The
-// deadline only bounds a test that would otherwise hang: cert-manager
-// retries a failing Issuer, so a wrong setup shows as no final condition.
-func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.GroupVersionResource, ns, name, typ string, done func(map[string]any) bool) (*unstructured.Unstructured, map[string]any) {
+// condition of type typ, and returns the object and that condition; a
+// condition one of or accepts ends the wait as well (and is returned). The deadline only bounds a test
+// that would otherwise hang: cert-manager retries a failing Issuer, so a
+// wrong setup shows as no final condition.
+func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.GroupVersionResource, ns, name, typ string, done func(map[string]any) bool, or ...conditionDone) (*unstructured.Unstructured, map[string]any) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	var last *unstructured.Unstructured
@@ -120,11 +121,22 @@ func (cm *certManager) waitCondition(t *testing.T, cp *controlPlane, gvr schema.
 		if c := condition(o, typ); c != nil && done(c) {
 			return o, c
 		}
+		for _, d := range or {
+			if c := condition(o, d.typ); c != nil && d.done(c) {
+				return o, c
+			}
+		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	st, _ := json.Marshal(last.Object["status"])
 	t.Fatalf("%s %s/%s: no final %s condition after 90s; status: %s", gvr.Resource, ns, name, typ, st)
 	return nil, nil
+}
+
+// conditionDone is a condition type and what ends a wait on it.
+type conditionDone struct {
+	typ  string
+	done func(map[string]any) bool
 }
 
 func condition(o *unstructured.Unstructured, typ string) map[string]any {
@@ -229,13 +241,17 @@ spec:
 `, name, sa.Name, sa.Namespace, vaultAddr, signPath, authPath, authRole)
 }
 
-// createCertificateRequest creates the CertificateRequest istio-csr would
-// create for a workload's CSR, and returns its name.
-func createCertificateRequest(t *testing.T, cp *controlPlane, ns, issuer string, csrPEM []byte) string {
+// createCertificateRequest creates the CertificateRequest istio-csr
+// creates for a workload's CSR (pkg/certmanager, Sign): named istio-csr-*,
+// annotated with the caller's identities (its SPIFFE IDs, comma-separated),
+// for client and server auth, not a CA, for the duration asked (capped at
+// istio-csr's maximum, 1h by default). It returns its name.
+func createCertificateRequest(t *testing.T, cp *controlPlane, ns, issuer, identities string, csrPEM []byte) string {
 	t.Helper()
 	cr := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
-		"metadata": map[string]any{"generateName": "istio-csr-", "namespace": ns},
+		"metadata": map[string]any{"generateName": "istio-csr-", "namespace": ns,
+			"annotations": map[string]any{"istio.cert-manager.io/identities": identities}},
 		"spec": map[string]any{
 			"request":   base64.StdEncoding.EncodeToString(csrPEM),
 			"duration":  "1h",
@@ -338,7 +354,7 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 
 	// The workload's CSR, as istio-agent sends it.
 	spiffe := "spiffe://cluster.local/ns/e2e-workload/sa/workload"
-	name := createCertificateRequest(t, cp, ns, issuer, workloadCSR(t, spiffe))
+	name := createCertificateRequest(t, cp, ns, issuer, spiffe, workloadCSR(t, spiffe))
 	approved, _ := cm.waitCondition(t, cp, gvrCR, ns, name, "Approved", func(c map[string]any) bool { return c["status"] == "True" })
 	if c := condition(approved, "Approved"); c["reason"] != "cert-manager.io" {
 		t.Errorf("CertificateRequest approved for reason %v, want cert-manager.io (cert-manager's approver)", c["reason"])
@@ -378,7 +394,7 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 		must(t, err)
 		cp.apply(t, []byte(vaultIssuer(iss, badSA, v.addr, mount+"/sign/"+bad.role, authPath, bad.role)), applyOptions{})
 		cm.waitCondition(t, cp, gvrIssuer, ns, iss, "Ready", func(c map[string]any) bool { return c["status"] == "True" })
-		name := createCertificateRequest(t, cp, ns, iss, workloadCSR(t, spiffe))
+		name := createCertificateRequest(t, cp, ns, iss, spiffe, workloadCSR(t, spiffe))
 		failed, c := cm.waitCondition(t, cp, gvrCR, ns, name, "Ready", func(c map[string]any) bool {
 			return c["status"] == "True" || c["reason"] == "Failed"
 		})
@@ -394,12 +410,14 @@ func TestCertManagerVaultIssuerSignsSPIFFECSR(t *testing.T) {
 }
 
 // badRoles are PKI roles on which signing a workload's CSR fails (issue
-// 19), and the words of Vault's refusal (builtin/logical/pki/issuing).
+// 19), the words of Vault's refusal (builtin/logical/pki/issuing), and the
+// words `verify` names the setting with.
 var badRoles = []struct {
-	role string
-	edit map[string]any // over spiffeRole
-	want string
+	role   string
+	edit   map[string]any // over spiffeRole
+	want   string
+	verify string
 }{
-	{"require-cn", map[string]any{"require_cn": true}, "the common_name field is required"},
-	{"no-uri-sans", map[string]any{"allowed_uri_sans": ""}, "URI Subject Alternative Names are not allowed in this role"},
+	{"require-cn", map[string]any{"require_cn": true}, "the common_name field is required", "require_cn is true"},
+	{"no-uri-sans", map[string]any{"allowed_uri_sans": ""}, "URI Subject Alternative Names are not allowed in this role", "allowed_uri_sans is empty"},
 }

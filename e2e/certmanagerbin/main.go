@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"k8s.io/klog/v2"
 
@@ -30,6 +31,15 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/approver"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/vault"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/issuers"
+	// The Certificate controllers, which turn a Certificate into a private
+	// key, a CertificateRequest and, once it is signed, the Certificate's
+	// Secret (istio-csr's chart asks for istiod-tls this way).
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/issuing"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/keymanager"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/readiness"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/requestmanager"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/revisionmanager"
+	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/trigger"
 	// The Vault issuer type, which the issuers controller's factory
 	// constructs to check an Issuer of type Vault (its Setup logs in).
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/vault"
@@ -37,8 +47,11 @@ import (
 
 // defaultControllers are cert-manager's names for the issuers controller,
 // the certificaterequests-approver (which, with no policy engine, approves
-// every CertificateRequest: cert-manager's default) and the Vault signer.
-const defaultControllers = "issuers,certificaterequests-approver,certificaterequests-issuer-vault"
+// every CertificateRequest: cert-manager's default), the Vault signer, and
+// the six controllers that issue a Certificate into its Secret.
+const defaultControllers = "issuers,certificaterequests-approver,certificaterequests-issuer-vault," +
+	"certificates-trigger,certificates-key-manager,certificates-request-manager," +
+	"certificates-issuing,certificates-readiness,certificates-revision-manager"
 
 func main() {
 	klog.InitFlags(nil)
@@ -70,6 +83,11 @@ func run(kubeconfig, namespace string, names []string, workers int) error {
 		Namespace:          namespace,
 		IssuerOptions: controller.IssuerOptions{
 			ClusterResourceNamespace: "kube-system",
+		},
+		CertificateOptions: controller.CertificateOptions{
+			CopiedAnnotationPrefixes:                 []string{"*", "-kubectl.kubernetes.io/", "-fluxcd.io/", "-argocd.argoproj.io/"},
+			CertificateRequestMinimumBackoffDuration: time.Hour,
+			CertificateRequestMaximumBackoffDuration: 32 * time.Hour,
 		},
 	})
 	if err != nil {
