@@ -52,6 +52,15 @@ Usage:
       days to expiry. --jwt logs in with istiod's service-account token first
       and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
+  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--timeout D] [--allow-insecure-http]
+      Mint a PKI source's intermediate once per cluster, with an operator's
+      VAULT_TOKEN: enable spec.source.pki.mount if absent, generate the
+      intermediate (exported key), sign it with rootMount's root, set it with
+      its chain, store the key in KV v2 at spec.source.pki.key. A second run
+      changes nothing; a half-done state is named, no key overwritten.
+      --rotate mints the next one, its key a new KV version. --ttl (8760h),
+      --common-name ("Istio intermediate CA CLUSTER"), --key-type (rsa).
+      The key is never printed. Exit 0 done, 1 Vault failed, 2 bad config.
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca explain
@@ -104,7 +113,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "verify", "patches", "explain"}
+var subcommands = []string{"check", "config", "policy", "verify", "bootstrap", "patches", "explain"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -129,6 +138,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runPolicy(args[1:], stdout, stderr)
 		case "verify":
 			return runVerify(args[1:], stdin, stdout, stderr)
+		case "bootstrap":
+			return runBootstrap(args[1:], stdin, stdout, stderr)
 		case "patches":
 			return runPatches(args[1:], stdin, stdout, stderr)
 		case "explain":
