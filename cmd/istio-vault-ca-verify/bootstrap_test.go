@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -25,6 +23,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/testca"
 )
 
 const pkiConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
@@ -58,18 +57,8 @@ type fakePKI struct {
 }
 
 func newFakePKI(t *testing.T) *fakePKI {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake root"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := x509.ParseCertificate(der)
-	return &fakePKI{t: t, rootKey: key, root: root, rootPEM: strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))),
+	root := testca.Issue(t, "fake root", true, nil, time.Now().Add(10*365*24*time.Hour))
+	return &fakePKI{t: t, rootKey: root.Key, root: root.Cert, rootPEM: strings.TrimSpace(root.CertPEM),
 		mounts: map[string]map[string]any{"pki": {"type": "pki"}, "secret": {"type": "kv", "options": map[string]string{"version": "2"}}},
 		keys:   map[string]crypto.PublicKey{}, issuers: map[string][]string{}}
 }

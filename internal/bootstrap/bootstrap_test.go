@@ -1,54 +1,19 @@
 package bootstrap
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/testca"
 )
 
-type ca struct {
-	cert   *x509.Certificate
-	key    crypto.Signer
-	keyPEM string
-}
-
-func newCA(t *testing.T, cn string, parent *ca, notAfter time.Time) *ca {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	signer, issuer := crypto.Signer(key), tmpl
-	if parent != nil {
-		signer, issuer = parent.key, parent.cert
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ca{cert: cert, key: key, keyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))}
+// newCA is a CA certificate for cn, signed by parent (a root when nil).
+func newCA(t *testing.T, cn string, parent *testca.Cert, notAfter time.Time) *testca.Cert {
+	return testca.Issue(t, cn, true, parent, notAfter)
 }
 
 func testRun() *run {
@@ -69,29 +34,29 @@ func TestMustMint(t *testing.T) {
 	other := newCA(t, "another intermediate", root, year)
 	expired := newCA(t, "expired intermediate", root, time.Now().Add(-time.Minute))
 	foreign := newCA(t, "intermediate of another root", otherRoot, year)
-	good := func(c *ca) *state {
-		return &state{mountType: "pki", ca: c.cert, chain: []*x509.Certificate{c.cert, root.cert}, root: root.cert, key: c.keyPEM, hasKey: true, kvVersion: 1}
+	good := func(c *testca.Cert) *state {
+		return &state{mountType: "pki", ca: c.Cert, chain: []*x509.Certificate{c.Cert, root.Cert}, root: root.Cert, key: c.KeyPEM, hasKey: true, kvVersion: 1}
 	}
 	for _, tc := range []struct {
 		name string
 		st   *state
 		want string // "" mint, "nothing" errNothingToDo, else in the error
 	}{
-		{"empty vault", &state{root: root.cert}, ""},
-		{"mount without a CA, no key", &state{mountType: "pki", root: root.cert}, ""},
+		{"empty vault", &state{root: root.Cert}, ""},
+		{"mount without a CA, no key", &state{mountType: "pki", root: root.Cert}, ""},
 		{"good", good(inter), "nothing"},
-		{"key but no mount", &state{root: root.cert, key: inter.keyPEM, hasKey: true},
+		{"key but no mount", &state{root: root.Cert, key: inter.KeyPEM, hasKey: true},
 			"PKI mount istioca does not exist, but KV holds a key at secret/istioca#ca-key.pem"},
-		{"key but no CA", &state{mountType: "pki", root: root.cert, key: inter.keyPEM, hasKey: true},
+		{"key but no CA", &state{mountType: "pki", root: root.Cert, key: inter.KeyPEM, hasKey: true},
 			"PKI mount istioca has no default issuer (no CA certificate), but KV holds a key"},
 		{"CA but no key", func() *state { s := good(inter); s.key, s.hasKey = "", false; return s }(),
 			"has a CA certificate (\"Istio intermediate CA cluster1\", serial"},
-		{"key of another intermediate", func() *state { s := good(inter); s.key = other.keyPEM; return s }(),
+		{"key of another intermediate", func() *state { s := good(inter); s.key = other.KeyPEM; return s }(),
 			"does not match the public key of istioca's CA certificate"},
 		{"not a key", func() *state { s := good(inter); s.key = "not a key"; return s }(),
 			"is not a usable private key (it holds no PEM private key)"},
 		{"signed by another root", good(foreign), "is not signed by pki's root (\"root\")"},
-		{"chain without the CA first", func() *state { s := good(inter); s.chain = []*x509.Certificate{root.cert}; return s }(),
+		{"chain without the CA first", func() *state { s := good(inter); s.chain = []*x509.Certificate{root.Cert}; return s }(),
 			"istioca/cert/ca_chain does not start with the mount's CA certificate"},
 		{"expired", good(expired), "expired on"},
 	} {
@@ -122,7 +87,7 @@ func TestMustMint(t *testing.T) {
 
 // The redactor blanks the key whole, trimmed, and each line of its body.
 func TestRedactKey(t *testing.T) {
-	k := newCA(t, "x", nil, time.Now().Add(time.Hour)).keyPEM
+	k := newCA(t, "x", nil, time.Now().Add(time.Hour)).KeyPEM
 	r := testRun()
 	r.secret(k)
 	r.secret("root") // too short: would blank out words
