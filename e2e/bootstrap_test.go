@@ -47,6 +47,23 @@ func TestBootstrap(t *testing.T) {
 	cfgFile, _ := e.setup(t, layout{name: "bootstrap", config: bootstrapConfig, seed: rootOnly})
 	rootPEM := readPEM(t, v, "pki/cert/ca")
 
+	// Without a root to sign with, nothing is made.
+	must(t, v.Sys().Mount("emptyroot", &api.MountInput{Type: "pki"}))
+	for root, want := range map[string]string{
+		"emptyroot":  "rootMount emptyroot has no CA certificate (no default issuer): generate or import the root first",
+		"nosuchroot": "rootMount nosuchroot does not exist: bootstrap signs with a root CA it does not create",
+	} {
+		cfg := writeTestConfig(t, strings.Replace(strings.Replace(bootstrapConfig, "rootMount: pki", "rootMount: "+root, 1), "mount: istioca", "mount: istioca-"+root, 1))
+		before := pkiState(t, v, "pki")
+		_, errOut, code := e.bootstrap(t, cfg)
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("rootMount %s: exit %d, want 1 and %q:\n%s", root, code, want, errOut)
+		}
+		if after := pkiState(t, v, "pki"); after != before {
+			t.Errorf("rootMount %s: Vault changed:\nbefore:\n%s\nafter:\n%s", root, before, after)
+		}
+	}
+
 	out, errOut, code := e.bootstrap(t, cfgFile, "--verbose")
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d\n%s%s", code, out, errOut)
@@ -197,9 +214,9 @@ func readPEM(t *testing.T, v *api.Client, path string) string {
 }
 
 // pkiState is what bootstrap could change, as text: the mounts, the
-// intermediate mount's issuers, keys and default, what the agent reads,
-// and the key secret's versions.
-func pkiState(t *testing.T, v *api.Client) string {
+// issuers, keys and default of the PKI mounts named (istioca's by default),
+// what the agent reads, and the key secret's versions.
+func pkiState(t *testing.T, v *api.Client, pkiMounts ...string) string {
 	t.Helper()
 	var b strings.Builder
 	mounts, err := v.Sys().ListMounts()
@@ -210,19 +227,23 @@ func pkiState(t *testing.T, v *api.Client) string {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(&b, "mounts: %v\n", names)
-	for _, p := range []string{"istioca/issuers", "istioca/keys", "pki/issuers", "pki/keys"} {
-		s, err := v.Logical().List(p)
-		must(t, err)
-		if s != nil {
-			fmt.Fprintf(&b, "%s: %v\n", p, s.Data["keys"])
-		}
+	if len(pkiMounts) == 0 {
+		pkiMounts = []string{"istioca", "pki"}
 	}
-	def, err := v.Logical().Read("istioca/config/issuers")
-	must(t, err)
-	fmt.Fprintf(&b, "default issuer: %v\n", def.Data["default"])
-	fmt.Fprintf(&b, "cert/ca_chain: %s\n", readPEM(t, v, "istioca/cert/ca_chain"))
-	versions, err := v.KVv2("secret").GetVersionsAsList(t.Context(), "istioca")
-	must(t, err)
+	for _, m := range pkiMounts {
+		for _, p := range []string{m + "/issuers", m + "/keys"} {
+			s, err := v.Logical().List(p)
+			must(t, err)
+			if s != nil {
+				fmt.Fprintf(&b, "%s: %v\n", p, s.Data["keys"])
+			}
+		}
+		def, err := v.Logical().Read(m + "/config/issuers")
+		must(t, err)
+		fmt.Fprintf(&b, "%s default issuer: %v\n", m, def.Data["default"])
+		fmt.Fprintf(&b, "%s/cert/ca_chain: %s\n", m, readPEM(t, v, m+"/cert/ca_chain"))
+	}
+	versions, _ := v.KVv2("secret").GetVersionsAsList(t.Context(), "istioca") // none before the first run
 	fmt.Fprintf(&b, "secret/istioca versions: %d\n", len(versions))
 	return b.String()
 }

@@ -54,8 +54,6 @@ type Options struct {
 
 // Result is what a run did.
 type Result struct {
-	// Changed is false when Vault was left as it was.
-	Changed bool
 	// Summary is one line for stdout.
 	Summary string
 	// Warnings are for stderr.
@@ -225,7 +223,7 @@ type state struct {
 func (r *run) observe() (*state, error) {
 	st := &state{}
 	// The root: a PKI mount whose default issuer is a CA.
-	rootType, err := r.mountType(r.pki.RootMount)
+	rootType, _, err := r.mountType(r.pki.RootMount)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +247,7 @@ func (r *run) observe() (*state, error) {
 	}
 
 	// The intermediate mount, if there is one, and its default issuer.
-	if st.mountType, err = r.mountType(r.pki.Mount); err != nil {
+	if st.mountType, _, err = r.mountType(r.pki.Mount); err != nil {
 		return nil, err
 	}
 	switch st.mountType {
@@ -263,7 +261,7 @@ func (r *run) observe() (*state, error) {
 	}
 
 	// The key's KV v2 mount and secret.
-	kvType, err := r.mountType(r.kvMount)
+	kvType, kvVersion, err := r.mountType(r.kvMount)
 	if err != nil {
 		return nil, err
 	}
@@ -273,10 +271,8 @@ func (r *run) observe() (*state, error) {
 	case kvType != "kv":
 		return nil, fmt.Errorf("mount %s, where the key goes (%s), is a %s mount, not kv: fix spec.source.pki.key", r.kvMount, r.pki.Key.Path, kvType)
 	}
-	if v, err := r.kvVersionOf(r.kvMount); err != nil {
-		return nil, err
-	} else if v != "2" {
-		return nil, fmt.Errorf("KV mount %s is version %s, but the key is stored in KV version 2 (spec.source.pki.key.version: 2), whose history keeps the previous key when --rotate stores the next: use a KV v2 mount (vault secrets enable -path=NAME kv-v2) or upgrade this one (vault kv enable-versioning %s)", r.kvMount, v, r.kvMount)
+	if kvVersion != "2" {
+		return nil, fmt.Errorf("KV mount %s is version %s, but the key is stored in KV version 2 (spec.source.pki.key.version: 2), whose history keeps the previous key when --rotate stores the next: use a KV v2 mount (vault secrets enable -path=NAME kv-v2) or upgrade this one (vault kv enable-versioning %s)", r.kvMount, kvVersion, r.kvMount)
 	}
 	s, err := r.c.KVv2(r.kvMount).Get(r.ctx, r.kvPath)
 	switch {
@@ -381,28 +377,22 @@ func firstCert(path, pem string) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-// mountType is the engine mounted at path, "" if nothing is.
-func (r *run) mountType(path string) (string, error) {
+// mountType is the engine mounted at path, "" if nothing is, and for a
+// KV mount its version.
+func (r *run) mountType(path string) (typ, version string, err error) {
 	m, err := r.c.Sys().GetMountWithContext(r.ctx, path)
 	var re *api.ResponseError
 	switch {
 	case errors.As(err, &re) && re.StatusCode == 400 && strings.Contains(strings.Join(re.Errors, " "), "No secret engine mount"):
-		return "", nil
+		return "", "", nil
 	case err != nil:
-		return "", fmt.Errorf("reading mount %s: %s", path, verify.ExplainAPIError(err, "the token may not read sys/mounts/"+path+" (bootstrap is an operator's command: use a token that may manage mounts)"))
+		return "", "", fmt.Errorf("reading mount %s: %s", path, verify.ExplainAPIError(err, "the token may not read sys/mounts/"+path+" (bootstrap is an operator's command: use a token that may manage mounts)"))
 	}
-	return m.Type, nil
-}
-
-func (r *run) kvVersionOf(mount string) (string, error) {
-	m, err := r.c.Sys().GetMountWithContext(r.ctx, mount)
-	if err != nil {
-		return "", fmt.Errorf("reading mount %s: %s", mount, verify.ExplainAPIError(err, "the token may not read sys/mounts/"+mount))
+	version = m.Options["version"]
+	if m.Type == "kv" && version == "" {
+		version = "1"
 	}
-	if v := m.Options["version"]; v != "" {
-		return v, nil
-	}
-	return "1", nil
+	return m.Type, version, nil
 }
 
 // preflight checks, before the first change, what the mint needs: that
@@ -571,7 +561,7 @@ func (r *run) mint(st *state) (*Result, error) {
 		summary += "; istiod loads it at its next start (or re-render, with spec.rotation)"
 		r.warnings = append(r.warnings, fmt.Sprintf("the previous issuer and its key entry stay in %s (vault list %s/issuers, %s/keys): delete them once no istiod loads the old intermediate", m, m, m))
 	}
-	return &Result{Changed: true, Summary: summary, Warnings: r.warnings}, nil
+	return &Result{Summary: summary, Warnings: r.warnings}, nil
 }
 
 // seconds is a duration as Vault's parameters take it.
