@@ -34,12 +34,10 @@ func rootOnly(t *testing.T, v *api.Client) {
 }
 
 // TestBootstrap: on a Vault with only a root mount, bootstrap makes the
-// PKI layout's intermediate and key; verify passes; the real agent renders
-// the bundle from it (the key is the certificate's) and the real istiod
-// loads it and signs with it. A second run changes nothing in Vault;
-// --rotate makes a new intermediate and key under the same root; states
-// an earlier run or a hand can leave are named, nothing written; the key
-// never appears in the command's output.
+// PKI layout's intermediate and key; verify, logged in as istiod, passes;
+// the real agent renders the bundle from it (the key is the
+// certificate's, the chain intermediate then root) and the real istiod
+// loads it and signs with it. TestBootstrapRuns has the runs after it.
 func TestBootstrap(t *testing.T) {
 	e := newEnv(t)
 	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
@@ -47,37 +45,15 @@ func TestBootstrap(t *testing.T) {
 	cfgFile, _ := e.setup(t, layout{name: "bootstrap", config: bootstrapConfig, seed: rootOnly})
 	rootPEM := readPEM(t, v, "pki/cert/ca")
 
-	// Without a root to sign with, nothing is made.
-	must(t, v.Sys().Mount("emptyroot", &api.MountInput{Type: "pki"}))
-	for root, want := range map[string]string{
-		"emptyroot":  "rootMount emptyroot has no CA certificate (no default issuer): generate or import the root first",
-		"nosuchroot": "rootMount nosuchroot does not exist: bootstrap signs with a root CA it does not create",
-	} {
-		cfg := writeTestConfig(t, strings.Replace(strings.Replace(bootstrapConfig, "rootMount: pki", "rootMount: "+root, 1), "mount: istioca", "mount: istioca-"+root, 1))
-		before := pkiState(t, v, "pki")
-		_, errOut, code := e.bootstrap(t, cfg)
-		if code != 1 || !strings.Contains(errOut, want) {
-			t.Errorf("rootMount %s: exit %d, want 1 and %q:\n%s", root, code, want, errOut)
-		}
-		if after := pkiState(t, v, "pki"); after != before {
-			t.Errorf("rootMount %s: Vault changed:\nbefore:\n%s\nafter:\n%s", root, before, after)
-		}
-	}
-
-	out, errOut, code := e.bootstrap(t, cfgFile, "--verbose")
+	out, errOut, code := bootstrapRun(t, e.vault, cfgFile, "--verbose")
 	if code != 0 {
 		t.Fatalf("bootstrap: exit %d\n%s%s", code, out, errOut)
 	}
-	if !strings.HasPrefix(out, `minted "Istio intermediate CA cluster1"`) || !strings.Contains(out, "KV version 1") {
-		t.Errorf("bootstrap's summary: %q", out)
-	}
 	if vout, code := e.verify(t, cfgFile); code != 0 {
-		t.Fatalf("verify after bootstrap: exit %d\n%s", code, vout)
+		t.Fatalf("verify --jwt after bootstrap: exit %d\n%s", code, vout)
 	}
-	first := readPEM(t, v, "istioca/cert/ca")
+	minted := readPEM(t, v, "istioca/cert/ca")
 
-	// What the PKI layout reads, rendered by the real agent and loaded by
-	// the real istiod.
 	pod := e.injectedIstiod(t, cfgFile)
 	initC := checkInjectedPod(t, pod, false)
 	run := e.k8s.runPod(t, pod)
@@ -90,21 +66,71 @@ func TestBootstrap(t *testing.T) {
 	if _, err := tls.X509KeyPair([]byte(caCert), []byte(caKey)); err != nil {
 		t.Errorf("the rendered ca-key.pem is not ca-cert.pem's key: %v", err)
 	}
-	if !samePEM(caCert, first) || !samePEM(root, rootPEM) || !samePEM(chain, first+"\n"+rootPEM) {
+	if !samePEM(caCert, minted) || !samePEM(root, rootPEM) || !samePEM(chain, minted+"\n"+rootPEM) {
 		t.Errorf("the agent rendered other than bootstrap made: ca-cert %v, root %v, cert-chain (intermediate then root) %v",
-			samePEM(caCert, first), samePEM(root, rootPEM), samePEM(chain, first+"\n"+rootPEM))
+			samePEM(caCert, minted), samePEM(root, rootPEM), samePEM(chain, minted+"\n"+rootPEM))
 	}
 	istiod := run.startIstiod(t)
 	istiod.waitReady(t)
 	if got := istiod.publishedRoot(t, e.k8s, "e2e-bootstrap"); !samePEM(got, rootPEM) {
 		t.Errorf("istiod publishes a root other than Vault's")
 	}
-	istiod.workloadSigned(t, e.k8s, rootPEM, first)
+	istiod.workloadSigned(t, e.k8s, rootPEM, minted)
 	istiod.proc.stop()
+}
+
+// TestBootstrapRuns (Vault alone): without a root nothing is made; the
+// first run mints what verify accepts; a second run changes nothing in
+// Vault; --rotate makes a new intermediate and key under the same root;
+// states an earlier run or a hand can leave are named, nothing written,
+// and --rotate mends them; the key never appears in the command's output.
+func TestBootstrapRuns(t *testing.T) {
+	vs := startVault(t)
+	v := vs.client
+	rootOnly(t, v)
+	cfgFile := writeTestConfig(t, bootstrapConfig)
+	rootPEM := readPEM(t, v, "pki/cert/ca")
+	verify := func(when string) {
+		t.Helper()
+		out, errOut, code := tool(t, nil, []string{"VAULT_ADDR=" + vs.addr, "VAULT_TOKEN=" + rootToken}, "verify", "--config", cfgFile)
+		if code != 0 {
+			t.Fatalf("verify %s: exit %d\n%s%s", when, code, out, errOut)
+		}
+	}
+
+	// Without a root to sign with, nothing is made.
+	must(t, v.Sys().Mount("emptyroot", &api.MountInput{Type: "pki"}))
+	for root, want := range map[string]string{
+		"emptyroot":  "rootMount emptyroot has no CA certificate (no default issuer): generate or import the root first",
+		"nosuchroot": "rootMount nosuchroot does not exist: bootstrap signs with a root CA it does not create",
+	} {
+		cfg := writeTestConfig(t, strings.Replace(strings.Replace(bootstrapConfig, "rootMount: pki", "rootMount: "+root, 1), "mount: istioca", "mount: istioca-"+root, 1))
+		before := pkiState(t, v, "pki")
+		_, errOut, code := bootstrapRun(t, vs, cfg)
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("rootMount %s: exit %d, want 1 and %q:\n%s", root, code, want, errOut)
+		}
+		if after := pkiState(t, v, "pki"); after != before {
+			t.Errorf("rootMount %s: Vault changed:\nbefore:\n%s\nafter:\n%s", root, before, after)
+		}
+	}
+
+	out, errOut, code := bootstrapRun(t, vs, cfgFile, "--verbose")
+	if code != 0 {
+		t.Fatalf("bootstrap: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.HasPrefix(out, `minted "Istio intermediate CA cluster1"`) || !strings.Contains(out, "KV version 1") {
+		t.Errorf("bootstrap's summary: %q", out)
+	}
+	verify("after bootstrap")
+	first := readPEM(t, v, "istioca/cert/ca")
+	if chain := readPEM(t, v, "istioca/cert/ca_chain"); !samePEM(chain, first+"\n"+rootPEM) {
+		t.Errorf("istioca/cert/ca_chain is not the intermediate then the root:\n%s", chain)
+	}
 
 	// A second run changes nothing, and says so.
 	before := pkiState(t, v)
-	out, errOut, code = e.bootstrap(t, cfgFile)
+	out, errOut, code = bootstrapRun(t, vs, cfgFile)
 	if code != 0 || !strings.HasPrefix(out, "nothing to do: ") {
 		t.Errorf("second run: exit %d\n%s%s", code, out, errOut)
 	}
@@ -114,14 +140,14 @@ func TestBootstrap(t *testing.T) {
 
 	// --rotate: a new intermediate and key, under the same root, the key
 	// a new KV version, the new issuer the mount's default.
-	out, errOut, code = e.bootstrap(t, cfgFile, "--rotate", "--verbose")
+	out, errOut, code = bootstrapRun(t, vs, cfgFile, "--rotate", "--verbose")
 	if code != 0 || !strings.HasPrefix(out, "rotated istioca's intermediate from serial ") || !strings.Contains(out, "KV version 2") {
 		t.Fatalf("--rotate: exit %d\n%s%s", code, out, errOut)
 	}
 	second := readPEM(t, v, "istioca/cert/ca")
 	keys := kvKeys(t, v)
 	if samePEM(second, first) || len(keys) != 2 || keys[0] == keys[1] {
-		t.Errorf("--rotate did not make a new intermediate (%v) and key (%d versions)", !samePEM(second, first), len(keys))
+		t.Fatalf("--rotate did not make a new intermediate (%v) and key (%d versions)", !samePEM(second, first), len(keys))
 	}
 	if _, err := tls.X509KeyPair([]byte(second), []byte(keys[1])); err != nil {
 		t.Errorf("the new key is not the new intermediate's: %v", err)
@@ -129,9 +155,10 @@ func TestBootstrap(t *testing.T) {
 	if err := parsePEMCert(t, []byte(second)).CheckSignatureFrom(parsePEMCert(t, []byte(rootPEM))); err != nil || !samePEM(readPEM(t, v, "pki/cert/ca"), rootPEM) {
 		t.Errorf("the new intermediate does not chain to the same root: %v", err)
 	}
-	if vout, code := e.verify(t, cfgFile); code != 0 {
-		t.Fatalf("verify after --rotate: exit %d\n%s", code, vout)
+	if chain := readPEM(t, v, "istioca/cert/ca_chain"); !samePEM(chain, second+"\n"+rootPEM) {
+		t.Errorf("after --rotate, istioca/cert/ca_chain is not the new intermediate then the root:\n%s", chain)
 	}
+	verify("after --rotate")
 
 	// States a hand or an interrupted run leaves: named, nothing written.
 	for _, tc := range []struct {
@@ -146,7 +173,7 @@ func TestBootstrap(t *testing.T) {
 			_, err := v.KVv2("secret").Put(t.Context(), "istioca", tc.data)
 			must(t, err)
 			before := pkiState(t, v)
-			_, errOut, code := e.bootstrap(t, cfgFile)
+			_, errOut, code := bootstrapRun(t, vs, cfgFile)
 			if code != 1 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "bootstrap --rotate") {
 				t.Errorf("exit %d, want 1 and %q with what to do:\n%s", code, tc.want, errOut)
 			}
@@ -156,26 +183,24 @@ func TestBootstrap(t *testing.T) {
 		})
 	}
 	// --rotate mends either.
-	if out, errOut, code := e.bootstrap(t, cfgFile, "--rotate"); code != 0 {
+	if out, errOut, code := bootstrapRun(t, vs, cfgFile, "--rotate"); code != 0 {
 		t.Fatalf("--rotate after a broken state: exit %d\n%s%s", code, out, errOut)
 	}
-	if vout, code := e.verify(t, cfgFile); code != 0 {
-		t.Fatalf("verify after mending: exit %d\n%s", code, vout)
-	}
+	verify("after mending")
 }
 
-// bootstrap runs `istio-vault-ca bootstrap` with the root token and fails
-// the test if its stdout or stderr holds the token or any line of any key
-// the secret has ever held.
-func (e *env) bootstrap(t *testing.T, cfgFile string, args ...string) (string, string, int) {
+// bootstrapRun runs `istio-vault-ca bootstrap` with the root token and
+// fails the test if its stdout or stderr holds the token or any line of
+// any key the secret has ever held.
+func bootstrapRun(t *testing.T, vs *vaultServer, cfgFile string, args ...string) (string, string, int) {
 	t.Helper()
-	out, errOut, code := tool(t, nil, []string{"VAULT_ADDR=" + e.vault.addr, "VAULT_TOKEN=" + rootToken},
+	out, errOut, code := tool(t, nil, []string{"VAULT_ADDR=" + vs.addr, "VAULT_TOKEN=" + rootToken},
 		append([]string{"bootstrap", "--config", cfgFile}, args...)...)
 	all := out + errOut
 	if strings.Contains(all, rootToken) {
 		t.Fatalf("bootstrap printed the token:\n%s", all)
 	}
-	for i, key := range kvKeys(t, e.vault.client) {
+	for i, key := range kvKeys(t, vs.client) {
 		for _, line := range strings.Split(strings.TrimSpace(key), "\n") {
 			if !strings.HasPrefix(line, "-----") && strings.Contains(all, line) {
 				t.Fatalf("bootstrap printed a line of the key of KV version %d:\n%s", i+1, all)
