@@ -402,7 +402,7 @@ func (r *run) preflight(st *state) error {
 	if end := r.o.Now().Add(r.o.TTL); end.After(st.root.NotAfter) {
 		left := st.root.NotAfter.Sub(r.o.Now()).Truncate(time.Hour)
 		return fmt.Errorf("--ttl %s would outlive %s's root %s, which expires %s: pass a --ttl of at most %s, or renew the root first; nothing was changed",
-			r.o.TTL, r.pki.RootMount, describe(st.root), date(st.root), left)
+			short(r.o.TTL), r.pki.RootMount, describe(st.root), date(st.root), short(left))
 	}
 	needs := []struct{ path, why string }{
 		{r.pki.Mount + "/intermediate/generate/exported", "generate the intermediate's key and CSR"},
@@ -453,7 +453,7 @@ func (r *run) mint(st *state) (*Result, error) {
 			return nil, fmt.Errorf("enabling the PKI mount %s: %s", m, verify.ExplainAPIError(err, "the token may not enable mounts"))
 		}
 		r.done = append(r.done, "enabled the PKI mount "+m)
-		r.log("enabled the PKI mount %s (max lease TTL %s)", m, r.o.TTL)
+		r.log("enabled the PKI mount %s (max lease TTL %s)", m, short(r.o.TTL))
 	}
 
 	gen, err := r.c.Logical().WriteWithContext(r.ctx, m+"/intermediate/generate/exported", map[string]any{
@@ -489,7 +489,7 @@ func (r *run) mint(st *state) (*Result, error) {
 	}
 	if want := r.o.Now().Add(r.o.TTL - time.Hour); cert.NotAfter.Before(want) {
 		r.warnings = append(r.warnings, fmt.Sprintf("the intermediate expires %s, sooner than --ttl %s: Vault shortened it (%s); raise %s's max lease TTL (vault secrets tune -max-lease-ttl=%s %s) and run bootstrap --rotate if that matters",
-			date(cert), r.o.TTL, strings.Join(signed.Warnings, "; "), r.pki.RootMount, r.o.TTL, r.pki.RootMount))
+			date(cert), short(r.o.TTL), strings.Join(signed.Warnings, "; "), r.pki.RootMount, short(r.o.TTL), r.pki.RootMount))
 	}
 	r.log("%s signed %s (serial %s, expires %s)", r.pki.RootMount, describe(cert), serial(cert), date(cert))
 
@@ -563,6 +563,9 @@ func (r *run) mint(st *state) (*Result, error) {
 	}
 	return &Result{Summary: summary, Warnings: r.warnings}, nil
 }
+
+// short prints whole hours as the flag takes them: 8760h, not 8760h0m0s.
+func short(d time.Duration) string { return strings.TrimSuffix(d.String(), "0m0s") }
 
 // seconds is a duration as Vault's parameters take it.
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int64(d.Seconds())) }
