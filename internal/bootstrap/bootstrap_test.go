@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
+	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update, which `go test ./... -update` passes to every package
 	"github.com/istio-vault-ca/istio-vault-ca/internal/testca"
 )
 
