@@ -36,11 +36,13 @@ func rootOnly(t *testing.T, v *api.Client) {
 // TestBootstrap: on a Vault with only a root mount, bootstrap makes the
 // PKI layout's intermediate and key; verify, logged in as istiod, passes;
 // the real agent, injected by the real injector into istiod's pod,
-// renders the bundle from it: the key is the certificate's, the chain the
-// intermediate then the root, the root Vault's. TestBootstrapRuns has the
-// runs after it.
+// renders the bundle from it (the key is the certificate's, the chain the
+// intermediate then the root, the root Vault's), and the real istiod
+// loads it, publishes the root and signs a workload with the
+// intermediate. TestBootstrapRuns has the runs after it.
 func TestBootstrap(t *testing.T) {
 	e := newEnv(t)
+	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
 	v := e.vault.client
 	cfgFile, _ := e.setup(t, layout{name: "bootstrap", config: bootstrapConfig, seed: rootOnly})
 	rootPEM := readPEM(t, v, "pki/cert/ca")
@@ -54,9 +56,10 @@ func TestBootstrap(t *testing.T) {
 	}
 	minted := readPEM(t, v, "istioca/cert/ca")
 
-	pod := e.injectedPod(t, cfgFile)
+	pod := e.injectedIstiod(t, cfgFile)
 	initC := checkInjectedPod(t, pod, false)
-	agent := e.k8s.runPod(t, pod).startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], 60*time.Second)
+	run := e.k8s.runPod(t, pod)
+	agent := run.startAgent(t, initC, pod.Annotations["vault.hashicorp.com/secret-volume-path"], 60*time.Second)
 	if err := agent.wait(); err != nil {
 		t.Fatalf("vault-agent-init failed: %v", err)
 	}
@@ -69,6 +72,13 @@ func TestBootstrap(t *testing.T) {
 		t.Errorf("the agent rendered other than bootstrap made: ca-cert %v, root %v, cert-chain (intermediate then root) %v",
 			samePEM(caCert, minted), samePEM(root, rootPEM), samePEM(chain, minted+"\n"+rootPEM))
 	}
+	istiod := run.startIstiod(t)
+	istiod.waitReady(t)
+	if got := istiod.publishedRoot(t, e.k8s, "e2e-bootstrap"); !samePEM(got, rootPEM) {
+		t.Errorf("istiod publishes a root other than Vault's")
+	}
+	istiod.workloadSigned(t, e.k8s, rootPEM, minted)
+	istiod.proc.stop()
 }
 
 // TestBootstrapRuns (Vault alone): without a root nothing is made; the
