@@ -1,7 +1,9 @@
-// Command istio-vault-ca-verify is `istio-vault-ca verify`: it reads every
-// path the config references from a live Vault and checks the CA bundle
-// istiod would load. istio-vault-ca runs it for `verify`; it is an
-// executable of its own so that the Vault client, whose package
+// Command istio-vault-ca-verify is the tool's Vault client: `istio-vault-ca
+// verify` (its arguments alone), which reads every path the config
+// references from a live Vault and checks the CA bundle istiod would load,
+// and `istio-vault-ca bootstrap` (its first argument "bootstrap"), which
+// mints a PKI source's intermediate. istio-vault-ca runs it for both; it
+// is an executable of its own so that the Vault client, whose package
 // initialisation alone costs about a millisecond, is not loaded by every
 // post-renderer run and pre-commit check.
 package main
@@ -17,7 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/verify"
 )
@@ -47,6 +52,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "bootstrap" {
+		return runBootstrap(args[1:], stdout, stderr)
+	}
 	fs, c := cli.NewFlags("verify", usage, stderr)
 	jwtFile := fs.String("jwt", "", "file holding the role's service-account token (istiod's by default): log in with it as the role's agent would, and check that role's paths only")
 	roleName := fs.String("role", "", "the role (name or path, as for policy --role) whose paths to check, and with --jwt to log in as; default istiod's with --jwt, every role without")
@@ -69,13 +77,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Role = role.Path
 	}
-	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: *insecure, Timeout: *timeout})
+	client, notes, err := newClient(cfg, *insecure, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
 		return cli.ExitBadInput
-	}
-	if ns := cfg.Spec.Vault.Namespace; ns != "" {
-		client.SetNamespace(ns)
 	}
 	if *jwtFile != "" {
 		b, err := os.ReadFile(*jwtFile)
@@ -96,6 +101,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitFailed
 	}
 	return cli.ExitOK
+}
+
+// newClient is the Vault client of the config's Vault (VAULT_ADDR first,
+// as verify.NewClient says), in its namespace.
+func newClient(cfg *config.VaultCA, insecure bool, timeout time.Duration) (*api.Client, verify.Report, error) {
+	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: insecure, Timeout: timeout})
+	if err != nil {
+		return nil, nil, err
+	}
+	if ns := cfg.Spec.Vault.Namespace; ns != "" {
+		client.SetNamespace(ns)
+	}
+	return client, notes, nil
 }
 
 // jwtFileError says why --jwt could not be read without naming what it was

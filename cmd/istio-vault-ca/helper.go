@@ -23,6 +23,12 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runHelper("istio-vault-ca verify", verifyCommand, args, stdin, stdout, stderr)
 }
 
+// runBootstrap runs the verify executable's bootstrap: it is the tool's
+// Vault client.
+func runBootstrap(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runHelper("istio-vault-ca bootstrap", verifyCommand, append([]string{"bootstrap"}, args...), stdin, stdout, stderr)
+}
+
 // runFunction runs the KRM function on a ResourceList read from stdin.
 func runFunction(list io.Reader, stdout, stderr io.Writer) int {
 	return runHelper("istio-vault-ca", functionCommand, nil, list, stdout, stderr)

@@ -80,8 +80,8 @@ func keepFailure(args []string, rec *recorder) error {
 // Flags by whether they take a value, across every subcommand. Only these
 // names reach the record; any other is written as --unknown-flag.
 var (
-	valueFlags = map[string]bool{"config": true, "output": true, "role": true, "jwt": true, "warn-days": true, "timeout": true}
-	boolFlags  = map[string]bool{"verbose": true, "defaults": true, "allow-insecure-http": true, "h": true, "help": true}
+	valueFlags = map[string]bool{"config": true, "output": true, "role": true, "jwt": true, "warn-days": true, "timeout": true, "ttl": true, "common-name": true, "key-type": true}
+	boolFlags  = map[string]bool{"verbose": true, "defaults": true, "allow-insecure-http": true, "rotate": true, "h": true, "help": true}
 )
 
 // argvShape is how the run was invoked, without a single value: a value or

@@ -59,6 +59,7 @@ func TestArgvShape(t *testing.T) {
 		{[]string{"policy", "--output"}, "policy --output"},
 		{[]string{"verify", "--role", "istio-ingressgateway", "--jwt", "gw.jwt"}, "verify --role=… --jwt=…"},
 		{[]string{"policy", "--role=istiod", "--output", "role"}, "policy --role=… --output=…"},
+		{[]string{"bootstrap", "--rotate", "--ttl", "720h", "--common-name", "CA", "--key-type=ec"}, "bootstrap --rotate --ttl=… --common-name=… --key-type=…"},
 		{[]string{"--" + testJWT, "x"}, "--unknown-flag …"},
 		{[]string{"--" + testJWT + "=y"}, "--unknown-flag=…"},
 		{[]string{testJWT}, "…"},

@@ -61,6 +61,15 @@ Usage:
       and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
       With spec.source.istioCSR: the PKI role's settings and the chain to a root.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
+  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--timeout D] [--allow-insecure-http]
+      Mint a PKI source's intermediate once per cluster, with an operator's
+      VAULT_TOKEN: enable spec.source.pki.mount if absent, generate the
+      intermediate (exported key), sign it with rootMount's root, set it with
+      its chain, store the key in KV v2 at spec.source.pki.key. A second run
+      changes nothing; a half-done state is named, no key overwritten.
+      --rotate mints the next one, its key a new KV version. --ttl (8760h),
+      --common-name ("Istio intermediate CA CLUSTER"), --key-type (rsa).
+      The key is never printed. Exit 0 done, 1 Vault failed, 2 bad config.
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca explain
@@ -118,7 +127,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "issuer", "verify", "patches", "explain", "migrate"}
+var subcommands = []string{"check", "config", "policy", "issuer", "verify", "bootstrap", "patches", "explain", "migrate"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -145,6 +154,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runIssuer(args[1:], stdout, stderr)
 		case "verify":
 			return runVerify(args[1:], stdin, stdout, stderr)
+		case "bootstrap":
+			return runBootstrap(args[1:], stdin, stdout, stderr)
 		case "patches":
 			return runPatches(args[1:], stdin, stdout, stderr)
 		case "explain":

@@ -3,14 +3,8 @@ package verify
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -22,6 +16,7 @@ import (
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	_ "github.com/istio-vault-ca/istio-vault-ca/internal/golden" // defines -update
+	"github.com/istio-vault-ca/istio-vault-ca/internal/testca"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
@@ -133,39 +128,12 @@ type testCert struct {
 
 func issue(t *testing.T, cn string, isCA bool, parent *testCert) *testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
-		IsCA: isCA, BasicConstraintsValid: true, DNSNames: []string{cn},
-	}
-	if isCA {
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	}
-	signer, signerKey := tmpl, crypto.Signer(key)
+	var p *testca.Cert
 	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
+		p = &testca.Cert{Cert: parent.cert, Key: parent.key}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, key.Public(), signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert, key,
-		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))}
+	c := testca.Issue(t, cn, isCA, p, time.Now().Add(365*24*time.Hour))
+	return &testCert{c.Cert, c.Key, c.CertPEM, c.KeyPEM}
 }
 
 const istiodConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
