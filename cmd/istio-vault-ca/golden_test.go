@@ -16,7 +16,10 @@ import (
 func TestGolden(t *testing.T) {
 	for _, c := range golden.Cases(t, "../../testdata/golden") {
 		t.Run(c.Name, func(t *testing.T) {
-			args := append(append([]string{}, c.Args...), "--config", filepath.Join(c.Dir, "config.yaml"))
+			args := append([]string{}, c.Args...)
+			if c.Config != nil {
+				args = append(args, "--config", filepath.Join(c.Dir, "config.yaml"))
+			}
 			code, stdout, stderr := runCmd(args, c.Input)
 
 			if c.Fails() {
@@ -33,8 +36,8 @@ func TestGolden(t *testing.T) {
 				}
 				return
 			}
-			if code != cli.ExitOK {
-				t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
+			if code != c.Exit {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, c.Exit, stderr)
 			}
 			golden.Check(t, c.Expected(), stdout)
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,20 +67,25 @@ func AddSeeds(f *testing.F, patterns ...string) {
 
 // Case is one directory under testdata/golden:
 //
-//	config.yaml    the VaultCA passed with --config
+//	config.yaml    the VaultCA passed with --config; a case without one
+//	               runs without --config (lint, which reads no config)
 //	input.yaml     stdin, or `input`: one line naming a shared input file
 //	args           optional arguments placed before --config, e.g. a subcommand
 //	expected.yaml  stdout of a successful run (exit 0), or
+//	exit           with expected.yaml: the run's exit code when it is not 0
+//	               (1: lint's findings); or
 //	errors.txt     regexps stderr must match, one per line; the run must
 //	               exit 2 and write nothing to stdout
 type Case struct {
 	Name, Dir string
-	Config    []byte
+	Config    []byte // nil when the case has no config.yaml
 	Input     []byte
 	Args      []string
 	// Errors are the regexps of errors.txt; nil for a successful case,
 	// whose output is in the file Expected names.
 	Errors []string
+	// Exit is the exit code of a successful case (0 unless `exit` says).
+	Exit int
 }
 
 // Expected is the path of a successful case's output.
@@ -123,7 +129,7 @@ func Cases(t testing.TB, root string) []Case {
 func load(dir string) (Case, error) {
 	c := Case{Name: filepath.Base(dir), Dir: dir}
 	var err error
-	if c.Config, err = os.ReadFile(filepath.Join(dir, "config.yaml")); err != nil {
+	if c.Config, err = os.ReadFile(filepath.Join(dir, "config.yaml")); err != nil && !os.IsNotExist(err) {
 		return c, err
 	}
 	if c.Input, err = os.ReadFile(filepath.Join(dir, "input.yaml")); os.IsNotExist(err) {
@@ -141,12 +147,24 @@ func load(dir string) (Case, error) {
 		return c, err
 	}
 	c.Args = strings.Fields(string(args))
+	exit, err := os.ReadFile(filepath.Join(dir, "exit"))
+	switch {
+	case err == nil:
+		if c.Exit, err = strconv.Atoi(strings.TrimSpace(string(exit))); err != nil || c.Exit <= 0 {
+			return c, fmt.Errorf("exit holds %q: it must be the exit code of a run that writes expected.yaml, 1 or more", exit)
+		}
+	case !os.IsNotExist(err):
+		return c, err
+	}
 	patterns, err := os.ReadFile(filepath.Join(dir, "errors.txt"))
 	switch {
 	case err == nil:
 		c.Errors = strings.Split(strings.TrimSpace(string(patterns)), "\n")
 		if len(strings.TrimSpace(string(patterns))) == 0 {
 			return c, fmt.Errorf("errors.txt is empty: an error case names what its message must say")
+		}
+		if c.Exit != 0 {
+			return c, fmt.Errorf("both errors.txt and exit: an error case exits 2, and exit is for a run that writes expected.yaml")
 		}
 	case !os.IsNotExist(err):
 		return c, err
