@@ -32,11 +32,11 @@ func vaultAnnotationsOnWorkload(r *resource) []Finding {
 			}
 			field := m.path + ".annotations[" + k.Value + "]"
 			if injected {
-				fs = append(fs, at(k, "vault-annotations-on-workload", Warning, field,
+				fs = append(fs, at(k, IDVaultAnnotationsOnWorkload, Warning, field,
 					"the Vault Agent Injector reads only the pod's annotations, never the %s's own: this one is ignored; move it to %s.metadata.annotations (or delete it, if the pod template already carries it)", r.kind, t.path))
 				return
 			}
-			fs = append(fs, at(k, "vault-annotations-on-workload", Error, field,
+			fs = append(fs, at(k, IDVaultAnnotationsOnWorkload, Error, field,
 				"the Vault Agent Injector reads only the pod's annotations, never the %s's own: its pods get no Vault agent; move the vault.hashicorp.com/ annotations to %s.metadata.annotations", r.kind, t.path))
 		})
 	}

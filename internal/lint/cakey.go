@@ -38,7 +38,7 @@ func caKeyInStream(r *resource) []Finding {
 			if !slices.Contains(keys, k.Value) || yamlnode.Value(v) == "" {
 				return
 			}
-			fs = append(fs, at(k, "ca-key-in-stream", Error, field+"["+k.Value+"]",
+			fs = append(fs, at(k, IDCAKeyInStream, Error, field+"["+k.Value+"]",
 				"the Secret %s holds a CA private key: whoever reads this manifest (its repository, CI logs, the render) can sign certificates every workload of the mesh trusts; write the key to Vault, let istio-vault-ca render it into istiod's pod, delete it here and from the history, and treat it as leaked (rotate the CA)", r.name))
 		})
 	}

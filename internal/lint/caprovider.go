@@ -17,7 +17,7 @@ func vaultCAProvider(r *resource) []Finding {
 		if !ok || e.value != "VaultCA" {
 			continue
 		}
-		fs = append(fs, at(e.node, "vault-ca-provider", Error, c.path+".env[CA_PROVIDER]",
+		fs = append(fs, at(e.node, IDVaultCAProvider, Error, c.path+".env[CA_PROVIDER]",
 			"CA_PROVIDER=VaultCA is Istio 1.1's node-agent integration with Vault, removed in Istio 1.9: no Istio since reads it; remove it and move the Vault settings to a VaultCA config (`istio-vault-ca migrate` reads them from this manifest)"))
 	}
 	return fs

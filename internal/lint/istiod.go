@@ -77,25 +77,25 @@ func istiodVersion(r *resource) []Finding {
 	field := discovery.path + ".image"
 	v, why := imageVersion(image)
 	if why != "" {
-		return []Finding{at(imageKey, "istiod-version-unknown", Info, field,
+		return []Finding{at(imageKey, IDIstiodVersionUnknown, Info, field,
 			"istiod's image %q %s: the checks of its reload and multi-root settings against Istio's version were not made; name the version in the tag to have them made", image, why)}
 	}
 
 	var fs []Finding
 	switch {
 	case rotation && v.less(firstReload):
-		fs = append(fs, at(imageKey, "istiod-no-reload", Error, field,
+		fs = append(fs, at(imageKey, IDIstiodNoReload, Error, field,
 			"istiod %s reads its CA files only when it starts (AUTO_RELOAD_PLUGIN_CERTS arrived in Istio 1.12): a rotated CA reaches it only with a restart; upgrade istiod, or restart it after every rotation", v))
 	case rotation && v.less(reloadAlways) && !reloadOn(reload, reloadSet, v):
-		fs = append(fs, at(reloadNode(reload, imageKey), "istiod-reload-off", Error, discovery.path+".env["+envAutoReload+"]",
+		fs = append(fs, at(reloadNode(reload, imageKey), IDIstiodReloadOff, Error, discovery.path+".env["+envAutoReload+"]",
 			"istiod %s reloads its CA files only with AUTO_RELOAD_PLUGIN_CERTS=true (opt-in before Istio 1.18, on by default in 1.18, always on since 1.19): a rotated CA does not reach it; set %s to \"true\" on the %s container", v, envAutoReload, wiring.IstiodContainer))
 	case rotation && v.isBeta(betaNoReload):
-		fs = append(fs, at(imageKey, "istiod-1.27-beta", Error, field,
+		fs = append(fs, at(imageKey, IDIstiod127Beta, Error, field,
 			"istiod %s, a 1.27 beta, reloads its CA files only when the root or the CRL changes (fixed by istio#57271): a new intermediate does not reach it; use Istio 1.27.0 or later", v))
 	}
 	if multiRoot && v.less(firstMultiRoot) {
 		mr := env[envMultiRoot]
-		fs = append(fs, at(mr.node, "multiroot-before-1.20", Error, discovery.path+".env["+envMultiRoot+"]",
+		fs = append(fs, at(mr.node, IDMultiRootBefore120, Error, discovery.path+".env["+envMultiRoot+"]",
 			"istiod %s cannot rotate a plugged-in root (Istio 1.20 and later can, with %s=true): workloads would stop trusting each other when the root changes; upgrade istiod to 1.20 or later before adding a root", v, envMultiRoot))
 	}
 	return fs

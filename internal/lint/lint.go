@@ -31,9 +31,29 @@ const (
 	Info Severity = "info"
 )
 
+// The findings' IDs: stable names for documentation, grep and CI rules.
+// README's "Lint" section says what each means and what to do.
+const (
+	IDVaultAnnotationsOnWorkload  = "vault-annotations-on-workload"
+	IDCAKeyInStream               = "ca-key-in-stream"
+	IDVaultCAProvider             = "vault-ca-provider"
+	IDInjectSecretWithoutTemplate = "inject-secret-without-template"
+	IDIstiodNoReload              = "istiod-no-reload"
+	IDIstiodReloadOff             = "istiod-reload-off"
+	IDMultiRootBefore120          = "multiroot-before-1.20"
+	IDIstiod127Beta               = "istiod-1.27-beta"
+	IDIstiodVersionUnknown        = "istiod-version-unknown"
+)
+
+// IDs are every finding's ID.
+var IDs = []string{
+	IDVaultAnnotationsOnWorkload, IDCAKeyInStream, IDVaultCAProvider, IDInjectSecretWithoutTemplate,
+	IDIstiodNoReload, IDIstiodReloadOff, IDMultiRootBefore120, IDIstiod127Beta, IDIstiodVersionUnknown,
+}
+
 // Finding is one pitfall in one resource.
 type Finding struct {
-	ID       string // stable, for documentation and for grep: e.g. vault-annotations-on-workload
+	ID       string // one of IDs
 	Severity Severity
 	// Doc is the 0-based index of the document in its stream (of the item
 	// in a ResourceList); Line the 1-based line of the stream (of the

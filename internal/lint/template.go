@@ -45,7 +45,7 @@ func injectSecretWithoutTemplate(r *resource) []Finding {
 		if set(vaultPrefix+"agent-inject-template-"+name) || set(vaultPrefix+"agent-inject-template-file-"+name) {
 			return
 		}
-		fs = append(fs, at(k, "inject-secret-without-template", Error, t.field("metadata.annotations["+k.Value+"]"),
+		fs = append(fs, at(k, IDInjectSecretWithoutTemplate, Error, t.field("metadata.annotations["+k.Value+"]"),
 			"no vault.hashicorp.com/agent-inject-template-%s: the injector's default template renders %s, not a PEM file; add a template that writes the one field the file needs (istio-vault-ca writes them for istiod and the gateways it selects)", name, renders))
 	})
 	return fs
