@@ -95,8 +95,28 @@ func (f Finding) Format(file string) string {
 		b.WriteString(" " + f.Field)
 	}
 	b.WriteString(": " + f.Message)
+	return oneLine(b.String())
+}
+
+// oneLine escapes the control characters a name, key or value from the
+// manifest may bring (a key with a line break in it is valid YAML), so a
+// finding stays one line.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
+
+func isControl(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }
 
 // check is one pitfall's test: the findings in one resource. Line and Doc
 // are the resource's own (Line within what was parsed); the caller places
