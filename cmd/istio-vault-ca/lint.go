@@ -61,17 +61,15 @@ func runLint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return nil
 	}
 	if readStdin {
-		in, err := io.ReadAll(stdin)
-		if err == nil {
-			err = add(stdinName, in)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "istio-vault-ca lint: %s: %v\n", stdinName, err)
-			return cli.ExitBadInput
-		}
+		files = append([]string{stdinName}, files...)
 	}
 	for _, file := range files {
-		in, err := os.ReadFile(file)
+		var in []byte
+		if file == stdinName {
+			in, err = io.ReadAll(stdin)
+		} else {
+			in, err = os.ReadFile(file)
+		}
 		if err == nil {
 			err = add(file, in)
 		}

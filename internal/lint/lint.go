@@ -79,18 +79,7 @@ func (f Finding) Fails() bool { return f.Severity == Error || f.Severity == Warn
 // N counts from 1, as the transformer's errors count documents.
 func (f Finding) Format(file string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d: %s %s: document %d", file, f.Line, f.Severity, f.ID, f.Doc+1)
-	if f.Kind != "" || f.Name != "" {
-		b.WriteString(" (" + f.Kind)
-		if f.Name != "" {
-			b.WriteString(" ")
-			if f.Namespace != "" {
-				b.WriteString(f.Namespace + "/")
-			}
-			b.WriteString(f.Name)
-		}
-		b.WriteString(")")
-	}
+	fmt.Fprintf(&b, "%s:%d: %s %s: %s", file, f.Line, f.Severity, f.ID, transform.DocPlace(f.Doc, f.Kind, f.Namespace, f.Name))
 	if f.Field != "" {
 		b.WriteString(" " + f.Field)
 	}
