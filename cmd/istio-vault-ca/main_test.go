@@ -532,7 +532,10 @@ func TestLintArguments(t *testing.T) {
 	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, filepath.Join("sub", "c.yaml")+": document 1, line 1: is not valid YAML") {
 		t.Errorf("bad input: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
-	for _, args := range [][]string{{"lint"}, {"lint", "--config", "vaultca.yaml", "a.yaml"}, {"lint", "missing.yaml"}} {
+	if code, out, stderr := runCmd([]string{"--config", "vaultca.yaml", "lint", "a.yaml"}, nil); code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "reads no config") {
+		t.Errorf("--config: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	for _, args := range [][]string{{"lint"}, {"lint", "missing.yaml"}, {"lint", "--nope", "a.yaml"}} {
 		if code, out, stderr := runCmd(args, nil); code != cli.ExitBadInput || len(out) != 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
 		}
