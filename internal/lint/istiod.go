@@ -23,10 +23,18 @@ import (
 //     istio#43104) and removed in 1.19 (1.19.0 change notes: "Removed the
 //     AUTO_RELOAD_PLUGIN_CERTS feature flag"): istiod has watched the
 //     files ever since.
-//   - A plugged-in root can be rotated only from 1.20, with
-//     ISTIO_MULTIROOT_MESH=true on istiod (pilot/pkg/features, MultiRootMesh).
+//   - A plugged-in root can be rotated only from 1.20 ("Added support for
+//     plugged root cert rotation", 1.20.0 change notes), with
+//     ISTIO_MULTIROOT_MESH=true on istiod: pilot/pkg/bootstrap/istio_ca.go,
+//     handleEvent, ignores a new root-cert.pem without it ("Multi root is
+//     disabled, updating new ROOT-CA not supported"), and takes one only
+//     when the old and new bundles are a subset of each other.
 //   - The 1.27 betas reloaded the files only when the root or the CRL
-//     changed, so a new intermediate went unnoticed (fixed by istio#57271).
+//     changed, so a new intermediate went unnoticed: istio#55696 added the
+//     early return, istio#57271 (opened 2025-08-05, during the betas)
+//     removed it. That PR says it has no user-facing change, so no release
+//     note names the first patch release that carries it: the betas are
+//     flagged, as Istio's history was read for issue 21.
 var (
 	firstReload    = minor(12)
 	reloadDefault  = minor(18)
