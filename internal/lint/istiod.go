@@ -85,20 +85,24 @@ func istiodVersion(r *resource) []Finding {
 	field := discovery.path + ".image"
 	v, why := imageVersion(image)
 	if why != "" {
-		return []Finding{at(imageKey, IDIstiodVersionUnknown, Info, field,
-			"istiod's image %q %s: the checks of its reload and multi-root settings against Istio's version were not made; name the version in the tag to have them made", image, why)}
+		subject := "istiod's image " + strconv.Quote(image)
+		if image == "" {
+			subject = "istiod's image"
+		}
+		return []Finding{at(orNode(imageKey, discovery.node), IDIstiodVersionUnknown, Info, field,
+			"%s %s: the checks of its reload and multi-root settings against Istio's version were not made; name the version in the tag to have them made", subject, why)}
 	}
 
 	var fs []Finding
 	switch {
 	case rotation && v.less(firstReload):
-		fs = append(fs, at(imageKey, IDIstiodNoReload, Error, field,
+		fs = append(fs, at(orNode(imageKey, discovery.node), IDIstiodNoReload, Error, field,
 			"istiod %s reads its CA files only when it starts (AUTO_RELOAD_PLUGIN_CERTS arrived in Istio 1.12): a rotated CA reaches it only with a restart; upgrade istiod, or restart it after every rotation", v))
 	case rotation && v.less(reloadAlways) && !reloadOn(reload, reloadSet, v):
-		fs = append(fs, at(reloadNode(reload, imageKey), IDIstiodReloadOff, Error, discovery.path+".env["+envAutoReload+"]",
+		fs = append(fs, at(orNode(reload.node, orNode(imageKey, discovery.node)), IDIstiodReloadOff, Error, discovery.path+".env["+envAutoReload+"]",
 			"istiod %s reloads its CA files only with AUTO_RELOAD_PLUGIN_CERTS=true (opt-in before Istio 1.18, on by default in 1.18, always on since 1.19): a rotated CA does not reach it; set %s to \"true\" on the %s container", v, envAutoReload, wiring.IstiodContainer))
 	case rotation && v.isBeta(betaNoReload):
-		fs = append(fs, at(imageKey, IDIstiod127Beta, Error, field,
+		fs = append(fs, at(orNode(imageKey, discovery.node), IDIstiod127Beta, Error, field,
 			"istiod %s, a 1.27 beta, reloads its CA files only when the root or the CRL changes (fixed by istio#57271): a new intermediate does not reach it; use Istio 1.27.0 or later", v))
 	}
 	if multiRoot && v.less(firstMultiRoot) {
@@ -122,13 +126,12 @@ func reloadOn(e envVar, set bool, v version) bool {
 	return isTrue(e)
 }
 
-// reloadNode is where a finding about the reload variable points: at the
-// variable, or, when there is none, at the image whose version needs it.
-func reloadNode(e envVar, image *yaml.Node) *yaml.Node {
-	if e.node != nil {
-		return e.node
+// orNode is n, or else where a finding about what n would be points.
+func orNode(n, otherwise *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
 	}
-	return image
+	return otherwise
 }
 
 // isTrue: a variable istiod reads as true (strconv.ParseBool, as Istio's

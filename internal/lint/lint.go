@@ -122,11 +122,12 @@ var checks = []check{
 	istiodVersion,
 }
 
-// linted are the kinds some check reads: a document of any other plain
-// kind is not parsed (most of an Istio install is CRDs and ConfigMaps).
-var linted = []string{"Secret", "Pod", "CronJob"}
-
-func init() { linted = append(linted, templateKinds...) }
+// linted reports whether some check reads resources of a kind: a
+// document of any other plain kind is not parsed (most of an Istio install
+// is CRDs and ConfigMaps).
+func linted(kind string) bool {
+	return kind == "Secret" || kind == "Pod" || kind == "CronJob" || isTemplateKind(kind)
+}
 
 // Resource lints one parsed resource, a ResourceList's item or a stream's
 // document: lines are the node's own.
@@ -152,7 +153,7 @@ func Stream(in []byte) ([]Finding, error) {
 	var out []Finding
 	lim := transform.NewLimits()
 	for _, d := range stream.Split(in) {
-		if kind, plain := stream.TopLevelKind(d.Body); plain && !slices.Contains(linted, string(kind)) {
+		if kind, plain := stream.TopLevelKind(d.Body); plain && !linted(string(kind)) {
 			continue
 		}
 		rn, err := transform.Parse(&d, lim)
@@ -168,6 +169,9 @@ func Stream(in []byte) ([]Finding, error) {
 		found := Resource(rn)
 		for i := range found {
 			found[i].Doc, found[i].Line = d.Index, first+found[i].Line-1
+			if found[i].Line < d.Line {
+				found[i].Line = d.Line // no node of its own: the document's first line
+			}
 		}
 		// In the order of the document's lines, as an editor walks them.
 		slices.SortStableFunc(found, func(a, b Finding) int { return a.Line - b.Line })
