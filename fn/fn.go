@@ -1,6 +1,7 @@
 // Package fn is the KRM function front end: a ResourceList in, the same list
 // out with istiod's pod templates wired to Vault, the VaultCA resource as the
-// functionConfig, and every problem reported as a function result.
+// functionConfig, and every problem reported as a function result, the
+// lint's findings on the items as written among them (lint.go).
 //
 // It speaks the protocol with kyaml's kio (the ResourceList reader and
 // writer) rather than kyaml's fn/framework: the framework brings OpenAPI

@@ -66,8 +66,8 @@ func (t *podTemplate) field(rest string) string {
 	return t.path + "." + rest
 }
 
-// annotations are the annotations the pods get: key node to value node,
-// in order.
+// annotations is the mapping of the annotations the pods get (nil when
+// there is none).
 func (t *podTemplate) annotations() *yaml.Node {
 	return yamlnode.Lookup(t.metadata, "annotations")
 }
