@@ -506,6 +506,13 @@ func TestCheckLints(t *testing.T) {
 	if code != cli.ExitOK || len(out) != 0 || !strings.Contains(stderr, manifest+":5: warning vault-annotations-on-workload: ") {
 		t.Errorf("a warning in a converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+
+	// A Secret the drift check passes over, but the lint reads: bad input.
+	writeFile(t, dir, "istiod.yaml", string(rendered)+"---\nkind: Secret\nmetadata: {name: x\n")
+	code, out, stderr = runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "document 2, line") {
+		t.Errorf("a Secret that does not parse: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
 }
 
 // lint names files, directories and - alike, reads no config, and on bad
