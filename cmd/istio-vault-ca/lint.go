@@ -96,18 +96,26 @@ func runLint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return cli.ExitOK
 }
 
-// checkLint lints one file for check: its findings go to w (check's
-// stdout is its diff), and it reports whether one is an error, which
-// fails the check. Warnings and information are shown, and do not fail
-// a pre-commit hook: they are for `lint`, which fails on both.
-func checkLint(file string, in []byte, w io.Writer) (failed bool, err error) {
+// checkFile is check's work on one file, read once: the unified diff to
+// its converged form ("" when converged), and its lint findings, written
+// to w (check's stdout is its diff). It reports whether a finding is an
+// error, which fails the check. Warnings and information are shown, and do
+// not fail a pre-commit hook: they are for `lint`, which fails on both.
+func checkFile(r drift.Renderer, file string, w io.Writer) (diff string, failed bool, err error) {
+	in, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, err
+	}
+	if diff, err = drift.Diff(r, file, in); err != nil {
+		return "", false, err
+	}
 	found, err := lint.Stream(in)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	for _, f := range found {
 		fmt.Fprintln(w, f.Format(file))
 		failed = failed || f.Severity == lint.Error
 	}
-	return failed, nil
+	return diff, failed, nil
 }

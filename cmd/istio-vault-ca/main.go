@@ -300,15 +300,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	var report, lintReport bytes.Buffer
 	drifted, linted := false, false
 	for _, file := range files {
-		in, err := os.ReadFile(file)
-		d, failed := "", false
-		if err == nil {
-			d, err = drift.Diff(t, file, in)
-		}
-		if err == nil {
-			failed, err = checkLint(file, in, &lintReport)
-			linted = linted || failed
-		}
+		d, failed, err := checkFile(t, file, &lintReport)
+		linted = linted || failed
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)
 			return cli.ExitBadInput
