@@ -9,6 +9,7 @@ import (
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/lint"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
 )
 
 // lintTag is the results' tag that holds a lint finding's ID.
@@ -17,14 +18,25 @@ const lintTag = "lint"
 // lintResults lints the items as they are written (after the transformer):
 // each finding a result with its severity, the item, the field and the
 // file the orchestrator read the item from. A result carries no line: the
-// item's lines are the ResourceList's, not its file's. An alias inside an
-// item is not followed (the stream's lint expands them; kyaml's reader
-// does not).
+// item's lines are the ResourceList's, not its file's. An item's aliases
+// and merge keys are read expanded, as the stream's lint reads them, in a
+// copy (the item is written as it is); an item that cannot be (a duplicate
+// key, an alias bomb) is not linted, and a result at information level
+// says why. Items of kinds no check reads are passed over.
 func lintResults(items []*yaml.RNode) Results {
 	var rs Results
+	lim := transform.NewLimits()
 	for _, item := range items {
-		for _, f := range lint.Resource(item.YNode()) {
-			id := identity(item)
+		id := identity(item)
+		if id.Kind != "" && !lint.Reads(id.Kind) {
+			continue
+		}
+		rn, err := lim.Expanded(item.YNode())
+		if err != nil {
+			rs = append(rs, &Result{Severity: string(lint.Info), Message: "not linted: " + err.Error(), ResourceRef: &id})
+			continue
+		}
+		for _, f := range lint.Resource(rn) {
 			r := &Result{Severity: string(f.Severity), Message: f.ID + ": " + f.Message, ResourceRef: &id,
 				Tags: map[string]string{lintTag: f.ID}}
 			if f.Field != "" {

@@ -113,3 +113,36 @@ func TestFunctionLintSeverities(t *testing.T) {
 		t.Error("an unreadable list is not bad input")
 	}
 }
+
+// An item's aliases are read expanded, as the stream's lint reads them,
+// and the item is written as it came; one that cannot be expanded is not
+// linted, and a result says so.
+func TestFunctionLintsThroughAliases(t *testing.T) {
+	aliased := `- apiVersion: v1
+  kind: Secret
+  metadata: {name: cacerts, namespace: istio-system}
+  data: &key
+    ca-key.pem: eA==
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: istio-ca-secret, namespace: istio-system}
+  data: *key
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: twice}
+  data: {a: eA==, a: eA==}
+`
+	out, err := runList(t, withItems(aliased))
+	if ExitCode(err) != cli.ExitFailed {
+		t.Fatalf("exit %d (%v):\n%s", ExitCode(err), err, out)
+	}
+	if n := strings.Count(out, "tags:\n    lint: ca-key-in-stream"); n != 2 {
+		t.Errorf("%d ca-key-in-stream results, want 2 (one through the alias):\n%s", n, out)
+	}
+	if !strings.Contains(out, "data: *key") {
+		t.Errorf("the item's alias was not written as it came:\n%s", out)
+	}
+	if !strings.Contains(out, "message: 'not linted: ") || !strings.Contains(out, "severity: info") {
+		t.Errorf("no result says the item with a duplicate key was not linted:\n%s", out)
+	}
+}

@@ -122,10 +122,10 @@ var checks = []check{
 	istiodVersion,
 }
 
-// linted reports whether some check reads resources of a kind: a
-// document of any other plain kind is not parsed (most of an Istio install
-// is CRDs and ConfigMaps).
-func linted(kind string) bool {
+// Reads reports whether some check reads resources of a kind: a document
+// of any other plain kind is not parsed (most of an Istio install is CRDs
+// and ConfigMaps).
+func Reads(kind string) bool {
 	return kind == "Secret" || kind == "Pod" || kind == "CronJob" || isTemplateKind(kind)
 }
 
@@ -153,7 +153,7 @@ func Stream(in []byte) ([]Finding, error) {
 	var out []Finding
 	lim := transform.NewLimits()
 	for _, d := range stream.Split(in) {
-		if kind, plain := stream.TopLevelKind(d.Body); plain && !linted(string(kind)) {
+		if kind, plain := stream.TopLevelKind(d.Body); plain && !Reads(string(kind)) {
 			continue
 		}
 		rn, err := transform.Parse(&d, lim)

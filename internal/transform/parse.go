@@ -7,6 +7,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/yamlnode"
 )
 
 // Parse reads one document of a stream as the transformer reads its
@@ -37,4 +38,24 @@ func DocPlace(index int, kind, namespace, name string) string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// Expanded is a parsed resource as the transformer reads a document, for
+// a reader that must not change it (the KRM function's lint of its items):
+// n itself when it holds no alias or merge key, else a copy of it with
+// them expanded within lim. It fails as the transformer would on the
+// document (a duplicate key, an alias bomb).
+func (lim *Limits) Expanded(n *yaml.Node) (*yaml.Node, error) {
+	if !hasAliasOrMerge(n) {
+		// Nothing to expand: expand only checks, and changes nothing.
+		if _, err := lim.expand(n); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
+	c := yamlnode.Copy(n)
+	if _, err := lim.expand(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
