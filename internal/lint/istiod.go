@@ -165,7 +165,7 @@ func (v version) isBeta(w version) bool {
 var istioTag = regexp.MustCompile(`^1\.(\d+)(?:\.(\d+))?(?:-(.+))?$`)
 
 // imageVersion is the Istio version an image reference names by its tag
-// (docker.io/istio/pilot:1.18.2, gcr.io/istio-release/pilot:1.22.0-distroless),
+// (istio/pilot:1.18.2, hub.example.com/istio-release/pilot:1.22.0-distroless),
 // or why it names none.
 func imageVersion(image string) (version, string) {
 	ref, _, pinned := strings.Cut(image, "@")

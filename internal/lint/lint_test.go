@@ -63,17 +63,17 @@ func readExpected(c golden.Case) (string, error) {
 
 func TestImageVersion(t *testing.T) {
 	for image, want := range map[string]string{
-		"docker.io/istio/pilot:1.18.2":                     "1.18.2 minor 18",
-		"gcr.io/istio-release/pilot:1.22.0-distroless":     "1.22.0-distroless minor 22",
-		"pilot:1.27.0-beta.1":                              "1.27.0-beta.1 minor 27 beta",
-		"registry.example.com:5000/istio/pilot:1.9.9":      "1.9.9 minor 9",
-		"docker.io/istio/pilot:1.20.8@sha256:abcdef":       "1.20.8 minor 20",
-		"gcr.io/istio-testing/pilot:1.28-alpha.0123abcdef": "1.28-alpha.0123abcdef minor 28",
-		"docker.io/istio/pilot@sha256:abcdef":              "pinned by digest",
-		"registry.example.com:5000/istio/pilot":            "no tag",
-		"docker.io/istio/pilot:latest":                     "not an Istio version",
-		"docker.io/istio/pilot:2.0.0":                      "not an Istio version",
-		"":                                                 "is not set",
+		"istio/pilot:1.18.2": "1.18.2 minor 18",
+		"hub.example.com/istio-release/pilot:1.22.0-distroless": "1.22.0-distroless minor 22",
+		"pilot:1.27.0-beta.1":                                       "1.27.0-beta.1 minor 27 beta",
+		"registry.example.com:5000/istio/pilot:1.9.9":               "1.9.9 minor 9",
+		"istio/pilot:1.20.8@sha256:abcdef":                          "1.20.8 minor 20",
+		"hub.example.com/istio-testing/pilot:1.28-alpha.0123abcdef": "1.28-alpha.0123abcdef minor 28",
+		"istio/pilot@sha256:abcdef":                                 "pinned by digest",
+		"registry.example.com:5000/istio/pilot":                     "no tag",
+		"istio/pilot:latest":                                        "not an Istio version",
+		"istio/pilot:2.0.0":                                         "not an Istio version",
+		"":                                                          "is not set",
 	} {
 		v, why := imageVersion(image)
 		got := why
