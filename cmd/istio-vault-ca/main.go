@@ -198,7 +198,7 @@ func subcommandUsage(name string) string {
 			b.WriteString(line)
 		}
 	}
-	return "Usage:\n" + b.String() + "\nThe config is --config FILE, else $" + cli.EnvConfig + ", else ./" + cli.DefaultConfigFile + ".\nExit codes: 0 success, 1 drift or a failed check, 2 bad input, config or usage.\n"
+	return "Usage:\n" + b.String() + "\nThe config is --config FILE, else $" + cli.EnvConfig + ", else ./" + cli.DefaultConfigFile + ".\nExit codes: 0 success, 1 drift, findings or a failed check, 2 bad input, config or usage.\n"
 }
 
 // version is the module version and commit the binary was built from, as
