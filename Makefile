@@ -32,7 +32,7 @@ VAULT_K8S := $(TOOLS)/vault-k8s-$(call pinhash,e2e/injectorbin)
 ISTIOD := $(TOOLS)/pilot-discovery-$(call pinhash,e2e/istiodbin)
 CERT_MANAGER := $(TOOLS)/cert-manager-$(call pinhash,e2e/certmanagerbin)
 
-FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID ./internal/stream:FuzzKindLineMatchesExpression ./internal/migrate:FuzzMigrate
+FUZZ_TARGETS := ./internal/stream:FuzzSplit ./internal/stream:FuzzReaderMatchesSplit ./internal/transform:FuzzStream ./internal/config:FuzzLoad ./internal/config:FuzzNameChecksMatchTheirExpressions ./cmd/istio-vault-ca:FuzzResourceListKindMatchesExpression ./internal/config:FuzzClusterOnlyMatchesTemplate ./internal/transform:FuzzInPlace ./internal/yamlnode:FuzzDeAnchorMatchesKyaml ./internal/yamlnode:FuzzEditsMatchKyaml ./internal/transform:FuzzJSONWrite ./internal/targets:FuzzSecurityID ./internal/stream:FuzzKindLineMatchesExpression ./internal/migrate:FuzzMigrate ./internal/lint:FuzzStream
 # A count of inputs, not a duration: with a duration, Go 1.26's fuzz
 # coordinator can report its own deadline as a failure (golang/go#75804, fixed
 # in Go 1.27), which made `make test` flaky on a loaded machine.

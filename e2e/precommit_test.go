@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// The pre-commit hook, run by the real pre-commit from this repository: it
-// fails with a diff while committed manifests lack the config's settings,
-// and passes once they are rendered.
+// The pre-commit hooks, run by the real pre-commit from this repository:
+// the check hook fails with a diff while committed manifests lack the
+// config's settings, passes once they are rendered, and fails again on a
+// lint error; the lint hook fails on it too.
 func TestPreCommitHook(t *testing.T) {
 	preCommit := checkedTool(t, "PRE_COMMIT_BIN")
 	root, err := filepath.Abs("..")
@@ -51,5 +52,19 @@ func TestPreCommitHook(t *testing.T) {
 	git("commit", "-qam", "render with istio-vault-ca")
 	if out, err := hook(); err != nil || !strings.Contains(out, "Passed") {
 		t.Fatalf("the hook does not pass on converged manifests (err %v):\n%s", err, out)
+	}
+
+	// A converged file that commits the CA's key is not fine: the check
+	// hook's lint fails on it, and so does the lint hook, without a config.
+	const cacerts = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: cacerts, namespace: istio-system}\ndata:\n  ca-key.pem: eA==\n"
+	must(t, os.WriteFile(filepath.Join(repo, "istiod.yaml"), []byte(rendered+cacerts), 0o644))
+	git("commit", "-qam", "the CA key, committed")
+	if out, err := hook(); err == nil || !strings.Contains(out, "error ca-key-in-stream: document") || strings.Contains(out, "drifted from the config") {
+		t.Fatalf("the check hook did not fail on the CA key alone (err %v):\n%s", err, out)
+	}
+	cmd := exec.Command(preCommit, "try-repo", root, "istio-vault-ca-lint", "--files", "istiod.yaml")
+	cmd.Dir = repo
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "istiod.yaml:") || !strings.Contains(string(out), "error ca-key-in-stream") {
+		t.Fatalf("the lint hook did not fail on the CA key (err %v):\n%s", err, out)
 	}
 }

@@ -1,6 +1,7 @@
 // Package fn is the KRM function front end: a ResourceList in, the same list
 // out with istiod's pod templates wired to Vault, the VaultCA resource as the
-// functionConfig, and every problem reported as a function result.
+// functionConfig, and every problem reported as a function result, the
+// lint's findings on the items as written among them (lint.go).
 //
 // It speaks the protocol with kyaml's kio (the ResourceList reader and
 // writer) rather than kyaml's fn/framework: the framework brings OpenAPI
@@ -25,13 +26,15 @@ import (
 )
 
 // Result is one entry of the ResourceList's results, in the KRM functions
-// specification's shape. Every result this function reports is an error.
+// specification's shape. What the function refuses is an error; the
+// lint's findings (tagged lint: ID) are errors, warnings or information.
 type Result struct {
 	Message     string                   `yaml:"message,omitempty"`
 	Severity    string                   `yaml:"severity,omitempty"`
 	ResourceRef *yaml.ResourceIdentifier `yaml:"resourceRef,omitempty"`
 	Field       *Field                   `yaml:"field,omitempty"`
 	File        *File                    `yaml:"file,omitempty"`
+	Tags        map[string]string        `yaml:"tags,omitempty"`
 }
 
 // Field is the field of a resource a result is about.
@@ -83,8 +86,9 @@ func (r *Result) String() string {
 
 // Run executes the function over a ResourceList: once the list has been
 // read, it is written whatever happens, with the results in it, as the KRM
-// protocol expects, and an error is returned when there are any, so the
-// caller exits non-zero. The list and its items may hold Secrets: no
+// protocol expects, and an error is returned when one is an error, so the
+// caller exits non-zero (see ExitCode). The items as written are linted:
+// each finding is a result. The list and its items may hold Secrets: no
 // message quotes their contents, only says where they are wrong.
 func Run(rw *kio.ByteReadWriter) error {
 	items, err := read(rw)
@@ -108,14 +112,15 @@ func Run(rw *kio.ByteReadWriter) error {
 	if err != nil {
 		return withoutContents(err)
 	}
-	results := process(items, rw.FunctionConfig)
+	results := append(process(items, rw.FunctionConfig), lintResults(items)...)
 	if err := kio.ReconcileInternalAnnotations(items, annos); err != nil {
 		return withoutContents(err)
 	}
 	return finish(rw, items, results)
 }
 
-// finish writes the list with the results, and returns them as the error.
+// finish writes the list with the results, and returns them as the error
+// when one is an error (warnings and information only inform).
 func finish(rw *kio.ByteReadWriter, items []*yaml.RNode, results Results) error {
 	if err := setResults(rw, results); err != nil {
 		return err
@@ -123,8 +128,10 @@ func finish(rw *kio.ByteReadWriter, items []*yaml.RNode, results Results) error 
 	if err := rw.Write(items); err != nil {
 		return withoutContents(err)
 	}
-	if len(results) > 0 {
-		return results
+	for _, r := range results {
+		if r.Severity == severityError {
+			return results
+		}
 	}
 	return nil
 }

@@ -8,7 +8,8 @@
 // package initialisation (kube-openapi and protobuf registries) costs about
 // a millisecond: every post-renderer run and pre-commit check would pay it.
 //
-// Exit codes: 0 success, 2 the config or a resource is wrong (the results
+// Exit codes: 0 success, 1 the lint found an error in the items (written
+// as the config asks), 2 the config or a resource is wrong (the results
 // say which; stdout still carries the ResourceList, as the protocol wants).
 package main
 
@@ -42,7 +43,6 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 	stdout.Write(out.Bytes())
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
-		return cli.ExitBadInput
 	}
-	return cli.ExitOK
+	return fn.ExitCode(err)
 }

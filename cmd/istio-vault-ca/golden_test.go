@@ -40,8 +40,8 @@ func TestGolden(t *testing.T) {
 				}
 				return
 			}
-			if code != cli.ExitOK {
-				t.Fatalf("exit code %d; stderr:\n%s", code, stderr)
+			if code != c.Exit {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, c.Exit, stderr)
 			}
 			golden.Check(t, c.Expected(), stdout)
 

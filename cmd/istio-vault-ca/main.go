@@ -38,7 +38,14 @@ Usage:
   istio-vault-ca check [--config FILE] FILE|DIR...
       Exit 0 if the files (a directory: every .yaml, .yml and .json file below
       it, links to files followed, .git passed over) already carry the
-      config, 1 with a unified diff if not.
+      config, 1 with a unified diff if not. The files are also linted (see
+      lint): findings go to stderr, and one of severity error fails the check.
+  istio-vault-ca lint FILE|DIR|-...
+      Report known pitfalls in committed or rendered manifests (- is stdin;
+      directories as check walks them), one line each on stdout:
+      FILE:LINE: SEVERITY ID: document N (Kind ns/name) FIELD: what to do.
+      Reads no config. Exit 0 none (or information only), 1 an error or a
+      warning, 2 bad input or usage.
   istio-vault-ca policy [--config FILE] [--output hcl|json|role|commands] [--role NAME]
       Print the Vault policy that allows exactly what istiod's agent reads (hcl,
       the default: pipe into "vault policy write NAME -"), its Kubernetes-auth
@@ -84,7 +91,7 @@ Usage:
       at the top. Reads no config.
 
 The config is --config FILE, else $ISTIO_VAULT_CA_CONFIG, else ./vaultca.yaml.
-Exit codes: 0 success, 1 drift, 2 bad input, config or usage.
+Exit codes: 0 success, 1 drift or findings, 2 bad input, config or usage.
 `
 
 func main() {
@@ -127,7 +134,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "issuer", "verify", "bootstrap", "patches", "explain", "migrate"}
+var subcommands = []string{"check", "lint", "config", "policy", "issuer", "verify", "bootstrap", "patches", "explain", "migrate"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -146,6 +153,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return cli.ExitOK
 		case "check":
 			return runCheck(args[1:], stdout, stderr)
+		case "lint":
+			return runLint(args[1:], stdin, stdout, stderr)
 		case "config":
 			return runConfig(args[1:], stdout, stderr)
 		case "policy":
@@ -218,7 +227,7 @@ func subcommandUsage(name string) string {
 			b.WriteString(line)
 		}
 	}
-	return "Usage:\n" + b.String() + "\nThe config is --config FILE, else $" + cli.EnvConfig + ", else ./" + cli.DefaultConfigFile + ".\nExit codes: 0 success, 1 drift or a failed check, 2 bad input, config or usage.\n"
+	return "Usage:\n" + b.String() + "\nThe config is --config FILE, else $" + cli.EnvConfig + ", else ./" + cli.DefaultConfigFile + ".\nExit codes: 0 success, 1 drift, findings or a failed check, 2 bad input, config or usage.\n"
 }
 
 // version is the module version and commit the binary was built from, as
@@ -317,10 +326,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-vault-ca check: no .yaml, .yml or .json file in %s\n", strings.Join(fs.Args(), ", "))
 		return cli.ExitBadInput
 	}
-	var report bytes.Buffer
-	drifted := false
+	var report, lintReport bytes.Buffer
+	drifted, linted := false, false
 	for _, file := range files {
-		d, err := drift.File(t, file)
+		d, failed, err := checkFile(t, file, &lintReport)
+		linted = linted || failed
 		if err != nil {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: %v\n", file, err)
 			return cli.ExitBadInput
@@ -332,9 +342,15 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "istio-vault-ca: %s: converged\n", file)
 		}
 	}
+	stderr.Write(lintReport.Bytes())
 	if drifted {
 		stdout.Write(report.Bytes())
 		fmt.Fprintln(stderr, "istio-vault-ca: manifests have drifted from the config: re-render them (the unified diff istio-vault-ca check writes to standard output shows how)")
+	}
+	if linted {
+		fmt.Fprintln(stderr, "istio-vault-ca: the lint found errors in the manifests (above): fix them, each line says how")
+	}
+	if drifted || linted {
 		return cli.ExitFailed
 	}
 	return cli.ExitOK

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -478,5 +479,75 @@ func TestVerboseSaysWhetherThereWasATarget(t *testing.T) {
 		if code != cli.ExitOK || len(out) == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("exit %d, stderr %q, want %q", code, stderr, tc.want)
 		}
+	}
+}
+
+// check lints the files it reads: an error finding fails it, with the
+// finding on stderr (stdout stays the diff, empty here: the file is
+// converged); a warning is shown and does not fail it.
+func TestCheckLints(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	_, rendered, _ := runCmd([]string{"--config", cfg}, []byte(istiod))
+	const cacerts = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: cacerts, namespace: istio-system}\ndata:\n  ca-key.pem: eA==\n"
+	manifest := writeFile(t, dir, "istiod.yaml", string(rendered)+cacerts)
+	keyLine := strings.Count(string(rendered), "\n") + 6
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if want := manifest + ":" + strconv.Itoa(keyLine) + ": error ca-key-in-stream: document 2 (Secret istio-system/cacerts) data[ca-key.pem]: "; code != cli.ExitFailed || len(out) != 0 || !strings.Contains(stderr, want) {
+		t.Errorf("a CA key in a converged file: exit %d, stdout %q, stderr %q; want exit 1 and %q", code, out, stderr, want)
+	}
+
+	copied := strings.Replace(string(rendered), "metadata: {name: istiod}", "metadata:\n  name: istiod\n  annotations: {vault.hashicorp.com/role: istiod}", 1)
+	if copied == string(rendered) {
+		t.Fatal("the rendered istiod has no metadata line to annotate")
+	}
+	writeFile(t, dir, "istiod.yaml", copied)
+	code, out, stderr = runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != cli.ExitOK || len(out) != 0 || !strings.Contains(stderr, manifest+":5: warning vault-annotations-on-workload: ") {
+		t.Errorf("a warning in a converged file: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	// A Secret the drift check passes over, but the lint reads: bad input.
+	writeFile(t, dir, "istiod.yaml", string(rendered)+"---\nkind: Secret\nmetadata: {name: x\n")
+	code, out, stderr = runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "document 2, line") {
+		t.Errorf("a Secret that does not parse: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// lint names files, directories and - alike, reads no config, and on bad
+// input writes nothing to stdout, even after files with findings.
+func TestLintArguments(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(cli.EnvConfig, "")
+	const secret = "kind: Secret\nmetadata: {name: cacerts}\nstringData: {tls.key: x}\n"
+	writeFile(t, dir, "a.yaml", secret)
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "sub/b.yml", secret)
+	code, out, stderr := runCmd([]string{"lint", "-", "a.yaml", "sub"}, []byte(secret))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if code != cli.ExitFailed || len(lines) != 3 || !strings.HasPrefix(lines[0], "<stdin>:3: error ca-key-in-stream") ||
+		!strings.HasPrefix(lines[1], "a.yaml:3: ") || !strings.HasPrefix(lines[2], filepath.Join("sub", "b.yml")+":3: ") ||
+		!strings.Contains(stderr, "3 findings: 3 errors") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	writeFile(t, dir, "sub/c.yaml", "kind: Secret\nmetadata: {name: x\n")
+	code, out, stderr = runCmd([]string{"lint", "a.yaml", "sub"}, nil)
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, filepath.Join("sub", "c.yaml")+": document 1, line 1: is not valid YAML") {
+		t.Errorf("bad input: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if code, out, stderr := runCmd([]string{"--config", "vaultca.yaml", "lint", "a.yaml"}, nil); code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, "reads no config") {
+		t.Errorf("--config: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	for _, args := range [][]string{{"lint"}, {"lint", "missing.yaml"}, {"lint", "--nope", "a.yaml"}} {
+		if code, out, stderr := runCmd(args, nil); code != cli.ExitBadInput || len(out) != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, stderr)
+		}
+	}
+	if code, out, stderr := runCmd([]string{"lint", "-"}, []byte("kind: ConfigMap\n")); code != cli.ExitOK || len(out) != 0 || stderr != "" {
+		t.Errorf("clean: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

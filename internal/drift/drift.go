@@ -16,16 +16,6 @@ type Renderer interface {
 	Stream(in []byte) ([]byte, error)
 }
 
-// File returns a unified diff from the file as it is to the file as it
-// should be, or "" when it is converged.
-func File(r Renderer, name string) (string, error) {
-	in, err := os.ReadFile(name)
-	if err != nil {
-		return "", err
-	}
-	return Diff(r, name, in)
-}
-
 // Files expands the names a user gives check: a file stands for itself, a
 // directory for every .yaml, .yml and .json file below it, in lexical
 // order, as pre-commit and CI users point it at a manifests folder. A
@@ -88,7 +78,9 @@ func Files(names []string) (files, skipped []string, err error) {
 	return files, skipped, nil
 }
 
-// Diff is File for bytes already read.
+// Diff returns a unified diff from a file's bytes, in as they are, to what
+// they should be, or "" when they are converged. check reads each file
+// once, for this and for the lint.
 func Diff(r Renderer, name string, in []byte) (string, error) {
 	want, err := r.Stream(in)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func AddSeeds(f *testing.F, patterns ...string) {
 
 // ConfigFree are the subcommands that read no config: their cases have no
 // config.yaml and run without --config.
-var ConfigFree = []string{"migrate"}
+var ConfigFree = []string{"migrate", "lint"}
 
 // Case is one directory under testdata/golden:
 //
@@ -76,16 +77,20 @@ var ConfigFree = []string{"migrate"}
 //	input.yaml     stdin, or `input`: one line naming a shared input file
 //	args           optional arguments placed before --config, e.g. a subcommand
 //	expected.yaml  stdout of a successful run (exit 0), or
+//	exit           with expected.yaml: the run's exit code when it is not 0
+//	               (1: lint's findings); or
 //	errors.txt     regexps stderr must match, one per line; the run must
 //	               exit 2 and write nothing to stdout
 type Case struct {
 	Name, Dir string
-	Config    []byte
+	Config    []byte // nil when the case has no config.yaml
 	Input     []byte
 	Args      []string
 	// Errors are the regexps of errors.txt; nil for a successful case,
 	// whose output is in the file Expected names.
 	Errors []string
+	// Exit is the exit code of a successful case (0 unless `exit` says).
+	Exit int
 }
 
 // Expected is the path of a successful case's output.
@@ -154,12 +159,24 @@ func load(dir string) (Case, error) {
 	if configErr != nil && (len(c.Args) == 0 || !slices.Contains(ConfigFree, c.Args[0])) {
 		return c, configErr
 	}
+	exit, err := os.ReadFile(filepath.Join(dir, "exit"))
+	switch {
+	case err == nil:
+		if c.Exit, err = strconv.Atoi(strings.TrimSpace(string(exit))); err != nil || c.Exit <= 0 {
+			return c, fmt.Errorf("exit holds %q: it must be the exit code of a run that writes expected.yaml, 1 or more", exit)
+		}
+	case !os.IsNotExist(err):
+		return c, err
+	}
 	patterns, err := os.ReadFile(filepath.Join(dir, "errors.txt"))
 	switch {
 	case err == nil:
 		c.Errors = strings.Split(strings.TrimSpace(string(patterns)), "\n")
 		if len(strings.TrimSpace(string(patterns))) == 0 {
 			return c, fmt.Errorf("errors.txt is empty: an error case names what its message must say")
+		}
+		if c.Exit != 0 {
+			return c, fmt.Errorf("both errors.txt and exit: an error case exits 2, and exit is for a run that writes expected.yaml")
 		}
 	case !os.IsNotExist(err):
 		return c, err

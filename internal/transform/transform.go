@@ -117,20 +117,7 @@ func (e *DocError) Error() string {
 		return strings.Join(lines, "\n")
 	}
 	var b strings.Builder
-	// Counted from 1, as editors count and as a user reads the stream.
-	fmt.Fprintf(&b, "document %d", e.Index+1)
-	if e.Kind != "" || e.Name != "" {
-		b.WriteString(" (")
-		b.WriteString(e.Kind)
-		if e.Name != "" {
-			b.WriteString(" ")
-			if e.Namespace != "" {
-				b.WriteString(e.Namespace + "/")
-			}
-			b.WriteString(e.Name)
-		}
-		b.WriteString(")")
-	}
+	b.WriteString(DocPlace(e.Index, e.Kind, e.Namespace, e.Name))
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ", line %d", e.Line)
 	}
