@@ -16,13 +16,13 @@ import (
 // to, or a Vault path (a path read, a role, a policy, the Vault namespace)
 // carries vault:"template", and no other field does: the tag is all the
 // checks against template injection and wildcards go by. It fills every
-// string field with a value of its own, builds the plans of both sources
+// string field with a value of its own, builds the plans of every source
 // (and of both kinds of gateway certificate) and looks for each value in
 // what the plans would write into Vault Agent templates and Vault.
 func TestTemplateFieldsAreTagged(t *testing.T) {
 	reached := map[string]bool{} // field path -> found in a plan
 	var tagged map[string]bool
-	for _, source := range []string{"kv", "pki"} {
+	for _, source := range []string{"kv", "pki", "mint"} {
 		cfg := &config.VaultCA{}
 		fields := map[string]string{} // value -> field path
 		tagged = map[string]bool{}
@@ -30,10 +30,13 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		s := &cfg.Spec
 		s.FileLayout, s.OnConflict = config.LayoutIstio, config.ConflictError
 		cert := &s.Gateways[0].Certificates[0]
-		if source == "kv" {
-			s.Source.PKI, cert.PKI = nil, nil
-		} else {
-			s.Source.KV, cert.KV = nil, nil
+		switch source {
+		case "kv":
+			s.Source.PKI, s.Source.Mint, cert.PKI = nil, nil, nil
+		case "pki":
+			s.Source.KV, s.Source.Mint, cert.KV = nil, nil, nil
+		default:
+			s.Source.KV, s.Source.PKI, cert.KV = nil, nil, nil
 		}
 		cfg.Default()
 		istiod, err := wiring.ForIstiod(cfg)
