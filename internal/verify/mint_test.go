@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +17,7 @@ func mintVault(t *testing.T, root string, mounts map[string]string) (*api.Client
 	t.Helper()
 	var mu sync.Mutex
 	var methods []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		methods = append(methods, r.Method+" "+r.URL.Path)
 		mu.Unlock()
@@ -42,15 +41,7 @@ func mintVault(t *testing.T, root string, mounts map[string]string) (*api.Client
 		}
 		w.WriteHeader(404)
 		w.Write([]byte(`{"errors":[]}`))
-	}))
-	t.Cleanup(srv.Close)
-	vc := api.DefaultConfig()
-	vc.Address, vc.MaxRetries = srv.URL, 0
-	c, err := api.NewClient(vc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(testToken)
+	})
 	return c, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), methods...) }
 }
 

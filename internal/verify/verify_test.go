@@ -40,7 +40,7 @@ const testToken = "unit-test-token-never-printed"
 // data) for testToken; any other token gets what Vault answers a bad one.
 func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v1/")
 		switch {
@@ -55,11 +55,17 @@ func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 			w.WriteHeader(404)
 			w.Write([]byte(`{"errors":[]}`))
 		}
-	}))
+	})
+}
+
+// fakeClient serves h as a Vault on loopback and returns a client of it
+// holding testToken, which retries nothing.
+func fakeClient(t *testing.T, h http.HandlerFunc) *api.Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	vc := api.DefaultConfig()
-	vc.Address = srv.URL
-	vc.MaxRetries = 0
+	vc.Address, vc.MaxRetries = srv.URL, 0
 	c, err := api.NewClient(vc)
 	if err != nil {
 		t.Fatal(err)
