@@ -80,9 +80,11 @@ type auditEntry struct {
 	Response struct {
 		Data map[string]any `json:"data"`
 	} `json:"response"`
+	Error string `json:"error"`
 }
 
-// auditResponses are the audit log's responses to requests of path.
+// auditResponses are the audit log's answers to requests of path that
+// went through (a denied request is logged too, with its error).
 func auditResponses(t *testing.T, auditLog, path string) []auditEntry {
 	t.Helper()
 	f, err := os.Open(auditLog)
@@ -94,7 +96,7 @@ func auditResponses(t *testing.T, auditLog, path string) []auditEntry {
 	for sc.Scan() {
 		var e auditEntry
 		must(t, json.Unmarshal(sc.Bytes(), &e))
-		if e.Type == "response" && e.Request.Path == path {
+		if e.Type == "response" && e.Request.Path == path && e.Error == "" {
 			out = append(out, e)
 		}
 	}
