@@ -22,6 +22,9 @@ const (
 	PKI = "pki.tmpl"
 	// PKICert issues a leaf and writes certificate, chain and key to one file.
 	PKICert = "pki-cert.tmpl"
+	// Mint writes one part of an intermediate minted by one generate and
+	// one sign.
+	Mint = "mint.tmpl"
 )
 
 // Data is what a layout template is rendered with.
@@ -32,8 +35,15 @@ type Data struct {
 	Field string
 	// Version is the KV engine version (KV layout only).
 	Version int
-	// Params are the key=value arguments of a PKI issue request.
+	// Params are the key=value arguments of a PKI issue request, or of
+	// the generate request at APIPath (Mint).
 	Params []string
+	// SignPath and SignParams are the sign request of a minted
+	// intermediate, and its arguments after the CSR (Mint only).
+	SignPath   string
+	SignParams []string
+	// Part is the part of a minted bundle written: key, cert or chain (Mint only).
+	Part string
 }
 
 var (
@@ -72,7 +82,7 @@ func Render(name string, d Data) (string, error) {
 // check refuses a value holding a template delimiter, a quote, a backslash
 // or a control character.
 func (d Data) check() error {
-	values := append([]string{d.APIPath, d.Field}, d.Params...)
+	values := append(append([]string{d.APIPath, d.Field, d.SignPath, d.Part}, d.Params...), d.SignParams...)
 	for _, v := range values {
 		if strings.Contains(v, "{{") || strings.Contains(v, "}}") ||
 			strings.ContainsAny(v, "\"`'\\") ||

@@ -18,6 +18,11 @@ const (
 	DefaultGatewayContainer       = "istio-proxy"
 	DefaultCertField              = "tls.crt"
 	DefaultKeyField               = "tls.key"
+	DefaultMintKeyType            = "rsa"
+	// A rotating mint agent makes the next intermediate after
+	// mintRenewNumerator/mintRenewDenominator of the ttl (2/3).
+	mintRenewNumerator   = 2
+	mintRenewDenominator = 3
 	// GatewayServiceAccountSuffix is what the legacy gateway charts and
 	// istioctl add to a gateway's name for its service account.
 	GatewayServiceAccountSuffix = "-service-account"

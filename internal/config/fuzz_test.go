@@ -29,6 +29,7 @@ var hostileSeeds = func() []string {
 		// Benign, every templated value written out: one mutation from
 		// each hostile value.
 		head + "  source: {pki: {mount: istioca, rootMount: pki, key: {version: 1, path: secret/istioca, field: key}}}\n",
+		head + "  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: Istio intermediate, ttl: 720h, rootMount: pki, keyType: ec, keyBits: 384}}\n",
 		gateway("{name: a, kv: {version: 1, path: secret/gw, certField: c, keyField: k, caField: ca}}, {name: b, pki: {mount: pki_int, role: gw, commonName: b.example.com, altNames: [c.example.com], ttl: 72h}}"),
 		head + "  source: {kv: {version: 2, path: 'secret/x\"\"y'}}\n",
 		head + "  source: {kv: {version: 1, path: secret/istiod, fields: {caKey: 'k\" \"x'}}}\n",
@@ -39,6 +40,9 @@ var hostileSeeds = func() []string {
 		gateway("{name: a, kv: {version: 2, path: secret/gw, certField: 'c\" \"x', keyField: k}}"),
 		gateway("{name: a, pki: {mount: pki_int, role: gw, commonName: 'a\" \"x.example.com'}}"),
 		gateway("{name: a, pki: {mount: pki_int, role: gw, commonName: a.example.com, ttl: '72h\" \"x'}}"),
+		head + "  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: 'Istio\" \"x', ttl: 720h}}\n",
+		head + "  source: {mint: {csrPath: 'pki_int\"\"x/intermediate/generate/exported', caPath: pki/root/sign-intermediate, commonName: a, ttl: 720h}}\n",
+		head + "  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: a, ttl: 720h, keyType: 'rsa\" \"x'}}\n",
 	}
 }()
 
@@ -145,6 +149,14 @@ func expectedLayout(t *testing.T, cfg *config.VaultCA, p *wiring.Plan, f wiring.
 		switch {
 		case src.KV != nil:
 			return read(src.KV.Version)
+		case src.Mint != nil && f.Part != wiring.PartRoot:
+			// Three arguments to the generate, three after the CSR to the
+			// sign: a value split in two would add one.
+			kv := []string{"k=v", "k=v", "k=v"}
+			return templates.Mint, templates.Data{APIPath: "a/b", Params: kv, SignPath: "c/d", SignParams: kv, Part: string(f.Part)}, nil
+		case src.Mint != nil:
+			_, _, strs := read(1)
+			return templates.PKI, templates.Data{APIPath: "a/b"}, strs
 		case f.Part == wiring.PartKey:
 			return read(src.PKI.Key.Version)
 		}

@@ -3,6 +3,8 @@ package config
 import (
 	"net"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,7 +27,7 @@ type certificateSource interface {
 // adder records one error of a field.
 type adder = func(field, format string, args ...any)
 
-// Selected is the source s reads istiod's CA from (a *KV or a *PKI), nil
+// Selected is the source s reads istiod's CA from (a *KV, *PKI or *Mint), nil
 // if none; with more than one set, which Validate refuses, the first.
 func (s *Source) Selected() any { return selected(s) }
 
@@ -256,4 +258,88 @@ func isDNSName(s string) bool {
 		}
 	}
 	return true
+}
+
+// istiod's intermediate, minted by Vault at every agent start.
+
+func (m *Mint) setDefaults(s *Spec) {
+	if m.RootMount == "" {
+		m.RootMount, _, _ = strings.Cut(m.CAPath, "/")
+	}
+	fillEmpty(&m.KeyType, DefaultMintKeyType)
+	if bits := mintKeyBits[m.KeyType]; m.KeyBits == 0 && bits != nil {
+		m.KeyBits = bits[0]
+	}
+	// A running agent re-runs the generate on every static-secret render
+	// (the response carries no lease): that interval is the rotation
+	// period, well before the intermediate expires.
+	if s.Rotation && s.Agent.StaticSecretRenderInterval == "" {
+		if d, err := time.ParseDuration(m.TTL); err == nil && d >= 3*time.Second {
+			s.Agent.StaticSecretRenderInterval = ShortDuration(d * mintRenewNumerator / mintRenewDenominator)
+		}
+	}
+}
+
+// mintKeyBits are the key sizes each key type allows, the default first:
+// the sizes Vault's PKI engine and istiod's CA both take.
+var mintKeyBits = map[string][]int{"rsa": {2048, 3072, 4096}, "ec": {256, 384, 521}}
+
+func (m *Mint) validate(add adder, at string, s *Spec) {
+	switch {
+	case m.CSRPath == "":
+		add(at+".csrPath", "must be set: the intermediate mount's exported generate endpoint, e.g. pki_int/intermediate/generate/exported")
+	case !strings.HasSuffix(m.CSRPath, "/generate/exported") && !strings.HasSuffix(m.CSRPath, "/generate/intermediate/exported"):
+		add(at+".csrPath", "must be an exported generate endpoint (<mount>/intermediate/generate/exported): only that one returns the key, got %q", m.CSRPath)
+	}
+	switch {
+	case m.CAPath == "":
+		add(at+".caPath", "must be set: the root's sign-intermediate endpoint, e.g. pki/root/sign-intermediate")
+	case !strings.HasSuffix(m.CAPath, "/sign-intermediate"):
+		add(at+".caPath", "must be a sign-intermediate endpoint (<rootMount>/root/sign-intermediate or <rootMount>/issuer/<ref>/sign-intermediate), got %q", m.CAPath)
+	}
+	switch {
+	case m.CommonName == "":
+		add(at+".commonName", "must be set: the intermediate's common name, the only one the policy allows")
+	case strings.Contains(m.CommonName, "*"):
+		// Vault reads a * at either end of an allowed_parameters value as
+		// a glob: the pin would allow other names.
+		add(at+".commonName", "contains * (%q): refused, Vault's allowed_parameters would read it as a glob and let istiod's token ask for other names", m.CommonName)
+	}
+	ttl, err := time.ParseDuration(m.TTL)
+	if err != nil || ttl < 3*time.Second || ttl%time.Second != 0 {
+		add(at+".ttl", "must be whole seconds of at least 3s, such as 720h, got %q", m.TTL)
+	}
+	if bits, ok := mintKeyBits[m.KeyType]; !ok {
+		add(at+".keyType", "must be \"rsa\" or \"ec\", got %q", m.KeyType)
+	} else if !slices.Contains(bits, m.KeyBits) {
+		add(at+".keyBits", "must be one of %v for keyType %s, got %d", bits, m.KeyType, m.KeyBits)
+	}
+	if !s.Rotation || err != nil {
+		return
+	}
+	// A new token starts the agent's template runner again, which re-runs
+	// the generate: an agent that re-authenticates would mint a new
+	// intermediate (and leave a key in the mount) at every login. A
+	// periodic token, renewed by the running agent, never needs one.
+	if s.Vault.TokenPeriod == "" {
+		add("spec.vault.tokenPeriod", "must be set with spec.source.mint and spec.rotation: true: the running agent mints a new intermediate whenever it logs in again, and without a periodic token it does so each time the token's TTL runs out; set it (e.g. 1h) so the role issues a periodic token the agent renews")
+	}
+	if d, err := time.ParseDuration(s.Agent.StaticSecretRenderInterval); err == nil && d >= ttl {
+		add("spec.agent.staticSecretRenderInterval", "is %s, not shorter than spec.source.mint.ttl %s: the running agent mints the next intermediate once per interval, so istiod's would expire first; leave it unset (2/3 of the ttl) or make it shorter", s.Agent.StaticSecretRenderInterval, m.TTL)
+	}
+}
+
+// ShortDuration writes d in its largest whole unit (480h, 90m, 45s), as
+// a Vault or agent duration; d is whole seconds or is cut to them.
+func ShortDuration(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{time.Hour, "h"}, {time.Minute, "m"}} {
+		if d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }

@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 )
@@ -15,7 +16,7 @@ func TestExactlyOneSource(t *testing.T) {
 	const gw = "  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    certificates:\n"
 	kv := "  source: {kv: {path: secret/istiod}}\n"
 	for name, tc := range map[string]struct{ spec, want string }{
-		"no source":        {"", "c.yaml:3: `spec.source` must set one layout: `kv`, `pki` or `istioCSR`"},
+		"no source":        {"", "c.yaml:3: `spec.source` must set one layout: `kv`, `pki`, `istioCSR` or `mint`"},
 		"two sources":      {"  source: {kv: {path: secret/istiod}, pki: {mount: pki_int, rootMount: pki, key: {path: secret/k}}}\n", "c.yaml:5: `spec.source` sets both `kv` and `pki`: choose one layout"},
 		"no certificate":   {kv + gw + "    - {name: shop}\n", "c.yaml:10: `spec.gateways[0].certificates[0]` must set `kv` or `pki`"},
 		"two certificates": {kv + gw + "    - {name: shop, kv: {path: secret/shop}, pki: {mount: pki, role: gw, commonName: x.example.com}}\n", "c.yaml:10: `spec.gateways[0].certificates[0]` sets both `kv` and `pki`: choose one"},
@@ -71,5 +72,50 @@ func TestIstioCSRSource(t *testing.T) {
 	cfg, err = config.Load([]byte(head+vault+"  source: {istioCSR: {pki: {mount: m, role: r}, issuer: {kind: ClusterIssuer}}}\n"), "c.yaml")
 	if err != nil || cfg.Spec.Source.IstioCSR.Issuer.Namespace != "cert-manager" {
 		t.Errorf("ClusterIssuer: %v, namespace %q, want cert-manager", err, cfg.Spec.Source.IstioCSR.Issuer.Namespace)
+	}
+}
+
+// A minted intermediate's defaults: the root mount is caPath's first
+// segment, the key RSA 2048 (EC 256), and a rotating agent mints the next
+// one after 2/3 of the ttl; the issue's example loads as written.
+func TestMintDefaults(t *testing.T) {
+	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: cluster1}\nspec:\n  cluster: cluster1\n"
+	for name, tc := range map[string]struct {
+		spec                       string
+		rootMount, keyType, render string
+		keyBits                    int
+	}{
+		"seed 003": {`  vault: {role: "gen-int-ca-istio-{{ .Cluster }}-mesh", authPath: "auth/kube-{{ .Cluster }}-mesh-auth"}
+  source:
+    mint:
+      csrPath: "pki_int_{{ .Cluster }}/intermediate/generate/exported"
+      caPath: pki/root/sign-intermediate
+      commonName: "Istio intermediate {{ .Cluster }}"
+      ttl: 720h
+`, "pki", "rsa", "", 2048},
+		"rotation, ec": {"  vault: {role: istiod, tokenPeriod: 1h}\n  rotation: true\n  source: {mint: {csrPath: int/intermediate/generate/exported, caPath: 'root_{{ .Cluster }}/issuer/default/sign-intermediate', commonName: x, ttl: 90m, keyType: ec}}\n",
+			"root_cluster1", "ec", "1h", 256},
+		"rotation, seconds": {"  vault: {role: istiod, tokenPeriod: 1h}\n  rotation: true\n  source: {mint: {csrPath: int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, rootMount: top, commonName: x, ttl: 100s}}\n",
+			"top", "rsa", "66s", 2048},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load([]byte(head+tc.spec), "c.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := cfg.Spec.Source.Mint
+			if m.RootMount != tc.rootMount || m.KeyType != tc.keyType || m.KeyBits != tc.keyBits || cfg.Spec.Agent.StaticSecretRenderInterval != tc.render {
+				t.Errorf("rootMount %q keyType %q keyBits %d render interval %q, want %q %q %d %q",
+					m.RootMount, m.KeyType, m.KeyBits, cfg.Spec.Agent.StaticSecretRenderInterval, tc.rootMount, tc.keyType, tc.keyBits, tc.render)
+			}
+		})
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{480 * time.Hour: "480h", 90 * time.Minute: "90m", 66*time.Second + 600*time.Millisecond: "66s", time.Hour + time.Second: "3601s"} {
+		if got := config.ShortDuration(d); got != want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

@@ -16,13 +16,13 @@ import (
 // to, or a Vault path (a path read, a role, a policy, the Vault namespace)
 // carries vault:"template", and no other field does: the tag is all the
 // checks against template injection and wildcards go by. It fills every
-// string field with a value of its own, builds the plans of both sources
+// string field with a value of its own, builds the plans of every source
 // (and of both kinds of gateway certificate) and looks for each value in
 // what the plans would write into Vault Agent templates and Vault.
 func TestTemplateFieldsAreTagged(t *testing.T) {
 	reached := map[string]bool{} // field path -> found in a plan
 	var tagged map[string]bool
-	for _, source := range []string{"kv", "pki", "istioCSR"} {
+	for _, source := range []string{"kv", "pki", "istioCSR", "mint"} {
 		cfg := &config.VaultCA{}
 		fields := map[string]string{} // value -> field path
 		tagged = map[string]bool{}
@@ -32,11 +32,13 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		cert := &s.Gateways[0].Certificates[0]
 		switch source {
 		case "kv":
-			s.Source.PKI, s.Source.IstioCSR, cert.PKI = nil, nil, nil
+			s.Source.PKI, s.Source.IstioCSR, s.Source.Mint, cert.PKI = nil, nil, nil, nil
 		case "pki":
-			s.Source.KV, s.Source.IstioCSR, cert.KV = nil, nil, nil
+			s.Source.KV, s.Source.IstioCSR, s.Source.Mint, cert.KV = nil, nil, nil, nil
+		case "mint":
+			s.Source.KV, s.Source.PKI, s.Source.IstioCSR, cert.KV = nil, nil, nil, nil
 		default: // istioCSR has no gateways: they get certificates from istio-csr
-			s.Source.KV, s.Source.PKI, cert.KV = nil, nil, nil
+			s.Source.KV, s.Source.PKI, s.Source.Mint, cert.KV = nil, nil, nil, nil
 		}
 		cfg.Default()
 		istiod, err := wiring.ForIstiod(cfg)

@@ -200,7 +200,8 @@ type Agent struct {
 	StaticSecretRenderInterval string `json:"staticSecretRenderInterval,omitempty"`
 }
 
-// Source says where the CA material lives in Vault: exactly one of KV or PKI.
+// Source says where the CA material lives in Vault: exactly one of KV, PKI
+// or Mint.
 //
 // A secret source is a type: a field tagged vault:"source" here (istiod's CA)
 // or in Certificate (a gateway's), whose type checks and defaults its own
@@ -214,6 +215,10 @@ type Source struct {
 	// every workload certificate, through cert-manager's Vault issuer and
 	// istio-csr. It renders no files (sources.go, wiring/istiocsr.go).
 	IstioCSR *IstioCSR `json:"istioCSR,omitempty" vault:"source"`
+	// Mint has Vault mint a new intermediate for istiod at every agent
+	// start: the key exists only in the agent's response and istiod's
+	// memory volume, never at rest in Vault.
+	Mint *Mint `json:"mint,omitempty" vault:"source"`
 }
 
 // IstioCSR: proxies and gateways send their CSRs to istio-csr, which
@@ -310,4 +315,31 @@ type PKI struct {
 type PKIKey struct {
 	KVSecret
 	Field string `json:"field,omitempty" vault:"template"`
+}
+
+// Mint makes istiod's intermediate CA in Vault's PKI engine, as seed 003
+// does: generate a key and CSR at CSRPath (exported: the response holds the
+// key, which Vault does not keep readable), have the root sign it at
+// CAPath, and read the root at <RootMount>/cert/ca. One generate and one
+// sign give all four files.
+type Mint struct {
+	// CSRPath is the exported generate endpoint of the intermediate's
+	// mount, e.g. pki_int_<cluster>/intermediate/generate/exported.
+	CSRPath string `json:"csrPath" vault:"template,expand,name"`
+	// CAPath is the root's sign-intermediate endpoint, e.g. pki/root/sign-intermediate.
+	CAPath string `json:"caPath" vault:"template,expand,name"`
+	// CommonName is the intermediate's subject common name; the policy
+	// allows this one only.
+	CommonName string `json:"commonName" vault:"template,expand"`
+	// TTL is the intermediate's lifetime, asked of the sign and pinned
+	// by the policy.
+	TTL string `json:"ttl" vault:"template"`
+	// RootMount is the root CA's PKI mount, whose <rootMount>/cert/ca is
+	// root-cert.pem; default: the first segment of CAPath.
+	RootMount string `json:"rootMount,omitempty" vault:"template,expand,name"`
+	// KeyType and KeyBits are the intermediate key's algorithm and size:
+	// rsa (2048, 3072, 4096) or ec (256, 384, 521); default rsa 2048,
+	// the key of istiod's own CA.
+	KeyType string `json:"keyType,omitempty" vault:"template"`
+	KeyBits int    `json:"keyBits,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
@@ -54,15 +55,15 @@ type Role struct {
 // paths, are merged.
 func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 	set := &Set{Config: cfg.Metadata.Name, Namespace: cfg.Spec.Vault.Namespace}
-	rules := map[string]map[string]string{} // policy -> path -> capability
+	rules := map[string]map[string]wiring.PathCapability{} // policy -> path -> rule
 	for _, plan := range plans {
 		if rules[plan.Policy] == nil {
-			rules[plan.Policy] = map[string]string{}
+			rules[plan.Policy] = map[string]wiring.PathCapability{}
 			set.Policies = append(set.Policies, Policy{Name: plan.Policy, Role: plan.RolePath()})
 		}
 		for _, pc := range plan.APIPaths() {
-			if rules[plan.Policy][pc.Path] != wiring.Update { // update covers what a read needs here
-				rules[plan.Policy][pc.Path] = pc.Capability
+			if rules[plan.Policy][pc.Path].Capability != wiring.Update { // update covers what a read needs here
+				rules[plan.Policy][pc.Path] = pc
 			}
 		}
 		set.addRole(plan, cfg.Spec.Vault)
@@ -72,8 +73,8 @@ func For(cfg *config.VaultCA, plans ...*wiring.Plan) *Set {
 	}
 	for i := range set.Policies {
 		p := &set.Policies[i]
-		for path, c := range rules[p.Name] {
-			p.Rules = append(p.Rules, wiring.PathCapability{Path: path, Capability: c})
+		for _, r := range rules[p.Name] {
+			p.Rules = append(p.Rules, r)
 		}
 		sort.Slice(p.Rules, func(i, j int) bool { return p.Rules[i].Path < p.Rules[j].Path })
 	}
@@ -159,21 +160,65 @@ func (s *Set) HCL(p Policy) string {
 		b.WriteString("# Exactly the requests the injected Vault Agents make: read, or update to issue a certificate.\n")
 	}
 	for _, r := range p.Rules {
-		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n}\n", r.Path, r.Capability)
+		fmt.Fprintf(&b, "path %q {\n  capabilities = [%q]\n", r.Path, r.Capability)
+		if r.Params != nil {
+			b.WriteString("  # Only these arguments, each required; a listed value is the only one allowed.\n")
+			fmt.Fprintf(&b, "  required_parameters = [%s]\n  allowed_parameters = {\n", strings.Join(quotedAll(paramNames(r.Params)), ", "))
+			for _, pm := range r.Params {
+				fmt.Fprintf(&b, "    %q = [%s]\n", pm.Name, strings.Join(quotedAll(allowedValues(pm)), ", "))
+			}
+			b.WriteString("  }\n")
+		}
+		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+// A pinned rule's parameters as Vault's policy syntax takes them: the
+// names required, and for each the values allowed, none meaning any.
+
+func paramNames(ps wiring.Params) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func allowedValues(p wiring.Param) []string {
+	if p.Value == "" {
+		return []string{}
+	}
+	return []string{p.Value}
+}
+
+func quotedAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }
 
 // JSON is the policy in Vault's JSON policy syntax.
 func (p Policy) JSON() string {
 	type caps struct {
-		Capabilities []string `json:"capabilities"`
+		Capabilities       []string            `json:"capabilities"`
+		RequiredParameters []string            `json:"required_parameters,omitempty"`
+		AllowedParameters  map[string][]string `json:"allowed_parameters,omitempty"`
 	}
 	doc := struct {
 		Path map[string]caps `json:"path"`
 	}{Path: map[string]caps{}}
 	for _, r := range p.Rules {
-		doc.Path[r.Path] = caps{Capabilities: []string{r.Capability}}
+		c := caps{Capabilities: []string{r.Capability}}
+		if r.Params != nil {
+			c.RequiredParameters, c.AllowedParameters = paramNames(r.Params), map[string][]string{}
+			for _, pm := range r.Params {
+				c.AllowedParameters[pm.Name] = allowedValues(pm)
+			}
+		}
+		doc.Path[r.Path] = c
 	}
 	out, _ := json.MarshalIndent(doc, "", "  ")
 	return string(out) + "\n"

@@ -4,18 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/vault/api"
 )
 
 // A secret missing because its mount is another KV version than the config
 // says is named as such, for a gateway's certificate as for istiod's CA:
 // the version comes from the plans' files.
 func TestKVVersionMismatchNamedForGateways(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v1/")
 		switch {
@@ -28,15 +25,7 @@ func TestKVVersionMismatchNamedForGateways(t *testing.T) {
 			w.WriteHeader(404)
 			w.Write([]byte(`{"errors":[]}`))
 		}
-	}))
-	t.Cleanup(srv.Close)
-	vc := api.DefaultConfig()
-	vc.Address, vc.MaxRetries = srv.URL, 0
-	c, err := api.NewClient(vc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(testToken)
+	})
 	cfg, plans := plansOf(t, gatewayConfig)
 	var b strings.Builder
 	Run(context.Background(), c, cfg, plans, Options{}).Write(&b)

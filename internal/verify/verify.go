@@ -472,7 +472,14 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 	}
 	groups := map[string]map[wiring.Part]part{}
 	var order []string
+	mounts := map[string]bool{}
 	for _, f := range p.Files {
+		for _, r := range f.Requests {
+			if r.Capability == wiring.Update && !mounts[r.Path] {
+				mounts[r.Path] = true
+				v.writeMount(r.Path)
+			}
+		}
 		if f.Capability != wiring.Read {
 			continue // issuing a certificate to check it would be a write
 		}
@@ -505,6 +512,30 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 			v.gatewayCertificate(c, groups[c])
 		}
 	}
+}
+
+// writeMount checks, without writing, that the mount a write request of
+// the agent goes to exists and is a PKI engine: a minted intermediate's
+// generate and sign. It asks Vault which mount serves the path, which any
+// token with a capability there may do.
+func (v *run) writeMount(path string) {
+	what := path + " (written by the agent, not by verify)"
+	m, err := v.client.Logical().ReadWithContext(v.ctx, "sys/internal/ui/mounts/"+path)
+	if err != nil || m == nil || m.Data == nil {
+		detail := "no mount serves it"
+		if err != nil {
+			detail = explainAPIError(err, "the token may do nothing there")
+		}
+		v.add(Fail, what, "%s: enable the PKI engine there (vault secrets enable -path=MOUNT pki) and give it its CA", detail)
+		return
+	}
+	mount, _ := m.Data["path"].(string)
+	typ, _ := m.Data["type"].(string)
+	if typ != "pki" {
+		v.add(Fail, what, "mount %s is a %s engine, not pki", mount, typ)
+		return
+	}
+	v.add(Pass, what, "mount %s is a PKI engine", mount)
 }
 
 // failer reports failures of parts, each naming the Vault field it came
@@ -601,6 +632,9 @@ func (v *run) bundle(parts map[wiring.Part]part) {
 		if _, err := ca.Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: v.opts.Now()}); err != nil {
 			f.fail(wiring.PartCert, "does not verify to %s through the chain: %v", names(wiring.PartRoot), err)
 		}
+	}
+	if roots != nil && !roots[0].IsCA {
+		f.fail(wiring.PartRoot, "%s is not a CA certificate (basicConstraints CA:TRUE): it cannot be the mesh's root", roots[0].Subject)
 	}
 	if key != nil && ca != nil && roots != nil && chain != nil && !f.failed {
 		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)

@@ -46,7 +46,7 @@ func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 // given: a PKI role, a mount's CA chain.
 func fakeVaultData(t *testing.T, secrets map[string]map[string]any) *api.Client {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v1/")
 		switch {
@@ -61,11 +61,17 @@ func fakeVaultData(t *testing.T, secrets map[string]map[string]any) *api.Client 
 			w.WriteHeader(404)
 			w.Write([]byte(`{"errors":[]}`))
 		}
-	}))
+	})
+}
+
+// fakeClient serves h as a Vault on loopback and returns a client of it
+// holding testToken, which retries nothing.
+func fakeClient(t *testing.T, h http.HandlerFunc) *api.Client {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	vc := api.DefaultConfig()
-	vc.Address = srv.URL
-	vc.MaxRetries = 0
+	vc.Address, vc.MaxRetries = srv.URL, 0
 	c, err := api.NewClient(vc)
 	if err != nil {
 		t.Fatal(err)

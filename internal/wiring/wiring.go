@@ -110,6 +110,10 @@ type File struct {
 	// Capability is what the policy must grant on APIPath: read, or
 	// update for a PKI issue request.
 	Capability string
+	// Requests are the requests the template makes when they are more
+	// than APIPath's Capability: the generate and the sign of a minted
+	// intermediate, each with the arguments the policy pins.
+	Requests []PathCapability
 	// Reach is every Vault path that reads, changes or signs with what the
 	// file holds, APIPath among them: a KV v2 secret's metadata, delete,
 	// destroy and undelete paths, or (a prefix, ending in /) the whole mount
@@ -334,20 +338,35 @@ func (p *Plan) APIPaths() []PathCapability {
 	var out []PathCapability
 	seen := map[string]bool{}
 	for _, f := range p.Files {
-		if !seen[f.APIPath] {
-			seen[f.APIPath] = true
-			out = append(out, PathCapability{f.APIPath, f.Capability})
+		for _, r := range f.requests() {
+			if !seen[r.Path] {
+				seen[r.Path] = true
+				out = append(out, r)
+			}
 		}
 	}
 	return out
+}
+
+// requests are the requests f's template makes.
+func (f File) requests() []PathCapability {
+	if f.Requests != nil {
+		return f.Requests
+	}
+	return []PathCapability{{Path: f.APIPath, Capability: f.Capability}}
 }
 
 // RolePath is the Kubernetes-auth role the plan's agent logs in with, as
 // Vault names it and `istio-vault-ca policy --role` takes it.
 func (p *Plan) RolePath() string { return p.AuthPath + "/role/" + p.Role }
 
-// PathCapability is one path rule of a policy.
-type PathCapability struct{ Path, Capability string }
+// PathCapability is one path rule of a policy. Params, when set, are
+// the only arguments a write may carry, each required and (unless empty)
+// with exactly that value; nil leaves the arguments free.
+type PathCapability struct {
+	Path, Capability string
+	Params           Params
+}
 
 // SharedPaths are the Vault paths of this plan that reach what q's files
 // hold (File.Reach). Between a gateway and istiod there must be none: the

@@ -3,7 +3,7 @@ package wiring
 import (
 	"bytes"
 	"encoding/pem"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 	"text/template"
@@ -177,8 +177,8 @@ func TestKVAPIPath(t *testing.T) {
 
 func TestAPIPathsMatchAnnotations(t *testing.T) {
 	p := load(t, "  vault: {role: r}\n  source: {pki: {mount: istioca, rootMount: pki, key: {path: secret/istioca}}}\n")
-	want := []PathCapability{{"secret/data/istioca", Read}, {"istioca/cert/ca", Read}, {"istioca/cert/ca_chain", Read}, {"pki/cert/ca", Read}}
-	if got := p.APIPaths(); !slices.Equal(got, want) {
+	want := []PathCapability{{"secret/data/istioca", Read, nil}, {"istioca/cert/ca", Read, nil}, {"istioca/cert/ca_chain", Read, nil}, {"pki/cert/ca", Read, nil}}
+	if got := p.APIPaths(); !reflect.DeepEqual(got, want) {
 		t.Errorf("APIPaths = %v, want %v", got, want)
 	}
 	for _, f := range p.Files {
