@@ -22,6 +22,9 @@ const (
 	PKI = "pki.tmpl"
 	// PKICert issues a leaf and writes certificate, chain and key to one file.
 	PKICert = "pki-cert.tmpl"
+	// Roots writes istiod's root file from the source's own root and the
+	// extra roots of spec.rootRotation.
+	Roots = "roots.tmpl"
 )
 
 // Data is what a layout template is rendered with.
@@ -34,6 +37,9 @@ type Data struct {
 	Version int
 	// Params are the key=value arguments of a PKI issue request.
 	Params []string
+	// Roots are the PEMs of a root file of several (Roots layout only),
+	// each with its APIPath, Field and Version.
+	Roots []Data
 }
 
 var (
@@ -73,6 +79,11 @@ func Render(name string, d Data) (string, error) {
 // or a control character.
 func (d Data) check() error {
 	values := append([]string{d.APIPath, d.Field}, d.Params...)
+	for _, r := range d.Roots {
+		if err := r.check(); err != nil {
+			return err
+		}
+	}
 	for _, v := range values {
 		if strings.Contains(v, "{{") || strings.Contains(v, "}}") ||
 			strings.ContainsAny(v, "\"`'\\") ||

@@ -30,10 +30,11 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		s := &cfg.Spec
 		s.FileLayout, s.OnConflict = config.LayoutIstio, config.ConflictError
 		cert := &s.Gateways[0].Certificates[0]
+		extra := &s.RootRotation.ExtraRoots[0]
 		if source == "kv" {
-			s.Source.PKI, cert.PKI = nil, nil
+			s.Source.PKI, cert.PKI, extra.PKI = nil, nil, nil
 		} else {
-			s.Source.KV, cert.KV = nil, nil
+			s.Source.KV, cert.KV, extra.KV = nil, nil, nil
 		}
 		cfg.Default()
 		istiod, err := wiring.ForIstiod(cfg)
@@ -48,8 +49,11 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		for _, p := range []*wiring.Plan{istiod, gateway} {
 			out = append(out, p.Role, p.AuthPath, p.Policy, p.VaultNamespace)
 			for _, f := range p.Files {
-				out = append(out, f.Name, f.Template, f.APIPath)
-				out = append(out, f.Reach...)
+				out = append(out, f.Name, f.Template)
+				for _, r := range f.Reads() {
+					out = append(out, r.APIPath)
+					out = append(out, r.Reach...)
+				}
 			}
 		}
 		set := policy.For(cfg, istiod, gateway)

@@ -305,11 +305,11 @@ func TestExplainAPIErrorNamesWhatVaultSaid(t *testing.T) {
 // istiod and a gateway share nothing, checked from the plans alone: the
 // report says so even when Vault is down (issue 14).
 func TestSeparation(t *testing.T) {
-	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{APIPath: "secret/data/istiod", Capability: wiring.Read}}}
+	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{SecretRead: wiring.SecretRead{APIPath: "secret/data/istiod", Capability: wiring.Read}}}}
 	gw := func(role, authPath string, paths ...string) *wiring.Plan {
 		p := &wiring.Plan{Role: role, AuthPath: authPath, Selector: map[string]string{"istio": "ingressgateway", "app": "gw"}}
 		for _, path := range paths {
-			p.Files = append(p.Files, wiring.File{APIPath: path, Capability: wiring.Read})
+			p.Files = append(p.Files, wiring.File{SecretRead: wiring.SecretRead{APIPath: path, Capability: wiring.Read}})
 		}
 		return p
 	}
