@@ -412,8 +412,10 @@ func (v *run) notFound(path string) error {
 func kvVersionOf(plans []*wiring.Plan, path string) string {
 	for _, p := range plans {
 		for _, f := range p.Files {
-			if f.KVVersion != 0 && f.APIPath == path {
-				return fmt.Sprint(f.KVVersion)
+			for _, r := range f.Reads() {
+				if r.KVVersion != 0 && r.APIPath == path {
+					return fmt.Sprint(r.KVVersion)
+				}
 			}
 		}
 	}
@@ -493,6 +495,11 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		x.pem, x.ok = s, true
 		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
+	}
+	for _, f := range p.Files {
+		for _, r := range f.ExtraRoots {
+			v.extraRoot(f.Name, r, p, plans)
+		}
 	}
 	for _, c := range order {
 		if p.Selector == nil {
@@ -652,5 +659,43 @@ func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
 	}
 	if !f.failed && certs != nil && key != nil {
 		v.add(Pass, "gateway certificate "+name, "%s holds certificates only; %s holds one key, and it matches %s", parts[wiring.PartCert].name, parts[wiring.PartKey].name, certs[0].Subject)
+	}
+}
+
+// extraRoot checks one extra root of istiod's root file (spec.rootRotation):
+// it is read as the agent reads it, and holds only self-signed CA
+// certificates, roots workloads can be told to trust, that have not
+// expired.
+func (v *run) extraRoot(file string, r wiring.SecretRead, p *wiring.Plan, plans []*wiring.Plan) {
+	what := file + " <- " + r.APIPath + "#" + strings.Join(r.Keys, ".") + " (extra root)"
+	got := v.get(r.APIPath, p, plans)
+	if got.err != nil {
+		v.add(Fail, what, "%v", got.err)
+		return
+	}
+	s, err := value(got.data, r.Keys)
+	if err != nil {
+		v.add(Fail, what, "%v", err)
+		return
+	}
+	certs, err := parseCerts(s)
+	if err != nil {
+		v.add(Fail, what, "%v", err)
+		return
+	}
+	now := v.opts.Now()
+	for _, c := range certs {
+		switch {
+		case !c.IsCA || c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+			v.add(Fail, what, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign): a root added for rotation must be the new CA's root", c.Subject)
+		case c.CheckSignatureFrom(c) != nil:
+			v.add(Fail, what, "%s is not self-signed (issued by %s): give the root, the last certificate of the new CA's chain, not an intermediate", c.Subject, c.Issuer)
+		case now.After(c.NotAfter):
+			v.add(Fail, what, "%s expired on %s", c.Subject, c.NotAfter.Format(time.DateOnly))
+		case c.NotAfter.Sub(now) < v.opts.WarnWithin:
+			v.add(Warn, what, "%s, a self-signed CA, expires in %d days (%s)", c.Subject, daysLeft(c, now), c.NotAfter.Format(time.DateOnly))
+		default:
+			v.add(Pass, what, "%s is a self-signed CA, valid for %d more days", c.Subject, daysLeft(c, now))
+		}
 	}
 }

@@ -404,3 +404,44 @@ func TestBundleChecksRunDespiteAMissingField(t *testing.T) {
 		})
 	}
 }
+
+// Each extra root of spec.rootRotation is read and must be a self-signed
+// CA certificate; the bundle is still checked against the source's own
+// root.
+func TestExtraRoots(t *testing.T) {
+	root := issue(t, "Old Root", true, nil)
+	inter := issue(t, "Old Intermediate", true, root)
+	next := issue(t, "New Root", true, nil)
+	nextInter := issue(t, "New Intermediate", true, next)
+	leaf := issue(t, "leaf.example.com", false, next)
+	const config = istiodConfig + `  rootRotation:
+    extraRoots:
+    - kv: {version: 2, path: secret/roots/next}
+`
+	bundle := map[string]any{"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": inter.certPEM + root.certPEM, "root_cert": root.certPEM}
+	for name, tc := range map[string]struct {
+		extra             map[string]any
+		patterns, noMatch []string
+	}{
+		"a new root": {map[string]any{"root_cert": next.certPEM}, []string{
+			`PASS  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Root is a self-signed CA, valid for \d+ more days`,
+			`PASS  bundle: key matches ca-cert.pem; CN=Old Intermediate is a CA; chain starts with it and leads to CN=Old Root`,
+		}, []string{`FAIL`}},
+		"an intermediate": {map[string]any{"root_cert": nextInter.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Intermediate is not self-signed \(issued by CN=New Root\)`,
+		}, nil},
+		"a leaf": {map[string]any{"root_cert": leaf.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=leaf.example.com is not a CA certificate`,
+		}, nil},
+		"missing": {map[string]any{"other": next.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): has no field "data.root_cert" \(fields present: other\)`,
+		}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": bundle, "secret/data/roots/next": tc.extra})
+			out := runReport(t, c, config)
+			matches(t, out, tc.patterns...)
+			noMatch(t, out, tc.noMatch...)
+		})
+	}
+}
