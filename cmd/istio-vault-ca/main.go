@@ -52,6 +52,13 @@ Usage:
       days to expiry. --jwt logs in with istiod's service-account token first
       and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
+  istio-vault-ca rotate-plan [--config FILE] --next FILE [--output-dir DIR]
+      Print the three steps of a root rotation as VaultCA configs to apply in
+      order, from the config in use (the old CA) to --next (the config whose
+      spec.source is the new CA): 1) the old key and certificates with both
+      roots, 2) the new key and certificates with both roots, 3) the new root
+      alone. Each document's comments say what to check before the next.
+      --output-dir writes step-1.yaml, step-2.yaml and step-3.yaml instead.
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca explain
@@ -104,7 +111,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "config", "policy", "verify", "patches", "explain"}
+var subcommands = []string{"check", "config", "policy", "verify", "patches", "explain", "rotate-plan"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -133,6 +140,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runPatches(args[1:], stdin, stdout, stderr)
 		case "explain":
 			return runExplain(stdout, stderr)
+		case "rotate-plan":
+			return runRotatePlan(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK

@@ -236,7 +236,9 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	if s.Rotation {
 		p.Env = append(p.Env, Pair{Name: EnvAutoReload, Value: "true"})
 	}
-	if len(s.ExtraRoots()) > 0 {
+	// Any spec.rootRotation, even without extra roots: a root field that
+	// holds both roots itself needs it as well.
+	if s.RootRotation != nil {
 		p.Env = append(p.Env, Pair{Name: EnvMultiRoot, Value: "true"})
 	}
 	return p, nil
