@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -496,14 +497,15 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
 	}
+	var extra []*x509.Certificate
 	for _, f := range p.Files {
 		for _, r := range f.ExtraRoots {
-			v.extraRoot(f.Name, r, p, plans)
+			extra = append(extra, v.extraRoot(f.Name, r, p, plans)...)
 		}
 	}
 	for _, c := range order {
 		if p.Selector == nil {
-			v.bundle(groups[c])
+			v.bundle(groups[c], extra)
 		} else {
 			v.gatewayCertificate(c, groups[c])
 		}
@@ -530,7 +532,12 @@ func (f *failer) fail(p wiring.Part, format string, args ...any) {
 // certificate has left. Each check runs when the parts it needs were read
 // and parse, so one run shows every problem: a missing root does not hide
 // a key that is not the CA certificate's.
-func (v *run) bundle(parts map[wiring.Part]part) {
+//
+// extra are the extra roots that were read: istiod verifies its CA
+// certificate against the whole root file, so the chain may lead to one of
+// them (in a rotation done in place, the new chain before the source's own
+// root field is the new root).
+func (v *run) bundle(parts map[wiring.Part]part, extra []*x509.Certificate) {
 	f := &failer{v: v, parts: parts}
 	names := func(p wiring.Part) string { return parts[p].name }
 	read := func(p wiring.Part) (string, bool) {
@@ -589,13 +596,13 @@ func (v *run) bundle(parts map[wiring.Part]part) {
 		if err := chainOrderError(chain); err != nil {
 			f.fail(chainPart, "%v", err)
 		}
-		if last := chain[len(chain)-1]; roots != nil && !leadsTo(last, roots) {
+		if last := chain[len(chain)-1]; roots != nil && !leadsTo(last, append(slices.Clip(roots), extra...)) {
 			f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
 		}
 	}
 	if ca != nil && roots != nil && chain != nil {
 		rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
-		for _, r := range roots {
+		for _, r := range append(slices.Clip(roots), extra...) {
 			rootPool.AddCert(r)
 		}
 		for _, c := range append(certs[1:], chain...) {
@@ -666,22 +673,22 @@ func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
 // it is read as the agent reads it, and holds only self-signed CA
 // certificates, roots workloads can be told to trust, that have not
 // expired.
-func (v *run) extraRoot(file string, r wiring.SecretRead, p *wiring.Plan, plans []*wiring.Plan) {
+func (v *run) extraRoot(file string, r wiring.SecretRead, p *wiring.Plan, plans []*wiring.Plan) []*x509.Certificate {
 	what := file + " <- " + r.APIPath + "#" + strings.Join(r.Keys, ".") + " (extra root)"
 	got := v.get(r.APIPath, p, plans)
 	if got.err != nil {
 		v.add(Fail, what, "%v", got.err)
-		return
+		return nil
 	}
 	s, err := value(got.data, r.Keys)
 	if err != nil {
 		v.add(Fail, what, "%v", err)
-		return
+		return nil
 	}
 	certs, err := parseCerts(s)
 	if err != nil {
 		v.add(Fail, what, "%v", err)
-		return
+		return nil
 	}
 	now := v.opts.Now()
 	for _, c := range certs {
@@ -698,4 +705,5 @@ func (v *run) extraRoot(file string, r wiring.SecretRead, p *wiring.Plan, plans 
 			v.add(Pass, what, "%s is a self-signed CA, valid for %d more days", c.Subject, daysLeft(c, now))
 		}
 	}
+	return certs
 }

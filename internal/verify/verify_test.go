@@ -427,6 +427,12 @@ func TestExtraRoots(t *testing.T) {
 			`PASS  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Root is a self-signed CA, valid for \d+ more days`,
 			`PASS  bundle: key matches ca-cert.pem; CN=Old Intermediate is a CA; chain starts with it and leads to CN=Old Root`,
 		}, []string{`FAIL`}},
+		// In place: the new key, certificate and chain in the source,
+		// whose root field still holds the old root, the new root the
+		// extra one.
+		"the new chain under the extra root": {map[string]any{"root_cert": next.certPEM}, []string{
+			`PASS  bundle: key matches ca-cert.pem; CN=New Intermediate is a CA; chain starts with it and leads to CN=Old Root`,
+		}, []string{`FAIL`}},
 		"an intermediate": {map[string]any{"root_cert": nextInter.certPEM}, []string{
 			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Intermediate is not self-signed \(issued by CN=New Root\)`,
 		}, nil},
@@ -438,7 +444,11 @@ func TestExtraRoots(t *testing.T) {
 		}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": bundle, "secret/data/roots/next": tc.extra})
+			b := bundle
+			if strings.Contains(name, "new chain") {
+				b = map[string]any{"ca_key": nextInter.keyPEM, "ca_cert": nextInter.certPEM, "cert_chain": nextInter.certPEM + next.certPEM, "root_cert": root.certPEM}
+			}
+			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": b, "secret/data/roots/next": tc.extra})
 			out := runReport(t, c, config)
 			matches(t, out, tc.patterns...)
 			noMatch(t, out, tc.noMatch...)
