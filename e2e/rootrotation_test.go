@@ -71,32 +71,15 @@ spec:
 	if out, code := e.verify(t, cfgFile); code != 0 || !strings.Contains(out, "(extra root): CN=Old Root CA,O=Istio is a self-signed CA") {
 		t.Fatalf("verify exit %d:\n%s", code, out)
 	}
-	pod := e.injectedIstiod(t, cfgFile)
-	initC := checkInjectedPod(t, pod, true)
-	sidecarC := findContainer(pod.Spec.Containers, "vault-agent")
-	multiRoot := ""
-	for _, ev := range findContainer(pod.Spec.Containers, "discovery").Env {
-		if ev.Name == "ISTIO_MULTIROOT_MESH" {
-			multiRoot = ev.Value
+	rp := e.startRotatingIstiod(t, cfgFile, 10*time.Minute, func(initAgent *agentRun) {
+		if got := initAgent.read(t, "root-cert.pem"); got != oldRootPEM {
+			t.Fatalf("with the extra root the same as the source's, root-cert.pem is:\n%s\nwant the old root once:\n%s", got, oldRootPEM)
 		}
+	})
+	sidecar, istiod := rp.sidecar, rp.istiod
+	if v := containerEnv(rp.pod, "discovery", "ISTIO_MULTIROOT_MESH"); v != "true" {
+		t.Fatalf("ISTIO_MULTIROOT_MESH=%q, want true: istiod would refuse every new root file", v)
 	}
-	if multiRoot != "true" {
-		t.Fatalf("ISTIO_MULTIROOT_MESH=%q, want true: istiod would refuse every new root file", multiRoot)
-	}
-
-	volumePath := secretVolumePath(pod)
-	run := e.k8s.runPod(t, pod)
-	initAgent := run.startAgent(t, initC, volumePath, 60*time.Second)
-	if err := initAgent.wait(); err != nil {
-		t.Fatalf("vault-agent-init failed: %v", err)
-	}
-	checkFiles(t, initAgent, pod)
-	if got := initAgent.read(t, "root-cert.pem"); got != oldRootPEM {
-		t.Fatalf("with the extra root the same as the source's, root-cert.pem is:\n%s\nwant the old root once:\n%s", got, oldRootPEM)
-	}
-	sidecar := run.startAgent(t, sidecarC, volumePath, 10*time.Minute)
-	istiod := run.startIstiod(t)
-	istiod.waitReady(t)
 	pid := istiod.proc.pid
 	if got := istiod.publishedRoot(t, e.k8s, "e2e-rr-before"); got != oldRootPEM {
 		t.Fatalf("istiod publishes:\n%s\nwant the old root:\n%s", got, oldRootPEM)
@@ -143,6 +126,26 @@ spec:
 			t.Errorf("%s: a workload certificate from the %s does not verify to the published roots: %v", what, inter.cert.Subject.CommonName, err)
 		}
 	}
+	// signsWith: istiod signs with the intermediate want, and the leaf
+	// verifies to the published roots.
+	signsWith := func(step, want string, inter caBundle, published string) {
+		t.Helper()
+		if leaf, sent, err := sign(); err != nil || sent != want {
+			t.Errorf("%s: istiod signs with %s (err %v), want the %s intermediate", step, sent, err, want)
+		} else {
+			stillVerifies(step, leaf, inter, published)
+		}
+	}
+	// publishes: istio-ca-root-cert holds exactly roots, updated in the
+	// namespace that had it and new in a new one; it returns it.
+	publishes := func(step, newNamespace string, roots ...*x509.Certificate) string {
+		t.Helper()
+		published := waitPublished(t, e, "e2e-rr-before", roots...)
+		if got := istiod.publishedRoot(t, e.k8s, newNamespace); !sameCerts(t, got, roots...) {
+			t.Errorf("%s: a new namespace gets:\n%s\nwant %v", step, got, subjects(roots))
+		}
+		return published
+	}
 	sameIstiod := func(step string) {
 		t.Helper()
 		if err := istiod.proc.running(); err != nil || istiod.proc.pid != pid {
@@ -160,16 +163,9 @@ spec:
 	waitFor(t, 60*time.Second, "the sidecar to render both roots", func() bool {
 		return sidecar.tryRead("root-cert.pem") == oldRootPEM+newRootPEM
 	})
-	published := waitPublished(t, e, "e2e-rr-before", oldRoot, newRoot)
-	if got := istiod.publishedRoot(t, e.k8s, "e2e-rr-step1"); !sameCerts(t, got, oldRoot, newRoot) {
-		t.Errorf("step 1: a new namespace gets:\n%s\nwant the old and the new root", got)
-	}
+	published := publishes("step 1", "e2e-rr-step1", oldRoot, newRoot)
 	stillVerifies("step 1", oldLeaf, oldCA, published)
-	if leaf, sent, err := sign(); err != nil || sent != "old" {
-		t.Errorf("step 1: istiod signs with %s (err %v), want still the old intermediate", sent, err)
-	} else {
-		stillVerifies("step 1", leaf, oldCA, published)
-	}
+	signsWith("step 1", "old", oldCA, published)
 	sameIstiod("step 1")
 
 	// Step 2: the new key, certificate and chain; the source's root field
@@ -220,16 +216,9 @@ spec:
 	waitFor(t, 60*time.Second, "the sidecar to render the new root alone", func() bool {
 		return sidecar.tryRead("root-cert.pem") == newRootPEM
 	})
-	published = waitPublished(t, e, "e2e-rr-before", newRoot)
-	if got := istiod.publishedRoot(t, e.k8s, "e2e-rr-step3"); got != newRootPEM {
-		t.Errorf("step 3: a new namespace gets:\n%s\nwant the new root alone", got)
-	}
+	published = publishes("step 3", "e2e-rr-step3", newRoot)
 	stillVerifies("step 3", newLeaf, nextCA, published)
-	if leaf, sent, err := sign(); err != nil || sent != "new" {
-		t.Errorf("step 3: istiod signs with %s (err %v), want the new intermediate", sent, err)
-	} else {
-		stillVerifies("step 3", leaf, nextCA, published)
-	}
+	signsWith("step 3", "new", nextCA, published)
 	sameIstiod("step 3")
 
 	log := istiod.proc.log.String()
