@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -293,4 +295,104 @@ func subjects(cs []*x509.Certificate) []string {
 		out = append(out, c.Subject.String())
 	}
 	return out
+}
+
+// TestRotatePlan applies the three configs `istio-vault-ca rotate-plan`
+// prints, as a user would: each names other Vault paths, so each is a new
+// istiod pod (the Deployment's template changes; the test creates the pod
+// as the ReplicaSet controller would, and, as a rolling update does, stops
+// the old istiod once the new one is ready). Each step's policy and verify
+// pass, and across the pods the mesh keeps working: step 1 publishes both
+// roots and signs with the old intermediate; step 2 publishes both and
+// signs with the new, and step 1's workload certificates still verify;
+// step 3 publishes the new root alone, and step 2's still verify.
+func TestRotatePlan(t *testing.T) {
+	e := newEnv(t)
+	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
+	oldRoot, oldRootKey, oldRootPEM := newRootCA(t, "Old Root CA", 51)
+	newRoot, newRootKey, newRootPEM := newRootCA(t, "New Root CA", 52)
+	oldCA, _, _, _ := newCA(t, oldRoot, oldRootKey, oldRootPEM, "Old Intermediate CA", 53)
+	nextCA, _, _, _ := newCA(t, newRoot, newRootKey, newRootPEM, "New Intermediate CA", 54)
+	const head = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: rotate-plan}
+spec:
+  vault: {role: istiod, authPath: auth/k8s-rotate-plan, policy: rotate-plan}
+  source:
+`
+	current := writeTestConfig(t, head+"    kv: {version: 2, path: secret/rp/old}\n")
+	next := writeTestConfig(t, head+"    kv: {version: 2, path: secret/rp/new}\n")
+	dir := t.TempDir()
+	if _, stderr, code := tool(t, nil, nil, "rotate-plan", "--config", current, "--next", next, "--output-dir", dir); code != 0 {
+		t.Fatalf("rotate-plan: exit %d: %s", code, stderr)
+	}
+	step := func(i int) string { return filepath.Join(dir, fmt.Sprintf("step-%d.yaml", i)) }
+	e.setup(t, layout{name: "rotate-plan", config: mustRead(t, step(1)), seed: func(t *testing.T, v *api.Client) {
+		kvPut(t, v, 2, "secret", "rp/old", oldCA.fields())
+		kvPut(t, v, 2, "secret", "rp/new", nextCA.fields())
+	}})
+	sa := serviceAccount{Namespace: "e2e-workload", Name: "workload"}
+	token := e.k8s.token(t, sa, "istio-ca")
+	spiffe := fmt.Sprintf("spiffe://cluster.local/ns/%s/sa/%s", sa.Namespace, sa.Name)
+	both := certPool(t, []byte(oldRootPEM+newRootPEM))
+
+	var prev *istiodRun
+	var prevLeaf *x509.Certificate
+	var prevCA caBundle
+	for i, want := range []struct {
+		roots  []*x509.Certificate
+		signer caBundle
+	}{
+		{[]*x509.Certificate{oldRoot, newRoot}, oldCA},
+		{[]*x509.Certificate{oldRoot, newRoot}, nextCA},
+		{[]*x509.Certificate{newRoot}, nextCA},
+	} {
+		name := fmt.Sprintf("step %d", i+1)
+		e.applyPolicy(t, step(i+1))
+		if out, code := e.verify(t, step(i+1)); code != 0 {
+			t.Fatalf("%s: verify exit %d:\n%s", name, code, out)
+		}
+		pod := e.injectedIstiod(t, step(i+1))
+		initC := checkInjectedPod(t, pod, false)
+		run := e.k8s.runPod(t, pod)
+		initAgent := run.startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
+		if err := initAgent.wait(); err != nil {
+			t.Fatalf("%s: vault-agent-init failed: %v", name, err)
+		}
+		istiod := run.startIstiod(t)
+		istiod.waitReady(t)
+		if prev != nil {
+			prev.proc.stop() // the rolling update's end: the old pod goes
+		}
+		published := istiod.publishedRoot(t, e.k8s, fmt.Sprintf("e2e-rp-step%d", i+1))
+		if !sameCerts(t, published, want.roots...) {
+			t.Errorf("%s: istiod publishes:\n%s\nwant %v", name, published, subjects(want.roots))
+		}
+		chain, err := istiod.sign(t, both, token, workloadCSR(t, spiffe))
+		if err != nil || len(chain) < 2 || !chain[1].Equal(want.signer.cert) || chain[0].CheckSignatureFrom(want.signer.cert) != nil {
+			t.Fatalf("%s: istiod does not sign with %s (err %v)", name, want.signer.cert.Subject.CommonName, err)
+		}
+		roots := certPool(t, []byte(published))
+		for _, c := range []struct {
+			leaf *x509.Certificate
+			ca   caBundle
+		}{{chain[0], want.signer}, {prevLeaf, prevCA}} {
+			if c.leaf == nil {
+				continue
+			}
+			inter := x509.NewCertPool()
+			inter.AddCert(c.ca.cert)
+			if _, err := c.leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+				t.Errorf("%s: a workload certificate from the %s does not verify to the published roots: %v", name, c.ca.cert.Subject.CommonName, err)
+			}
+		}
+		prev, prevLeaf, prevCA = istiod, chain[0], want.signer
+	}
+}
+
+func mustRead(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	must(t, err)
+	return string(b)
 }
