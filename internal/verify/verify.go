@@ -596,7 +596,7 @@ func (v *run) bundle(parts map[wiring.Part]part, extra []*x509.Certificate) {
 		if err := chainOrderError(chain); err != nil {
 			f.fail(chainPart, "%v", err)
 		}
-		if last := chain[len(chain)-1]; roots != nil && !leadsTo(last, append(slices.Clip(roots), extra...)) {
+		if last := chain[len(chain)-1]; roots != nil && rootOf(last, append(slices.Clip(roots), extra...)) == nil {
 			f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
 		}
 	}
@@ -613,7 +613,8 @@ func (v *run) bundle(parts map[wiring.Part]part, extra []*x509.Certificate) {
 		}
 	}
 	if key != nil && ca != nil && roots != nil && chain != nil && !f.failed {
-		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)
+		top := rootOf(chain[len(chain)-1], append(slices.Clip(roots), extra...))
+		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, top.Subject)
 	}
 	now := v.opts.Now()
 	for _, c := range []struct {

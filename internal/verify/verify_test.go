@@ -431,7 +431,7 @@ func TestExtraRoots(t *testing.T) {
 		// whose root field still holds the old root, the new root the
 		// extra one.
 		"the new chain under the extra root": {map[string]any{"root_cert": next.certPEM}, []string{
-			`PASS  bundle: key matches ca-cert.pem; CN=New Intermediate is a CA; chain starts with it and leads to CN=Old Root`,
+			`PASS  bundle: key matches ca-cert.pem; CN=New Intermediate is a CA; chain starts with it and leads to CN=New Root`,
 		}, []string{`FAIL`}},
 		"an intermediate": {map[string]any{"root_cert": nextInter.certPEM}, []string{
 			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Intermediate is not self-signed \(issued by CN=New Root\)`,
