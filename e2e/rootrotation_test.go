@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // TestRootRotation changes istiod's root on the real control plane, in the
@@ -390,9 +393,80 @@ spec:
 	}
 }
 
-func mustRead(t *testing.T, file string) string {
+func mustRead(t *testing.T, file string) string { return string(mustReadBytes(t, file)) }
+
+func mustReadBytes(t *testing.T, file string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	must(t, err)
-	return string(b)
+	return b
+}
+
+// TestRootsTemplateInVaultAgent renders the root file's template with the
+// real Vault Agent, once (exit_after_auth): the source's root, then the
+// extra roots, each distinct PEM once; and a missing field fails the
+// agent, naming field and path. The unit test of templates/ executes it
+// with stand-ins for the agent's functions; this is the agent's own.
+func TestRootsTemplateInVaultAgent(t *testing.T) {
+	v := startVault(t)
+	// The template as the tool writes it, from istiod's Deployment.
+	cfg := writeTestConfig(t, `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: roots}
+spec:
+  vault: {role: istiod}
+  source:
+    kv: {version: 2, path: secret/roots/ca}
+  rootRotation:
+    extraRoots:
+    - kv: {version: 2, path: secret/roots/next}
+    - kv: {version: 2, path: secret/roots/retired}
+`)
+	out, stderr, code := tool(t, mustReadBytes(t, istiodManifests), nil, "--config", cfg)
+	if code != 0 {
+		t.Fatalf("istio-vault-ca: exit %d: %s", code, stderr)
+	}
+	tmpl := ""
+	for _, doc := range strings.Split(out, "\n---\n") {
+		var d appsv1.Deployment
+		if yaml.Unmarshal([]byte(doc), &d) == nil && d.Kind == "Deployment" && d.Name == "istiod" {
+			tmpl = d.Spec.Template.Annotations["vault.hashicorp.com/agent-inject-template-root-cert.pem"]
+		}
+	}
+	if !strings.Contains(tmpl, "sprig_uniq") {
+		t.Fatalf("istiod's Deployment has no root file template of several roots: %q", tmpl)
+	}
+	render := func(next string) (string, string, error) {
+		dir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(dir, "token"), []byte(rootToken), 0o600))
+		must(t, os.WriteFile(filepath.Join(dir, "roots.ctmpl"), []byte(tmpl), 0o600))
+		must(t, os.WriteFile(filepath.Join(dir, "agent.hcl"), []byte(fmt.Sprintf(`vault { address = "%s" }
+exit_after_auth = true
+auto_auth {
+  method "token_file" { config = { token_file_path = "%s/token" } }
+}
+template_config { exit_on_retry_failure = true }
+template {
+  source      = "%s/roots.ctmpl"
+  destination = "%s/root-cert.pem"
+}
+`, v.addr, dir, dir, dir)), 0o600))
+		kvPut(t, v.client, 2, "secret", "roots/next", map[string]any{next: "NEW ROOT"})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, vaultBinary(t), "agent", "-config", filepath.Join(dir, "agent.hcl"))
+		cmd.Env = append(os.Environ(), "HOME="+dir, "VAULT_DISABLE_MLOCK=true")
+		out, err := cmd.CombinedOutput()
+		got, _ := os.ReadFile(filepath.Join(dir, "root-cert.pem"))
+		return string(got), string(out), err
+	}
+	kvPut(t, v.client, 2, "secret", "roots/ca", map[string]any{"root_cert": "OLD ROOT\n"})
+	kvPut(t, v.client, 2, "secret", "roots/retired", map[string]any{"root_cert": "OLD ROOT"})
+	if got, log, err := render("root_cert"); err != nil || got != "OLD ROOT\nNEW ROOT\n" {
+		t.Errorf("the agent rendered %q (err %v), want the old root then the new, once each:\n%s", got, err, tail(log, 4<<10))
+	}
+	const missing = "istio-vault-ca: field root_cert is missing or empty in secret/data/roots/next"
+	if got, log, err := render("other"); err == nil || got != "" || !strings.Contains(log, missing) {
+		t.Errorf("with the extra root's field missing the agent rendered %q (err %v), want it to fail with %q:\n%s", got, err, missing, tail(log, 4<<10))
+	}
 }
