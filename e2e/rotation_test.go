@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestRotation is rotation on the real control plane. istiod's pod, from
@@ -64,41 +65,19 @@ spec:
 		seed: func(t *testing.T, v *api.Client) { put(t, v, first) },
 	}
 	cfgFile, _ := e.setup(t, l)
-	pod := e.injectedIstiod(t, cfgFile)
-	initC := checkInjectedPod(t, pod, true)
-	sidecarC := findContainer(pod.Spec.Containers, "vault-agent")
-	if sidecarC == nil {
-		t.Fatal("no vault-agent sidecar: nothing would render a new intermediate")
-	}
+	rp := e.startRotatingIstiod(t, cfgFile, 5*time.Minute, func(initAgent *agentRun) {
+		if got := initAgent.read(t, "ca-cert.pem"); got != first.certPEM {
+			t.Fatalf("vault-agent-init rendered ca-cert.pem:\n%s\nwant v1:\n%s", got, first.certPEM)
+		}
+	})
+	sidecar, istiod := rp.sidecar, rp.istiod
 	// The istiod this module requires no longer reads the flag (its release
 	// notes: "Removed the AUTO_RELOAD_PLUGIN_CERTS feature flag"; the watcher
 	// is always on), so nothing below depends on it: it is checked for the
 	// older istiods that reload only with it.
-	reload := ""
-	for _, ev := range findContainer(pod.Spec.Containers, "discovery").Env {
-		if ev.Name == "AUTO_RELOAD_PLUGIN_CERTS" {
-			reload = ev.Value
-		}
-	}
-	if reload != "true" {
+	if reload := containerEnv(rp.pod, "discovery", "AUTO_RELOAD_PLUGIN_CERTS"); reload != "true" {
 		t.Errorf("AUTO_RELOAD_PLUGIN_CERTS=%q, want true: an older istiod would not reload the new files", reload)
 	}
-
-	// As the kubelet: one pod, its init container to completion, then its
-	// containers (the sidecar, then istiod) on the same volumes.
-	volumePath := secretVolumePath(pod)
-	run := e.k8s.runPod(t, pod)
-	initAgent := run.startAgent(t, initC, volumePath, 60*time.Second)
-	if err := initAgent.wait(); err != nil {
-		t.Fatalf("vault-agent-init failed: %v", err)
-	}
-	checkFiles(t, initAgent, pod)
-	if got := initAgent.read(t, "ca-cert.pem"); got != first.certPEM {
-		t.Fatalf("vault-agent-init rendered ca-cert.pem:\n%s\nwant v1:\n%s", got, first.certPEM)
-	}
-	sidecar := run.startAgent(t, sidecarC, volumePath, 5*time.Minute)
-	istiod := run.startIstiod(t)
-	istiod.waitReady(t)
 	pid := istiod.proc.pid
 	if got := istiod.publishedRoot(t, e.k8s, "e2e-before"); got != rootPEM {
 		t.Fatalf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, rootPEM)
@@ -236,6 +215,49 @@ spec:
 	t.Logf("istiod pid %d: %d reload(s) attempted, %d refused as not verifying, %d for a new root, %d taken",
 		pid, strings.Count(log, "Update Istiod cacerts"), strings.Count(log, "Failed to update new Plug-in CA certs"),
 		strings.Count(log, "new ROOT-CA not supported"), strings.Count(log, "Istiod has detected the newly added intermediate CA"))
+}
+
+// rotatingIstiod is an injected istiod pod with rotation: true, running.
+type rotatingIstiod struct {
+	pod     *corev1.Pod
+	sidecar *agentRun
+	istiod  *istiodRun
+}
+
+// startRotatingIstiod runs istiod's pod from the tool's output for the
+// chart with cfgFile, as the kubelet would: one pod, its vault-agent-init
+// to completion (its files checked, then by rendered), then its containers
+// (the vault-agent sidecar, for sidecarFor, then istiod) on the same
+// volumes; it returns once istiod is ready.
+func (e *env) startRotatingIstiod(t *testing.T, cfgFile string, sidecarFor time.Duration, rendered func(*agentRun)) rotatingIstiod {
+	t.Helper()
+	pod := e.injectedIstiod(t, cfgFile)
+	initC := checkInjectedPod(t, pod, true)
+	sidecarC := findContainer(pod.Spec.Containers, "vault-agent")
+	if sidecarC == nil {
+		t.Fatal("no vault-agent sidecar: nothing would render what Vault holds next")
+	}
+	volumePath := secretVolumePath(pod)
+	run := e.k8s.runPod(t, pod)
+	initAgent := run.startAgent(t, initC, volumePath, 60*time.Second)
+	if err := initAgent.wait(); err != nil {
+		t.Fatalf("vault-agent-init failed: %v", err)
+	}
+	checkFiles(t, initAgent, pod)
+	rendered(initAgent)
+	rp := rotatingIstiod{pod: pod, sidecar: run.startAgent(t, sidecarC, volumePath, sidecarFor), istiod: run.startIstiod(t)}
+	rp.istiod.waitReady(t)
+	return rp
+}
+
+// containerEnv is the value of a variable in a container of the pod.
+func containerEnv(pod *corev1.Pod, container, name string) string {
+	for _, ev := range findContainer(pod.Spec.Containers, container).Env {
+		if ev.Name == name {
+			return ev.Value
+		}
+	}
+	return ""
 }
 
 // sortedByModTime stats files in dir, oldest first.

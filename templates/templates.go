@@ -25,6 +25,9 @@ const (
 	// Mint writes one part of an intermediate minted by one generate and
 	// one sign.
 	Mint = "mint.tmpl"
+	// Roots writes istiod's root file from the source's own root and the
+	// extra roots of spec.rootRotation.
+	Roots = "roots.tmpl"
 )
 
 // Data is what a layout template is rendered with.
@@ -44,6 +47,9 @@ type Data struct {
 	SignParams []string
 	// Part is the part of a minted bundle written: key, cert or chain (Mint only).
 	Part string
+	// Roots are the PEMs of a root file of several (Roots layout only),
+	// each with its APIPath, Field and Version.
+	Roots []Data
 }
 
 var (
@@ -83,6 +89,11 @@ func Render(name string, d Data) (string, error) {
 // or a control character.
 func (d Data) check() error {
 	values := append(append([]string{d.APIPath, d.Field, d.SignPath, d.Part}, d.Params...), d.SignParams...)
+	for _, r := range d.Roots {
+		if err := r.check(); err != nil {
+			return err
+		}
+	}
 	for _, v := range values {
 		if strings.Contains(v, "{{") || strings.Contains(v, "}}") ||
 			strings.ContainsAny(v, "\"`'\\") ||

@@ -77,6 +77,13 @@ Usage:
       --rotate mints the next one, its key a new KV version. --ttl (8760h),
       --common-name ("Istio intermediate CA CLUSTER"), --key-type (rsa).
       The key is never printed. Exit 0 done, 1 Vault failed, 2 bad config.
+  istio-vault-ca rotate-plan [--config FILE] --next FILE [--output-dir DIR]
+      Print the three steps of a root rotation as VaultCA configs to apply in
+      order, from the config in use (the old CA) to --next (the config whose
+      spec.source is the new CA): 1) the old key and certificates with both
+      roots, 2) the new key and certificates with both roots, 3) the new root
+      alone. Each document's comments say what to check before the next.
+      --output-dir writes step-1.yaml, step-2.yaml and step-3.yaml instead.
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca explain
@@ -134,7 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // subcommands are the first arguments dispatch knows.
-var subcommands = []string{"check", "lint", "config", "policy", "issuer", "verify", "bootstrap", "patches", "explain", "migrate"}
+var subcommands = []string{"check", "lint", "config", "policy", "issuer", "verify", "bootstrap", "patches", "explain", "migrate", "rotate-plan"}
 
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	args = subcommandFirst(args)
@@ -171,6 +178,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runExplain(stdout, stderr)
 		case "migrate":
 			return runMigrate(args[1:], stdin, stdout, stderr)
+		case "rotate-plan":
+			return runRotatePlan(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return cli.ExitOK

@@ -128,6 +128,17 @@ func (c *VaultCA) Default() {
 		}
 	}
 	defaultSources(&s.Source, s)
+	for i := range s.ExtraRoots() {
+		defaultSources(&s.RootRotation.ExtraRoots[i], s)
+	}
+}
+
+// ExtraRoots are the roots spec.rootRotation adds, none without it.
+func (s *Spec) ExtraRoots() []ExtraRoot {
+	if s.RootRotation == nil {
+		return nil
+	}
+	return s.RootRotation.ExtraRoots
 }
 
 // perCluster makes a default name that differs from cluster to cluster:

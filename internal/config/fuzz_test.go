@@ -43,6 +43,9 @@ var hostileSeeds = func() []string {
 		head + "  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: 'Istio\" \"x', ttl: 720h}}\n",
 		head + "  source: {mint: {csrPath: 'pki_int\"\"x/intermediate/generate/exported', caPath: pki/root/sign-intermediate, commonName: a, ttl: 720h}}\n",
 		head + "  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: a, ttl: 720h, keyType: 'rsa\" \"x'}}\n",
+		head + kv + "  rootRotation: {extraRoots: [{kv: {version: 1, path: secret/next, field: root}}, {pki: {mount: pki_next}}]}\n",
+		head + kv + "  rootRotation: {extraRoots: [{kv: {version: 2, path: secret/next, field: 'r\" \"x'}}]}\n",
+		head + kv + "  rootRotation: {extraRoots: [{pki: {mount: 'pki\"\"x'}}]}\n",
 	}
 }()
 
@@ -143,6 +146,17 @@ func expectedLayout(t *testing.T, cfg *config.VaultCA, p *wiring.Plan, f wiring.
 		field := f.Keys[len(f.Keys)-1]
 		return templates.KV, templates.Data{APIPath: "a/b", Field: "f", Version: version},
 			[]string{f.APIPath, field, fmt.Sprintf("istio-vault-ca: field %s is missing or empty in %s", field, f.APIPath)}
+	}
+	if p.Setting == "spec.istiod" && len(f.ExtraRoots) > 0 {
+		// The root file with extra roots: one read per root, in order.
+		var d templates.Data
+		var strs []string
+		for _, r := range f.Reads() {
+			field := r.Keys[len(r.Keys)-1]
+			d.Roots = append(d.Roots, templates.Data{APIPath: "a/b", Field: "f", Version: r.KVVersion})
+			strs = append(strs, r.APIPath, field, fmt.Sprintf("istio-vault-ca: field %s is missing or empty in %s", field, r.APIPath))
+		}
+		return templates.Roots, d, strs
 	}
 	if p.Setting == "spec.istiod" {
 		src := cfg.Spec.Source

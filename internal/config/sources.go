@@ -35,6 +35,10 @@ func (s *Source) Selected() any { return selected(s) }
 // *CertificatePKI), as Source.Selected.
 func (c *Certificate) Selected() any { return selected(c) }
 
+// Selected is the source an extra root is read from (a *RootKV or a
+// *RootPKI), as Source.Selected.
+func (r *ExtraRoot) Selected() any { return selected(r) }
+
 func selected(v any) any {
 	rv := reflect.ValueOf(v).Elem()
 	for _, f := range fieldsOf(rv.Type()) {
@@ -342,4 +346,27 @@ func ShortDuration(d time.Duration) string {
 		}
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// An extra root from a field of a KV secret.
+
+func (kv *RootKV) setDefaults(s *Spec) {
+	if kv.Version == 0 {
+		kv.Version = DefaultKVVersion
+	}
+	fillEmpty(&kv.Field, DefaultFields(s.FileLayout).RootCert)
+}
+
+func (kv *RootKV) validate(add adder, at string, _ *Spec) {
+	validateKVSecret(add, at, kv.KVSecret)
+}
+
+// An extra root from a PKI mount's CA certificate.
+
+func (pki *RootPKI) setDefaults(*Spec) {}
+
+func (pki *RootPKI) validate(add adder, at string, _ *Spec) {
+	if pki.Mount == "" {
+		add(at+".mount", "must be set: the PKI mount whose CA certificate (<mount>/cert/ca) is the extra root")
+	}
 }

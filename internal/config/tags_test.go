@@ -40,6 +40,12 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		default: // istioCSR has no gateways: they get certificates from istio-csr
 			s.Source.KV, s.Source.PKI, s.Source.Mint, cert.KV = nil, nil, nil, nil
 		}
+		extra := &s.RootRotation.ExtraRoots[0]
+		if source == "kv" {
+			extra.PKI = nil
+		} else {
+			extra.KV = nil
+		}
 		cfg.Default()
 		istiod, err := wiring.ForIstiod(cfg)
 		if err != nil {
@@ -57,8 +63,11 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		for _, p := range plans {
 			out = append(out, p.Role, p.AuthPath, p.Policy, p.VaultNamespace)
 			for _, f := range p.Files {
-				out = append(out, f.Name, f.Template, f.APIPath)
-				out = append(out, f.Reach...)
+				out = append(out, f.Name, f.Template)
+				for _, r := range f.Reads() {
+					out = append(out, r.APIPath)
+					out = append(out, r.Reach...)
+				}
 			}
 		}
 		set := policy.For(cfg, plans...)

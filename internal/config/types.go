@@ -64,6 +64,41 @@ type Spec struct {
 	// Gateways get TLS certificates rendered from Vault into a memory volume
 	// their proxy reads, with no Kubernetes Secret in between.
 	Gateways []Gateway `json:"gateways,omitempty"`
+	// RootRotation adds roots to the one istiod publishes, to change the
+	// root without breaking the mesh.
+	RootRotation *RootRotation `json:"rootRotation,omitempty"`
+}
+
+// RootRotation makes istiod's root file (root-cert.pem, or ca.crt in the
+// kubernetes-tls layout) the source's own root followed by ExtraRoots, the
+// roots being added or retired, each PEM once. Workloads then trust
+// certificates under any of them, and istiod (from Istio 1.20, with
+// ISTIO_MULTIROOT_MESH=true, which the plan sets) takes the new bundle
+// while it runs, as long as the old and new bundles are a subset or
+// superset of each other. The chain file stays the source's own.
+type RootRotation struct {
+	ExtraRoots []ExtraRoot `json:"extraRoots,omitempty"`
+}
+
+// ExtraRoot is one more root certificate, read only, from exactly one of
+// KV (a field of a secret) or PKI (a mount's CA certificate, <mount>/cert/ca).
+type ExtraRoot struct {
+	KV  *RootKV  `json:"kv,omitempty" vault:"source"`
+	PKI *RootPKI `json:"pki,omitempty" vault:"source"`
+}
+
+// RootKV reads a root certificate from one field of a KV secret.
+type RootKV struct {
+	KVSecret
+	// Field defaults to the layout's root field (root_cert, or ca.crt for
+	// kubernetes-tls), so a CA bundle stored the way source.kv reads one
+	// can give its root as it is.
+	Field string `json:"field,omitempty" vault:"template"`
+}
+
+// RootPKI reads the CA certificate of a PKI mount: a root mount's own root.
+type RootPKI struct {
+	Mount string `json:"mount" vault:"template,expand,name"`
 }
 
 // Gateway selects gateway workloads and says which certificates they get.

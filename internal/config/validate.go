@@ -116,6 +116,9 @@ func (c *VaultCA) Validate() Errors {
 		}
 	}
 	validateSources(add, "spec.source", &s.Source, s, "layout")
+	for i := range s.ExtraRoots() {
+		validateSources(add, fmt.Sprintf("spec.rootRotation.extraRoots[%d]", i), &s.RootRotation.ExtraRoots[i], s, "")
+	}
 	for i := range s.Gateways {
 		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i], s)
 	}

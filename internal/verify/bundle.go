@@ -93,15 +93,15 @@ func chainOrderError(chain []*x509.Certificate) error {
 	return nil
 }
 
-// leadsTo reports whether a chain's last certificate is one of the roots or
-// is signed by one.
-func leadsTo(last *x509.Certificate, roots []*x509.Certificate) bool {
+// rootOf is the root among roots a chain's last certificate is, or is
+// signed by; nil if none.
+func rootOf(last *x509.Certificate, roots []*x509.Certificate) *x509.Certificate {
 	for _, r := range roots {
 		if last.Equal(r) || last.CheckSignatureFrom(r) == nil {
-			return true
+			return r
 		}
 	}
-	return false
+	return nil
 }
 
 func daysLeft(c *x509.Certificate, now time.Time) int {

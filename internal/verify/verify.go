@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -412,8 +413,10 @@ func (v *run) notFound(path string) error {
 func kvVersionOf(plans []*wiring.Plan, path string) string {
 	for _, p := range plans {
 		for _, f := range p.Files {
-			if f.KVVersion != 0 && f.APIPath == path {
-				return fmt.Sprint(f.KVVersion)
+			for _, r := range f.Reads() {
+				if r.KVVersion != 0 && r.APIPath == path {
+					return fmt.Sprint(r.KVVersion)
+				}
 			}
 		}
 	}
@@ -505,9 +508,15 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
 	}
+	var extra []*x509.Certificate
+	for _, f := range p.Files {
+		for _, r := range f.ExtraRoots {
+			extra = append(extra, v.extraRoot(f.Name, r, p, plans)...)
+		}
+	}
 	for _, c := range order {
 		if p.Selector == nil {
-			v.bundle(groups[c])
+			v.bundle(groups[c], extra)
 		} else {
 			v.gatewayCertificate(c, groups[c])
 		}
@@ -558,7 +567,12 @@ func (f *failer) fail(p wiring.Part, format string, args ...any) {
 // certificate has left. Each check runs when the parts it needs were read
 // and parse, so one run shows every problem: a missing root does not hide
 // a key that is not the CA certificate's.
-func (v *run) bundle(parts map[wiring.Part]part) {
+//
+// extra are the extra roots that were read: istiod verifies its CA
+// certificate against the whole root file, so the chain may lead to one of
+// them (in a rotation done in place, the new chain before the source's own
+// root field is the new root).
+func (v *run) bundle(parts map[wiring.Part]part, extra []*x509.Certificate) {
 	f := &failer{v: v, parts: parts}
 	names := func(p wiring.Part) string { return parts[p].name }
 	read := func(p wiring.Part) (string, bool) {
@@ -617,13 +631,13 @@ func (v *run) bundle(parts map[wiring.Part]part) {
 		if err := chainOrderError(chain); err != nil {
 			f.fail(chainPart, "%v", err)
 		}
-		if last := chain[len(chain)-1]; roots != nil && !leadsTo(last, roots) {
+		if last := chain[len(chain)-1]; roots != nil && rootOf(last, append(slices.Clip(roots), extra...)) == nil {
 			f.fail(chainPart, "ends with %s, which is neither in %s nor signed by a certificate in it: end the chain with the root", last.Subject, names(wiring.PartRoot))
 		}
 	}
 	if ca != nil && roots != nil && chain != nil {
 		rootPool, inter := x509.NewCertPool(), x509.NewCertPool()
-		for _, r := range roots {
+		for _, r := range append(slices.Clip(roots), extra...) {
 			rootPool.AddCert(r)
 		}
 		for _, c := range append(certs[1:], chain...) {
@@ -637,7 +651,8 @@ func (v *run) bundle(parts map[wiring.Part]part) {
 		f.fail(wiring.PartRoot, "%s is not a CA certificate (basicConstraints CA:TRUE): it cannot be the mesh's root", roots[0].Subject)
 	}
 	if key != nil && ca != nil && roots != nil && chain != nil && !f.failed {
-		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, roots[0].Subject)
+		top := rootOf(chain[len(chain)-1], append(slices.Clip(roots), extra...))
+		v.add(Pass, "bundle", "key matches %s; %s is a CA; chain starts with it and leads to %s", names(wiring.PartCert), ca.Subject, top.Subject)
 	}
 	now := v.opts.Now()
 	for _, c := range []struct {
@@ -691,4 +706,43 @@ func (v *run) gatewayCertificate(name string, parts map[wiring.Part]part) {
 	if !f.failed && certs != nil && key != nil {
 		v.add(Pass, "gateway certificate "+name, "%s holds certificates only; %s holds one key, and it matches %s", parts[wiring.PartCert].name, parts[wiring.PartKey].name, certs[0].Subject)
 	}
+}
+
+// extraRoot checks one extra root of istiod's root file (spec.rootRotation):
+// it is read as the agent reads it, and holds only self-signed CA
+// certificates, roots workloads can be told to trust, that have not
+// expired.
+func (v *run) extraRoot(file string, r wiring.SecretRead, p *wiring.Plan, plans []*wiring.Plan) []*x509.Certificate {
+	what := file + " <- " + r.APIPath + "#" + strings.Join(r.Keys, ".") + " (extra root)"
+	got := v.get(r.APIPath, p, plans)
+	if got.err != nil {
+		v.add(Fail, what, "%v", got.err)
+		return nil
+	}
+	s, err := value(got.data, r.Keys)
+	if err != nil {
+		v.add(Fail, what, "%v", err)
+		return nil
+	}
+	certs, err := parseCerts(s)
+	if err != nil {
+		v.add(Fail, what, "%v", err)
+		return nil
+	}
+	now := v.opts.Now()
+	for _, c := range certs {
+		switch {
+		case !c.IsCA || c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+			v.add(Fail, what, "%s is not a CA certificate (basicConstraints CA:TRUE with keyCertSign): a root added for rotation must be the new CA's root", c.Subject)
+		case c.CheckSignatureFrom(c) != nil:
+			v.add(Fail, what, "%s is not self-signed (issued by %s): give the root, the last certificate of the new CA's chain, not an intermediate", c.Subject, c.Issuer)
+		case now.After(c.NotAfter):
+			v.add(Fail, what, "%s expired on %s", c.Subject, c.NotAfter.Format(time.DateOnly))
+		case c.NotAfter.Sub(now) < v.opts.WarnWithin:
+			v.add(Warn, what, "%s, a self-signed CA, expires in %d days (%s)", c.Subject, daysLeft(c, now), c.NotAfter.Format(time.DateOnly))
+		default:
+			v.add(Pass, what, "%s is a self-signed CA, valid for %d more days", c.Subject, daysLeft(c, now))
+		}
+	}
+	return certs
 }

@@ -290,11 +290,11 @@ func TestExplainAPIErrorNamesWhatVaultSaid(t *testing.T) {
 // istiod and a gateway share nothing, checked from the plans alone: the
 // report says so even when Vault is down (issue 14).
 func TestSeparation(t *testing.T) {
-	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{APIPath: "secret/data/istiod", Capability: wiring.Read}}}
+	istiod := &wiring.Plan{Role: "istiod", AuthPath: "auth/kubernetes", Files: []wiring.File{{SecretRead: wiring.SecretRead{APIPath: "secret/data/istiod", Capability: wiring.Read}}}}
 	gw := func(role, authPath string, paths ...string) *wiring.Plan {
 		p := &wiring.Plan{Role: role, AuthPath: authPath, Selector: map[string]string{"istio": "ingressgateway", "app": "gw"}}
 		for _, path := range paths {
-			p.Files = append(p.Files, wiring.File{APIPath: path, Capability: wiring.Read})
+			p.Files = append(p.Files, wiring.File{SecretRead: wiring.SecretRead{APIPath: path, Capability: wiring.Read}})
 		}
 		return p
 	}
@@ -386,6 +386,57 @@ func TestBundleChecksRunDespiteAMissingField(t *testing.T) {
 			out := runReport(t, fakeVault(t, map[string]map[string]any{"secret/data/istiod": fields}), istiodConfig)
 			matches(t, out, tc.patterns...)
 			noMatch(t, out, `PASS  bundle`)
+		})
+	}
+}
+
+// Each extra root of spec.rootRotation is read and must be a self-signed
+// CA certificate; the bundle is still checked against the source's own
+// root.
+func TestExtraRoots(t *testing.T) {
+	root := issue(t, "Old Root", true, nil)
+	inter := issue(t, "Old Intermediate", true, root)
+	next := issue(t, "New Root", true, nil)
+	nextInter := issue(t, "New Intermediate", true, next)
+	leaf := issue(t, "leaf.example.com", false, next)
+	const config = istiodConfig + `  rootRotation:
+    extraRoots:
+    - kv: {version: 2, path: secret/roots/next}
+`
+	bundle := map[string]any{"ca_key": inter.keyPEM, "ca_cert": inter.certPEM, "cert_chain": inter.certPEM + root.certPEM, "root_cert": root.certPEM}
+	for name, tc := range map[string]struct {
+		extra             map[string]any
+		patterns, noMatch []string
+	}{
+		"a new root": {map[string]any{"root_cert": next.certPEM}, []string{
+			`PASS  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Root is a self-signed CA, valid for \d+ more days`,
+			`PASS  bundle: key matches ca-cert.pem; CN=Old Intermediate is a CA; chain starts with it and leads to CN=Old Root`,
+		}, []string{`FAIL`}},
+		// In place: the new key, certificate and chain in the source,
+		// whose root field still holds the old root, the new root the
+		// extra one.
+		"the new chain under the extra root": {map[string]any{"root_cert": next.certPEM}, []string{
+			`PASS  bundle: key matches ca-cert.pem; CN=New Intermediate is a CA; chain starts with it and leads to CN=New Root`,
+		}, []string{`FAIL`}},
+		"an intermediate": {map[string]any{"root_cert": nextInter.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=New Intermediate is not self-signed \(issued by CN=New Root\)`,
+		}, nil},
+		"a leaf": {map[string]any{"root_cert": leaf.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): CN=leaf.example.com is not a CA certificate`,
+		}, nil},
+		"missing": {map[string]any{"other": next.certPEM}, []string{
+			`FAIL  root-cert.pem <- secret/data/roots/next#data.root_cert \(extra root\): has no field "data.root_cert" \(fields present: other\)`,
+		}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := bundle
+			if strings.Contains(name, "new chain") {
+				b = map[string]any{"ca_key": nextInter.keyPEM, "ca_cert": nextInter.certPEM, "cert_chain": nextInter.certPEM + next.certPEM, "root_cert": root.certPEM}
+			}
+			c := fakeVault(t, map[string]map[string]any{"secret/data/istiod": b, "secret/data/roots/next": tc.extra})
+			out := runReport(t, c, config)
+			matches(t, out, tc.patterns...)
+			noMatch(t, out, tc.noMatch...)
 		})
 	}
 }

@@ -139,7 +139,7 @@ func forIstioCSR(cfg *config.VaultCA, c *config.IstioCSR) *Plan {
 	return &Plan{
 		Container: IstiodContainer,
 		// Whoever may sign at the mount mints the mesh's certificates.
-		Files: []File{{APIPath: sign, Capability: Update, Reach: reach}},
+		Files: []File{{SecretRead: SecretRead{APIPath: sign, Capability: Update, Reach: reach}}},
 		Env:   []Pair{{Name: EnvEnableCAServer, Value: "false"}},
 		// The Vault role binds the issuer's service account, which
 		// cert-manager requests tokens of, never istiod's.

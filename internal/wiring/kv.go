@@ -70,7 +70,7 @@ func kvFile(secret config.KVSecret, field string) (File, error) {
 			reach = append(reach, mount+"/"+op+"/"+logical)
 		}
 	}
-	return File{APIPath: d.APIPath, Keys: keys, KVVersion: secret.Version, Template: tmpl, Capability: Read, Reach: reach}, nil
+	return File{SecretRead: SecretRead{APIPath: d.APIPath, Keys: keys, KVVersion: secret.Version, Capability: Read, Reach: reach}, Template: tmpl}, nil
 }
 
 // KVAPIPath is the API path of a KV secret: KV v2 puts data/ after the mount,

@@ -23,13 +23,13 @@ func mintBundleFile(s config.Spec, m *config.Mint, part Part) (File, error) {
 	// root, mints a CA that chains to the mesh's root.
 	reach := []string{MintMount(m.CSRPath) + "/", m.RootMount + "/", m.CSRPath, m.CAPath}
 	if part == PartRoot {
-		f := File{APIPath: m.RootMount + "/cert/ca", Keys: []string{"certificate"}, Capability: Read, Reach: reach}
+		f := File{SecretRead: SecretRead{APIPath: m.RootMount + "/cert/ca", Keys: []string{"certificate"}, Capability: Read, Reach: reach}}
 		var err error
 		f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
 		return f, err
 	}
-	f := File{APIPath: m.CAPath, Keys: []string{"certificate"}, Capability: Update, Reach: reach,
-		Requests: []PathCapability{generate, sign}}
+	f := File{SecretRead: SecretRead{APIPath: m.CAPath, Keys: []string{"certificate"}, Capability: Update, Reach: reach,
+		Requests: []PathCapability{generate, sign}}}
 	if part == PartKey {
 		f.APIPath, f.Keys, f.Requests = m.CSRPath, []string{"private_key"}, f.Requests[:1]
 	}

@@ -19,10 +19,15 @@ func pkiBundleFile(s config.Spec, pki *config.PKI, part Part) (File, error) {
 	if part == PartKey {
 		return kvFile(pki.Key.KVSecret, pki.Key.Field)
 	}
-	f := File{APIPath: pkiAPIPath(pki, part), Keys: []string{"certificate"}, Capability: Read,
-		// Whoever may issue or sign at the mesh's CA mounts mints certificates
-		// that chain to the mesh's root.
-		Reach: []string{pki.Mount + "/", pki.RootMount + "/"}}
+	// Whoever may issue or sign at the mesh's CA mounts mints certificates
+	// that chain to the mesh's root.
+	return pkiCAFile(pkiAPIPath(pki, part), pki.Mount+"/", pki.RootMount+"/")
+}
+
+// pkiCAFile is a file of a PKI mount's CA endpoint at apiPath; reach are
+// the mounts whose power it shows.
+func pkiCAFile(apiPath string, reach ...string) (File, error) {
+	f := File{SecretRead: SecretRead{APIPath: apiPath, Keys: []string{"certificate"}, Capability: Read, Reach: reach}}
 	var err error
 	f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
 	return f, err
@@ -54,5 +59,5 @@ func pkiCertificate(name string, pki *config.CertificatePKI, keyPerms string) ([
 	if err != nil {
 		return nil, true, err
 	}
-	return []File{{Name: name + ".pem", APIPath: issue, Template: bundle, Perms: keyPerms, Capability: Update, Certificate: name}}, true, nil
+	return []File{{Name: name + ".pem", SecretRead: SecretRead{APIPath: issue, Capability: Update}, Template: bundle, Perms: keyPerms, Certificate: name}}, true, nil
 }

@@ -27,6 +27,10 @@ const IstiodContainer = "discovery"
 const (
 	EnvRootCADir  = "ROOT_CA_DIR"
 	EnvAutoReload = "AUTO_RELOAD_PLUGIN_CERTS"
+	// EnvMultiRoot lets istiod (1.20 and later) load and publish a root
+	// file of more than one root, and take a changed one while it runs
+	// (pilot/pkg/bootstrap handleEvent: without it a new root is refused).
+	EnvMultiRoot = "ISTIO_MULTIROOT_MESH"
 	// EnvInjectStatus holds the injector's status annotation of the pod,
 	// through the downward API: InjectedStatus in a pod the injector
 	// mutated, empty in one it did not. ROOT_CA_DIR is built from it.
@@ -98,15 +102,24 @@ type File struct {
 	// Certificate is the gateway certificate the file belongs to, so that
 	// verify checks a key against its own certificate; empty for istiod.
 	Certificate string
-	APIPath     string // the Vault API path the template reads
+	// SecretRead is the file's own read: the one its secret annotation names.
+	SecretRead
+	// ExtraRoots are the further reads of istiod's root file
+	// (spec.rootRotation.extraRoots), whose PEMs follow its own.
+	ExtraRoots []SecretRead
+	Template   string // the agent template
+	Perms      string // file mode; empty for the agent's default
+}
+
+// SecretRead is one Vault read a file's template makes.
+type SecretRead struct {
+	APIPath string // the Vault API path the template reads
 	// Keys lead from the response's data to the PEM the template reads:
 	// [field] for KV v1, ["data", field] for KV v2, ["certificate"] for PKI.
 	Keys []string
 	// KVVersion is the version of the KV engine the file is read from, 0
 	// for a file from another engine.
 	KVVersion int
-	Template  string // the agent template
-	Perms     string // file mode; empty for the agent's default
 	// Capability is what the policy must grant on APIPath: read, or
 	// update for a PKI issue request.
 	Capability string
@@ -115,11 +128,15 @@ type File struct {
 	// intermediate, each with the arguments the policy pins.
 	Requests []PathCapability
 	// Reach is every Vault path that reads, changes or signs with what the
-	// file holds, APIPath among them: a KV v2 secret's metadata, delete,
+	// read returns, APIPath among them: a KV v2 secret's metadata, delete,
 	// destroy and undelete paths, or (a prefix, ending in /) the whole mount
 	// of a CA. Another plan given any of them would get at this file.
 	Reach []string
 }
+
+// Reads are all the reads of the file's template: its own, then the extra
+// roots'.
+func (f File) Reads() []SecretRead { return append([]SecretRead{f.SecretRead}, f.ExtraRoots...) }
 
 // Capabilities a file needs on its APIPath.
 const (
@@ -220,6 +237,9 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 		}
 		p.Files = append(p.Files, file)
 	}
+	if err := addExtraRoots(s, p.Files); err != nil {
+		return nil, err
+	}
 	p.Guard = guard(s.SecretVolumePath, p.Files)
 	p.Annotations = append(annotations(s, p, agentSettings{role: s.Vault.Role, authPath: s.Vault.AuthPath, initOnly: !s.Rotation}),
 		Pair{Name: GuardAnnotation, Value: guardText(s.SecretVolumePath, p.FilesDir)})
@@ -229,6 +249,11 @@ func ForIstiod(cfg *config.VaultCA) (*Plan, error) {
 	}
 	if s.Rotation {
 		p.Env = append(p.Env, Pair{Name: EnvAutoReload, Value: "true"})
+	}
+	// Any spec.rootRotation, even without extra roots: a root field that
+	// holds both roots itself needs it as well.
+	if s.RootRotation != nil {
+		p.Env = append(p.Env, Pair{Name: EnvMultiRoot, Value: "true"})
 	}
 	return p, nil
 }
@@ -338,18 +363,21 @@ func (p *Plan) APIPaths() []PathCapability {
 	var out []PathCapability
 	seen := map[string]bool{}
 	for _, f := range p.Files {
-		for _, r := range f.requests() {
-			if !seen[r.Path] {
-				seen[r.Path] = true
-				out = append(out, r)
+		for _, read := range f.Reads() {
+			for _, r := range read.requests() {
+				if !seen[r.Path] {
+					seen[r.Path] = true
+					out = append(out, r)
+				}
 			}
 		}
 	}
 	return out
 }
 
-// requests are the requests f's template makes.
-func (f File) requests() []PathCapability {
+// requests are the requests a read makes: its own, or the several of a
+// minted intermediate.
+func (f SecretRead) requests() []PathCapability {
 	if f.Requests != nil {
 		return f.Requests
 	}
@@ -384,13 +412,15 @@ func (p *Plan) SharedPaths(q *Plan) []string {
 }
 
 func reaches(apiPath string, f File) bool {
-	for _, r := range append([]string{f.APIPath}, f.Reach...) {
-		if prefix, ok := strings.CutSuffix(r, "/"); ok {
-			if apiPath == prefix || strings.HasPrefix(apiPath, r) {
+	for _, read := range f.Reads() {
+		for _, r := range append([]string{read.APIPath}, read.Reach...) {
+			if prefix, ok := strings.CutSuffix(r, "/"); ok {
+				if apiPath == prefix || strings.HasPrefix(apiPath, r) {
+					return true
+				}
+			} else if apiPath == r {
 				return true
 			}
-		} else if apiPath == r {
-			return true
 		}
 	}
 	return false
