@@ -23,7 +23,7 @@ import (
 )
 
 const usage = `Usage:
-  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--ca-cert FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain from the
@@ -33,7 +33,10 @@ const usage = `Usage:
       agent would, and checks only that role's paths: istiod's, or with
       --role NAME (a name or path, as for policy --role) a gateway's. Without
       --jwt, VAULT_TOKEN reads every path, or --role's only. Requests go to
-      VAULT_ADDR only: no redirect is followed.
+      VAULT_ADDR only: no redirect is followed. Vault's certificate is checked
+      against --ca-cert, else VAULT_CACERT, else spec.vault.caCert (the agent's
+      CA) if that file is here; with spec.vault.tlsSecret it is not (the agent
+      reads it at /vault/tls): pass the Secret's ca.crt with --ca-cert.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
 `
 
@@ -48,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	warnDays := fs.Int("warn-days", 30, "warn about certificates that expire within this many days")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on Vault after this long")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP to a Vault that is not on this machine")
+	caCert := fs.String("ca-cert", "", "file of the CA that signed Vault's certificate (over VAULT_CACERT); default spec.vault.caCert when that file is on this machine")
 	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
@@ -64,7 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Role = role.Path
 	}
-	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: *insecure, Timeout: *timeout})
+	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: *insecure, Timeout: *timeout,
+		CACert: *caCert, AgentCACert: cfg.Spec.Vault.CACert, TLSSecret: cfg.Spec.Vault.TLSSecret, SecretNamespace: firstOf(cfg.Spec.Istiod.Namespaces)})
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
 		return cli.ExitBadInput
@@ -106,4 +111,11 @@ func jwtFileError(err error) string {
 		err = pe.Err
 	}
 	return "--jwt: cannot read the token file: " + err.Error()
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

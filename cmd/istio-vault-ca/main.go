@@ -45,7 +45,7 @@ Usage:
       role body (role: pipe into "vault write AUTHPATH/role/NAME -"), or vault
       CLI commands writing every policy and role (commands). Each role gets a
       policy of its own; --role picks a gateway's instead of istiod's.
-  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--ca-cert FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain to root,
