@@ -119,12 +119,14 @@ func (e *env) admitted(t *testing.T, manifests string, namespace, deployment str
 	return e.k8s.mustPodFromDeployment(t, namespace, deployment)
 }
 
-func (e *env) verify(t *testing.T, cfgFile string) (string, int) {
+// verify runs `istio-vault-ca verify` logged in with istiod's token, as
+// a user outside the pod would: VAULT_ADDR only, extra flags passed on.
+func (e *env) verify(t *testing.T, cfgFile string, extra ...string) (string, int) {
 	t.Helper()
 	jwtFile := filepath.Join(t.TempDir(), "jwt")
 	must(t, os.WriteFile(jwtFile, []byte(e.jwt), 0o600))
 	out, stderr, code := tool(t, nil, []string{"VAULT_ADDR=" + e.vault.addr, "VAULT_TOKEN="},
-		"verify", "--config", cfgFile, "--jwt", jwtFile)
+		append([]string{"verify", "--config", cfgFile, "--jwt", jwtFile}, extra...)...)
 	return out + stderr, code
 }
 

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The Secret holding Vault's CA, and what vault-k8s (v1.6.2,
+// agent-inject/agent/container_volume.go) names its volume and mount.
+const (
+	vaultTLSSecret       = "vault-tls"
+	vaultTLSVolume       = "vault-tls-secrets"
+	vaultTLSMountPath    = "/vault/tls"
+	privateCAIstiodLines = `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+metadata: {name: private-ca}
+spec:
+  vault: {role: istiod, authPath: auth/kubernetes-private-ca, policy: istiod-private-ca%s}
+  source:
+    kv: {version: 2, path: secret/istio/private-ca}
+`
+)
+
+// TestVaultBehindPrivateCA is spec.vault.tlsSecret on a real control
+// plane: Vault serves TLS only with a certificate from a CA made in the
+// test; the tool's output for the istio-discovery chart is applied, the
+// real injector mutates istiod's pod, adding the Secret's volume to the
+// agent, and the agent, with the Secret read from the API server, trusts
+// Vault, renders the files and istiod loads them. Without the Secret the
+// pod cannot start, as the kubelet says; without the CA (a config with no
+// tlsSecret) the agent names the x509 failure. verify, run outside the pod,
+// names the Secret until it is given its CA with --ca-cert.
+func TestVaultBehindPrivateCA(t *testing.T) {
+	v, ca := startVaultPrivateCA(t)
+	e := &env{vault: v, k8s: startControlPlane(t)}
+	e.injector = e.k8s.startVaultInjector(t, v.addr, vaultInjectorWebhook)
+	e.jwt = e.k8s.token(t, istiodSA)
+	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
+
+	l := madeCA("private-ca", fmt.Sprintf(privateCAIstiodLines, ", tlsSecret: "+vaultTLSSecret), "Intermediate CA private", 41,
+		func(t *testing.T, v *api.Client, ca caBundle) {
+			kvPut(t, v, 2, "secret", "istio/private-ca", ca.fields())
+		})
+	cfgFile, _ := e.setup(t, l)
+
+	// verify runs where /vault/tls/ca.crt is not: it names the Secret,
+	// then passes with the Secret's CA.
+	out, code := e.verify(t, cfgFile)
+	if code != 2 || !strings.Contains(out, "spec.vault.caCert /vault/tls/ca.crt is where the injector mounts the Secret vault-tls (spec.vault.tlsSecret) in the agent's container, not on this machine: pass --ca-cert FILE") ||
+		!strings.Contains(out, "kubectl -n istio-system get secret vault-tls") {
+		t.Errorf("verify without the CA: exit %d, want 2 naming the Secret:\n%s", code, out)
+	}
+	if out, code := e.verify(t, cfgFile, "--ca-cert", ca.caFile); code != 0 || !strings.Contains(out, "trusts the CA in "+ca.caFile+" (--ca-cert)") {
+		t.Fatalf("verify --ca-cert: exit %d\n%s", code, out)
+	}
+
+	pod := e.injectedIstiod(t, cfgFile)
+	initC := checkInjectedPod(t, pod, false)
+	checkTLSSecretMounted(t, pod, initC)
+
+	// No Secret yet: the kubelet cannot mount the injector's volume.
+	_, err := e.k8s.mountPod(t, pod)
+	if want := `MountVolume.SetUp failed for volume "vault-tls-secrets" : secret "vault-tls" not found`; err == nil || err.Error() != want {
+		t.Errorf("the pod without the Secret: %v, want the kubelet's %q", err, want)
+	}
+
+	// The Secret with the CA under another key: mounted, but the agent
+	// finds no /vault/tls/ca.crt.
+	secrets := e.k8s.client.CoreV1().Secrets("istio-system")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: vaultTLSSecret, Namespace: "istio-system"},
+		Data: map[string][]byte{"vault-ca.pem": ca.pem}}
+	secret, err = secrets.Create(context.Background(), secret, metav1.CreateOptions{})
+	must(t, err)
+	wrongKey := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 30*time.Second)
+	waitLog(t, wrongKey, "ca.crt: no such file or directory")
+	wrongKey.cancel()
+
+	// The Secret as a user creates it (kubectl create secret generic
+	// vault-tls --from-file=ca.crt=vault-ca.pem -n istio-system).
+	secret.Data = map[string][]byte{"ca.crt": ca.pem}
+	_, err = secrets.Update(context.Background(), secret, metav1.UpdateOptions{})
+	must(t, err)
+	run := e.k8s.runPod(t, pod)
+	agent := run.startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
+	if err := agent.wait(); err != nil {
+		t.Fatalf("vault-agent-init failed: %v\n%s", err, agent.log.String())
+	}
+	checkFiles(t, agent, pod)
+	root, caCert := l.want(t, e.vault.client)
+	if gotRoot, gotCA := renderedCA(t, agent, pod); !samePEM(gotRoot, root) || !samePEM(gotCA, caCert) {
+		t.Errorf("the agent rendered a root or CA certificate other than Vault's")
+	}
+	istiod := run.startIstiod(t)
+	istiod.waitReady(t)
+	if got := istiod.publishedRoot(t, e.k8s, "e2e-private-ca"); !samePEM(got, root) {
+		t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
+	}
+	istiod.workloadSigned(t, e.k8s, root, caCert)
+	istiod.proc.stop()
+
+	// Without tlsSecret the agent trusts only the system's roots: it
+	// cannot log in, and says why.
+	noCA := writeTestConfig(t, fmt.Sprintf(privateCAIstiodLines, ""))
+	pod = e.injectedIstiod(t, noCA)
+	initC = checkInjectedPod(t, pod, false)
+	if findVolume(pod, vaultTLSVolume) != nil {
+		t.Errorf("a config without tlsSecret mounts %s", vaultTLSVolume)
+	}
+	agent = e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
+	waitLog(t, agent, "x509: certificate signed by unknown authority")
+	if agent.tryRead("ca-key.pem") != "" {
+		t.Errorf("the agent without Vault's CA rendered the key")
+	}
+	agent.cancel()
+}
+
+// checkTLSSecretMounted asserts what the injector made of tls-secret and
+// ca-cert: the Secret's volume in the pod, mounted at /vault/tls in the
+// agent, whose config trusts /vault/tls/ca.crt.
+func checkTLSSecretMounted(t *testing.T, pod *corev1.Pod, agent *corev1.Container) {
+	t.Helper()
+	vol := findVolume(pod, vaultTLSVolume)
+	if vol == nil || vol.Secret == nil || vol.Secret.SecretName != vaultTLSSecret {
+		t.Fatalf("the injector added no Secret volume %s of %s: %+v", vaultTLSVolume, vaultTLSSecret, pod.Spec.Volumes)
+	}
+	mounted := false
+	for _, m := range agent.VolumeMounts {
+		mounted = mounted || m.Name == vaultTLSVolume && m.MountPath == vaultTLSMountPath
+	}
+	if !mounted {
+		t.Errorf("%s does not mount %s at %s: %+v", agent.Name, vaultTLSVolume, vaultTLSMountPath, agent.VolumeMounts)
+	}
+	vault, _ := agentConfig(t, agent)["vault"].(map[string]any)
+	if vault["ca_cert"] != vaultTLSMountPath+"/ca.crt" {
+		t.Errorf("the agent's vault stanza trusts %v, want %s/ca.crt", vault["ca_cert"], vaultTLSMountPath)
+	}
+}
+
+func findVolume(pod *corev1.Pod, name string) *corev1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+// waitLog waits for an agent that cannot render to log what stops it.
+func waitLog(t *testing.T, agent *agentRun, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(45 * time.Second); !strings.Contains(agent.log.String(), want); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent never said %q:\n%s", want, agent.log.String())
+		}
+	}
+}
