@@ -87,23 +87,7 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 	secret.Data = map[string][]byte{"ca.crt": ca.pem}
 	_, err = secrets.Update(context.Background(), secret, metav1.UpdateOptions{})
 	must(t, err)
-	run := e.k8s.runPod(t, pod)
-	agent := run.startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
-	if err := agent.wait(); err != nil {
-		t.Fatalf("vault-agent-init failed: %v\n%s", err, agent.log.String())
-	}
-	checkFiles(t, agent, pod)
-	root, caCert := l.want(t, e.vault.client)
-	if gotRoot, gotCA := renderedCA(t, agent, pod); !samePEM(gotRoot, root) || !samePEM(gotCA, caCert) {
-		t.Errorf("the agent rendered a root or CA certificate other than Vault's")
-	}
-	istiod := run.startIstiod(t)
-	istiod.waitReady(t)
-	if got := istiod.publishedRoot(t, e.k8s, "e2e-private-ca"); !samePEM(got, root) {
-		t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
-	}
-	istiod.workloadSigned(t, e.k8s, root, caCert)
-	istiod.proc.stop()
+	e.rendersAndLoads(t, pod, initC, l, "e2e-private-ca")
 
 	// Without tlsSecret the agent trusts only the system's roots: it
 	// cannot log in, and says why.
@@ -113,7 +97,7 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 	if findVolume(pod, vaultTLSVolume) != nil {
 		t.Errorf("a config without tlsSecret mounts %s", vaultTLSVolume)
 	}
-	agent = e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
+	agent := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
 	waitLog(t, agent, "x509: certificate signed by unknown authority")
 	if agent.tryRead("ca-key.pem") != "" {
 		t.Errorf("the agent without Vault's CA rendered the key")

@@ -105,7 +105,7 @@ func TestForeignAnnotationNamesTheConfigField(t *testing.T) {
 // (every optional setting; gateways with KV and PKI certificates; a
 // gateway plan adjusted to a root proxy): a second run is not refused.
 func TestOwnAnnotationsAreNotForeign(t *testing.T) {
-	cfg, err := config.Load([]byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+	istiod, gw := istiodAndGateway(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 spec:
   rotation: true
@@ -118,18 +118,7 @@ spec:
     certificates:
     - {name: bookinfo, kv: {version: 2, path: secret/gw/bookinfo, certField: tls.crt, keyField: tls.key, caField: ca.crt}}
     - {name: api, pki: {mount: pki_int, role: gateway, commonName: api.example.com}}
-`), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	istiod, err := ForIstiod(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := ForGateway(cfg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	root, group := int64(0), int64(1337)
 	rootGW, err := gw.ForWorkload(RunAs{User: &root, Group: &group})
 	if err != nil {
@@ -154,7 +143,7 @@ spec:
 // which the injector does not set by itself), and a second run does not
 // refuse them.
 func TestTLSSecretReachesEveryAgent(t *testing.T) {
-	cfg, err := config.Load([]byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+	istiod, gw := istiodAndGateway(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 spec:
   vault: {role: istiod, address: "https://vault.example.com:8200", tlsSecret: vault-tls}
@@ -164,18 +153,7 @@ spec:
     mountPath: /etc/istio/ingress-certs
     certificates:
     - {name: bookinfo, kv: {version: 2, path: secret/gw/bookinfo}}
-`), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	istiod, err := ForIstiod(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := ForGateway(cfg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	for _, p := range []*Plan{istiod, gw} {
 		got := map[string]string{}
 		for _, a := range p.Annotations {
@@ -191,4 +169,21 @@ spec:
 			t.Errorf("%s: tls-skip-verify written", p.Setting)
 		}
 	}
+}
+
+// istiodAndGateway are the plans of istiod and of the first gateway of a
+// config.
+func istiodAndGateway(t *testing.T, cfgText string) (istiod, gw *Plan) {
+	t.Helper()
+	cfg, err := config.Load([]byte(cfgText), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if istiod, err = ForIstiod(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if gw, err = ForGateway(cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	return istiod, gw
 }
