@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +20,18 @@ const (
 	vaultTLSSecret       = "vault-tls"
 	vaultTLSVolume       = "vault-tls-secrets"
 	vaultTLSMountPath    = "/vault/tls"
-	privateCAIstiodLines = `apiVersion: istio-vault-ca.dev/v1alpha1
+	privateCAConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: private-ca}
 spec:
   vault: {role: istiod, authPath: auth/kubernetes-private-ca, policy: istiod-private-ca%s}
+  gateways:
+  - selector: {istio: ingressgateway}
+    role: istio-ingressgateway
+    mountPath: /etc/istio/ingress-certs
+    certificates:
+    - name: bookinfo
+      kv: {version: 2, path: secret/gateways/private-ca/bookinfo, certField: tls.crt, keyField: tls.key}
   source:
     kv: {version: 2, path: secret/istio/private-ca}
 `
@@ -44,9 +53,11 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 	e.jwt = e.k8s.token(t, istiodSA)
 	e.k8s.apply(t, []byte(istioCRDs(t)), applyOptions{})
 
-	l := madeCA("private-ca", fmt.Sprintf(privateCAIstiodLines, ", tlsSecret: "+vaultTLSSecret), "Intermediate CA private", 41,
+	l := madeCA("private-ca", fmt.Sprintf(privateCAConfig, ", tlsSecret: "+vaultTLSSecret), "Intermediate CA private", 41,
 		func(t *testing.T, v *api.Client, ca caBundle) {
 			kvPut(t, v, 2, "secret", "istio/private-ca", ca.fields())
+			crt, key := leaf(t, ca, ca.keyPEM, "bookinfo.example.com")
+			kvPut(t, v, 2, "secret", "gateways/private-ca/bookinfo", map[string]any{"tls.crt": crt + ca.certPEM, "tls.key": key})
 		})
 	cfgFile, _ := e.setup(t, l)
 
@@ -73,11 +84,7 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 
 	// The Secret with the CA under another key: mounted, but the agent
 	// finds no /vault/tls/ca.crt.
-	secrets := e.k8s.client.CoreV1().Secrets("istio-system")
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: vaultTLSSecret, Namespace: "istio-system"},
-		Data: map[string][]byte{"vault-ca.pem": ca.pem}}
-	secret, err = secrets.Create(context.Background(), secret, metav1.CreateOptions{})
-	must(t, err)
+	secret := createVaultTLSSecret(t, e.k8s, "istio-system", "vault-ca.pem", ca.pem)
 	wrongKey := e.k8s.runPod(t, pod).startAgent(t, initC, secretVolumePath(pod), 30*time.Second)
 	waitLog(t, wrongKey, "ca.crt: no such file or directory")
 	wrongKey.cancel()
@@ -85,13 +92,32 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 	// The Secret as a user creates it (kubectl create secret generic
 	// vault-tls --from-file=ca.crt=vault-ca.pem -n istio-system).
 	secret.Data = map[string][]byte{"ca.crt": ca.pem}
-	_, err = secrets.Update(context.Background(), secret, metav1.UpdateOptions{})
+	_, err = e.k8s.client.CoreV1().Secrets("istio-system").Update(context.Background(), secret, metav1.UpdateOptions{})
 	must(t, err)
 	e.rendersAndLoads(t, pod, initC, l, "e2e-private-ca")
 
+	// The gateway's agent, in its own namespace, needs the Secret there.
+	in, err := os.ReadFile(gatewayManifests)
+	must(t, err)
+	gw := e.injectedGateway(t, in, cfgFile)
+	gwInit := &gw.Spec.InitContainers[0]
+	checkTLSSecretMounted(t, gw, gwInit)
+	if _, err := e.k8s.mountPod(t, gw); err == nil || !strings.Contains(err.Error(), `secret "vault-tls" not found`) {
+		t.Errorf("the gateway's pod without the Secret in %s: %v", gw.Namespace, err)
+	}
+	createVaultTLSSecret(t, e.k8s, gw.Namespace, "ca.crt", ca.pem)
+	gwAgent := e.k8s.runPod(t, gw).startAgent(t, gwInit, secretVolumePath(gw), 60*time.Second)
+	if err := gwAgent.wait(); err != nil {
+		t.Fatalf("the gateway's vault-agent-init failed: %v", err)
+	}
+	root, _ := l.want(t, e.vault.client)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(root))
+	servingPair(t, gwAgent.dir, "bookinfo.crt", "bookinfo.key", "bookinfo.example.com", roots)
+
 	// Without tlsSecret the agent trusts only the system's roots: it
 	// cannot log in, and says why.
-	noCA := writeTestConfig(t, fmt.Sprintf(privateCAIstiodLines, ""))
+	noCA := writeTestConfig(t, fmt.Sprintf(privateCAConfig, ""))
 	pod = e.injectedIstiod(t, noCA)
 	initC = checkInjectedPod(t, pod, false)
 	if findVolume(pod, vaultTLSVolume) != nil {
@@ -144,4 +170,17 @@ func waitLog(t *testing.T, agent *agentRun, want string) {
 			t.Fatalf("the agent never said %q:\n%s", want, agent.log.String())
 		}
 	}
+}
+
+// createVaultTLSSecret creates the Secret holding Vault's CA under key in
+// namespace, as kubectl create secret generic vault-tls
+// --from-file=<key>=vault-ca.pem does.
+func createVaultTLSSecret(t *testing.T, cp *controlPlane, namespace, key string, ca []byte) *corev1.Secret {
+	t.Helper()
+	s, err := cp.client.CoreV1().Secrets(namespace).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: vaultTLSSecret, Namespace: namespace},
+		Data:       map[string][]byte{key: ca},
+	}, metav1.CreateOptions{})
+	must(t, err)
+	return s
 }
