@@ -17,10 +17,10 @@ import (
 // The Secret holding Vault's CA, and what vault-k8s (v1.6.2,
 // agent-inject/agent/container_volume.go) names its volume and mount.
 const (
-	vaultTLSSecret       = "vault-tls"
-	vaultTLSVolume       = "vault-tls-secrets"
-	vaultTLSMountPath    = "/vault/tls"
-	privateCAConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
+	vaultTLSSecret    = "vault-tls"
+	vaultTLSVolume    = "vault-tls-secrets"
+	vaultTLSMountPath = "/vault/tls"
+	privateCAConfig   = `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 metadata: {name: private-ca}
 spec:
