@@ -138,7 +138,11 @@ func checkTLSSecretMounted(t *testing.T, pod *corev1.Pod, agent *corev1.Containe
 	t.Helper()
 	vol := findVolume(pod, vaultTLSVolume)
 	if vol == nil || vol.Secret == nil || vol.Secret.SecretName != vaultTLSSecret {
-		t.Fatalf("the injector added no Secret volume %s of %s: %+v", vaultTLSVolume, vaultTLSSecret, pod.Spec.Volumes)
+		var names []string
+		for _, v := range pod.Spec.Volumes {
+			names = append(names, v.Name)
+		}
+		t.Fatalf("the injector added no Secret volume %s of %s; the pod's volumes: %v", vaultTLSVolume, vaultTLSSecret, names)
 	}
 	mounted := false
 	for _, m := range agent.VolumeMounts {
@@ -183,4 +187,49 @@ func createVaultTLSSecret(t *testing.T, cp *controlPlane, namespace, key string,
 	}, metav1.CreateOptions{})
 	must(t, err)
 	return s
+}
+
+// TestTLSSecretWithTheInjectorsCode runs vault-k8s's own mutation code
+// (v1.6.2, in process) on the tool's output for the istiod chart and the
+// gateway chart with spec.vault.tlsSecret: every agent container it adds,
+// init and sidecar, istiod's and the gateway's, mounts the Secret at
+// /vault/tls and trusts /vault/tls/ca.crt; without tlsSecret, none does.
+func TestTLSSecretWithTheInjectorsCode(t *testing.T) {
+	withSecret := writeTestConfig(t, strings.Replace(fmt.Sprintf(privateCAConfig, ", tlsSecret: "+vaultTLSSecret), "spec:\n", "spec:\n  rotation: true\n", 1))
+	without := writeTestConfig(t, fmt.Sprintf(privateCAConfig, ""))
+	gatewayChart, err := os.ReadFile(gatewayManifests)
+	must(t, err)
+	pods := func(cfgFile string) []*corev1.Pod {
+		gwOut, stderr, code := tool(t, gatewayChart, nil, "--config", cfgFile)
+		if code != 0 {
+			t.Fatalf("istio-vault-ca on the gateway chart: exit %d: %s", code, stderr)
+		}
+		out := []*corev1.Pod{inject(t, podFor(t, []byte(renderedIstiod(t, cfgFile))), "https://127.0.0.1:8200")}
+		for _, doc := range strings.Split(gwOut, "\n---\n") {
+			if strings.Contains(doc, "\nkind: Deployment\n") {
+				out = append(out, inject(t, podFor(t, []byte(doc)), "https://127.0.0.1:8200"))
+			}
+		}
+		if len(out) != 2 {
+			t.Fatalf("%d pods, want istiod's and the gateway's", len(out))
+		}
+		return out
+	}
+	agents := 0
+	for _, pod := range pods(withSecret) {
+		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+			if c.Name == "vault-agent-init" || c.Name == "vault-agent" {
+				agents++
+				checkTLSSecretMounted(t, pod, &c)
+			}
+		}
+	}
+	if agents != 4 {
+		t.Errorf("%d agent containers, want an init and a sidecar agent in istiod's and in the gateway's pod", agents)
+	}
+	for _, pod := range pods(without) {
+		if findVolume(pod, vaultTLSVolume) != nil {
+			t.Errorf("%s: a config without tlsSecret mounts %s", pod.Name, vaultTLSVolume)
+		}
+	}
 }
