@@ -233,3 +233,31 @@ func TestTLSSecretWithTheInjectorsCode(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyVaultBehindPrivateCA is verify against a real Vault serving
+// TLS with a certificate from a CA made in the test, with a config naming
+// the Secret that holds it: outside the pod, /vault/tls/ca.crt is not
+// there, so verify names the Secret (not a TLS error against the system's
+// roots); --ca-cert with the CA passes, another CA fails the handshake.
+func TestVerifyVaultBehindPrivateCA(t *testing.T) {
+	v, ca := startVaultPrivateCA(t)
+	made, _, _, _ := newCA(t, nil, nil, "", "Intermediate CA verify", 42)
+	kvPut(t, v.client, 2, "secret", "verify", made.fields())
+	cfg := writeTestConfig(t, strings.Replace(verifyConfig, "vault: {role: istiod}", "vault: {role: istiod, tlsSecret: vault-tls}", 1))
+	verify := func(args ...string) (string, int) {
+		env := []string{"VAULT_ADDR=" + v.addr, "VAULT_TOKEN=" + rootToken, "VAULT_CACERT=", "VAULT_SKIP_VERIFY="}
+		out, stderr, code := tool(t, nil, env, append([]string{"verify", "--config", cfg, "--timeout", "10s"}, args...)...)
+		return out + stderr, code
+	}
+	if out, code := verify(); code != 2 || !strings.Contains(out, "is where the injector mounts the Secret vault-tls (spec.vault.tlsSecret)") {
+		t.Errorf("without the CA: exit %d, want 2 naming the Secret:\n%s", code, out)
+	}
+	if out, code := verify("--ca-cert", ca.caFile); code != 0 || !strings.Contains(out, "0 failed") {
+		t.Errorf("--ca-cert with Vault's CA: exit %d:\n%s", code, out)
+	}
+	other, _ := selfSignedCA(t, "not Vault's CA")
+	otherFile := writeTestConfig(t, pemCert(other.Raw))
+	if out, code := verify("--ca-cert", otherFile); code != 1 || !strings.Contains(out, "x509") || !strings.Contains(out, "TLS handshake failed") {
+		t.Errorf("--ca-cert with another CA: exit %d, want 1 and the TLS failure:\n%s", code, out)
+	}
+}
