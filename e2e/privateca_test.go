@@ -97,6 +97,16 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 	e.rendersAndLoads(t, pod, initC, l, "e2e-private-ca")
 
 	// The gateway's agent, in its own namespace, needs the Secret there.
+	// istiod is stopped: its chart's sidecar-injector webhooks, which
+	// match the gateway's pod, would fail its creation.
+	webhooks := e.k8s.client.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	list, err := webhooks.List(context.Background(), metav1.ListOptions{})
+	must(t, err)
+	for _, w := range list.Items {
+		if w.Name != vaultInjectorWebhook {
+			must(t, webhooks.Delete(context.Background(), w.Name, metav1.DeleteOptions{}))
+		}
+	}
 	in, err := os.ReadFile(gatewayManifests)
 	must(t, err)
 	gw := e.injectedGateway(t, in, cfgFile)
