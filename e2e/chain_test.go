@@ -119,12 +119,14 @@ func (e *env) admitted(t *testing.T, manifests string, namespace, deployment str
 	return e.k8s.mustPodFromDeployment(t, namespace, deployment)
 }
 
-func (e *env) verify(t *testing.T, cfgFile string) (string, int) {
+// verify runs `istio-vault-ca verify` logged in with istiod's token, as
+// a user outside the pod would: VAULT_ADDR only, extra flags passed on.
+func (e *env) verify(t *testing.T, cfgFile string, extra ...string) (string, int) {
 	t.Helper()
 	jwtFile := filepath.Join(t.TempDir(), "jwt")
 	must(t, os.WriteFile(jwtFile, []byte(e.jwt), 0o600))
 	out, stderr, code := tool(t, nil, []string{"VAULT_ADDR=" + e.vault.addr, "VAULT_TOKEN="},
-		"verify", "--config", cfgFile, "--jwt", jwtFile)
+		append([]string{"verify", "--config", cfgFile, "--jwt", jwtFile}, extra...)...)
 	return out + stderr, code
 }
 
@@ -270,28 +272,34 @@ func TestChain(t *testing.T) {
 
 			pod := e.injectedIstiod(t, cfgFile)
 			initC := checkInjectedPod(t, pod, false)
-			volumePath := pod.Annotations["vault.hashicorp.com/secret-volume-path"]
-			run := e.k8s.runPod(t, pod)
-			agent := run.startAgent(t, initC, volumePath, 60*time.Second)
-			if err := agent.wait(); err != nil {
-				t.Fatalf("vault-agent-init failed: %v", err)
-			}
-			checkFiles(t, agent, pod)
-			// What Vault holds, apart from what the agent rendered.
-			root, caCert := l.want(t, e.vault.client)
-			if gotRoot, gotCA := renderedCA(t, agent, pod); !samePEM(gotRoot, root) || !samePEM(gotCA, caCert) {
-				t.Errorf("the agent rendered a root or CA certificate other than Vault's")
-			}
-
-			istiod := run.startIstiod(t)
-			istiod.waitReady(t)
-			if got := istiod.publishedRoot(t, e.k8s, fmt.Sprintf("e2e-ns-%d", i)); !samePEM(got, root) {
-				t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
-			}
-			istiod.workloadSigned(t, e.k8s, root, caCert)
-			istiod.proc.stop()
+			e.rendersAndLoads(t, pod, initC, l, fmt.Sprintf("e2e-ns-%d", i))
 		})
 	}
+}
+
+// rendersAndLoads runs istiod's pod from the init agent on: the agent
+// renders the files, which hold what Vault holds (known apart from what
+// the agent rendered), and the real istiod loads them, publishes Vault's
+// root in a new namespace and signs a workload's CSR with Vault's CA.
+func (e *env) rendersAndLoads(t *testing.T, pod *corev1.Pod, initC *corev1.Container, l layout, namespace string) {
+	t.Helper()
+	run := e.k8s.runPod(t, pod)
+	agent := run.startAgent(t, initC, secretVolumePath(pod), 60*time.Second)
+	if err := agent.wait(); err != nil {
+		t.Fatalf("vault-agent-init failed: %v", err)
+	}
+	checkFiles(t, agent, pod)
+	root, caCert := l.want(t, e.vault.client)
+	if gotRoot, gotCA := renderedCA(t, agent, pod); !samePEM(gotRoot, root) || !samePEM(gotCA, caCert) {
+		t.Errorf("the agent rendered a root or CA certificate other than Vault's")
+	}
+	istiod := run.startIstiod(t)
+	istiod.waitReady(t)
+	if got := istiod.publishedRoot(t, e.k8s, namespace); !samePEM(got, root) {
+		t.Errorf("istiod publishes a root other than Vault's:\n%s\nwant:\n%s", got, root)
+	}
+	istiod.workloadSigned(t, e.k8s, root, caCert)
+	istiod.proc.stop()
 }
 
 // samePEM compares PEM texts as the certificates they hold (a rendered file

@@ -39,8 +39,22 @@ type podRun struct {
 	patterns map[string]*regexp.Regexp
 }
 
-// runPod prepares the pod's volumes.
+// runPod prepares the pod's volumes; a volume the kubelet could not mount
+// fails the test.
 func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
+	t.Helper()
+	r, err := cp.mountPod(t, pod)
+	if err != nil {
+		t.Fatalf("pod %s: the kubelet would not start it: %v", pod.Name, err)
+	}
+	return r
+}
+
+// mountPod prepares the pod's volumes, or says, in the words of the
+// kubelet's FailedMount event, which one the kubelet could not mount: a
+// Secret or ConfigMap that does not exist and is not optional (the pod
+// then stays in ContainerCreating).
+func (cp *controlPlane) mountPod(t *testing.T, pod *corev1.Pod) (*podRun, error) {
 	t.Helper()
 	// Not t.TempDir: its parent is private to root, and the pod's processes
 	// run as the pod's uids, which must reach their volumes.
@@ -58,18 +72,28 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			// The kubelet makes an emptyDir writable by every uid of the pod.
 			must(t, os.Chmod(vd, 0o777))
 		case v.ConfigMap != nil:
-			if data, ok := r.apiData(t, false, v.ConfigMap.Name, v.ConfigMap.Optional); ok {
+			data, ok, err := r.apiData(t, false, v.ConfigMap.Name, v.ConfigMap.Optional)
+			if err != nil {
+				return nil, mountError(v.Name, err)
+			}
+			if ok {
 				r.writeData(t, vd, data, v.ConfigMap.Items)
 				chmodAll(t, vd, v.ConfigMap.DefaultMode)
 			}
 		case v.Secret != nil:
-			if data, ok := r.apiData(t, true, v.Secret.SecretName, v.Secret.Optional); ok {
+			data, ok, err := r.apiData(t, true, v.Secret.SecretName, v.Secret.Optional)
+			if err != nil {
+				return nil, mountError(v.Name, err)
+			}
+			if ok {
 				r.writeData(t, vd, data, v.Secret.Items)
 				chmodAll(t, vd, v.Secret.DefaultMode)
 			}
 		case v.Projected != nil:
 			for _, src := range v.Projected.Sources {
-				r.project(t, vd, src)
+				if err := r.project(t, vd, src); err != nil {
+					return nil, mountError(v.Name, err)
+				}
 			}
 		case v.DownwardAPI != nil:
 			r.downwardAPI(t, vd, v.DownwardAPI.Items)
@@ -77,7 +101,12 @@ func (cp *controlPlane) runPod(t *testing.T, pod *corev1.Pod) *podRun {
 			t.Fatalf("pod %s: volume %s is of a kind the test cannot provide", pod.Name, v.Name)
 		}
 	}
-	return r
+	return r, nil
+}
+
+// mountError is the kubelet's FailedMount message for a volume.
+func mountError(volume string, err error) error {
+	return fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", volume, err)
 }
 
 // chmodAll gives a volume's files their defaultMode (0644 when unset).
@@ -111,9 +140,10 @@ func (r *podRun) downwardAPI(t *testing.T, dir string, items []corev1.DownwardAP
 
 // apiData is the data of a ConfigMap, or of a Secret, in the pod's
 // namespace. ok is false for one that does not exist and is optional (the
-// kubelet leaves its volume empty); one that does not exist and is not
-// optional fails the test, as the kubelet would not start the pod.
-func (r *podRun) apiData(t *testing.T, secret bool, name string, optional *bool) (data map[string][]byte, ok bool) {
+// kubelet leaves its volume empty); for one that does not exist and is not
+// optional, err is the kubelet's `secret "name" not found`, as it would
+// not start the pod.
+func (r *podRun) apiData(t *testing.T, secret bool, name string, optional *bool) (data map[string][]byte, ok bool, notFound error) {
 	t.Helper()
 	ctx := context.Background()
 	var err error
@@ -131,11 +161,18 @@ func (r *podRun) apiData(t *testing.T, secret bool, name string, optional *bool)
 			}
 		}
 	}
-	if apierrors.IsNotFound(err) && optional != nil && *optional {
-		return nil, false
+	if apierrors.IsNotFound(err) {
+		if optional != nil && *optional {
+			return nil, false, nil
+		}
+		kind := "configmap"
+		if secret {
+			kind = "secret"
+		}
+		return nil, false, fmt.Errorf("%s %q not found", kind, name)
 	}
 	must(t, err)
-	return data, true
+	return data, true, nil
 }
 
 func (r *podRun) writeData(t *testing.T, dir string, data map[string][]byte, items []corev1.KeyToPath) {
@@ -156,7 +193,7 @@ func (r *podRun) writeData(t *testing.T, dir string, data map[string][]byte, ite
 }
 
 // project fills one source of a projected volume.
-func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) {
+func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) error {
 	t.Helper()
 	switch {
 	case src.ServiceAccountToken != nil:
@@ -175,16 +212,25 @@ func (r *podRun) project(t *testing.T, dir string, src corev1.VolumeProjection) 
 			must(t, os.Chmod(f, 0o600))
 		}
 	case src.ConfigMap != nil:
-		if data, ok := r.apiData(t, false, src.ConfigMap.Name, src.ConfigMap.Optional); ok {
+		data, ok, err := r.apiData(t, false, src.ConfigMap.Name, src.ConfigMap.Optional)
+		if err != nil {
+			return err
+		}
+		if ok {
 			r.writeData(t, dir, data, src.ConfigMap.Items)
 		}
 	case src.Secret != nil:
-		if data, ok := r.apiData(t, true, src.Secret.Name, src.Secret.Optional); ok {
+		data, ok, err := r.apiData(t, true, src.Secret.Name, src.Secret.Optional)
+		if err != nil {
+			return err
+		}
+		if ok {
 			r.writeData(t, dir, data, src.Secret.Items)
 		}
 	case src.DownwardAPI != nil:
 		r.downwardAPI(t, dir, src.DownwardAPI.Items)
 	}
+	return nil
 }
 
 // sharedUID is the uid every container of the pod runs as, if there is one.
@@ -267,7 +313,10 @@ func (r *podRun) env(t *testing.T, c *corev1.Container) []string {
 // kubelet would refuse to start the container.
 func (r *podRun) keyRef(t *testing.T, c *corev1.Container, env string, secret bool, name, key string, optional *bool) string {
 	t.Helper()
-	data, _ := r.apiData(t, secret, name, optional)
+	data, _, err := r.apiData(t, secret, name, optional)
+	if err != nil {
+		t.Fatalf("container %s: env %s: %v: the kubelet would not start it (CreateContainerConfigError)", c.Name, env, err)
+	}
 	v, found := data[key]
 	if !found && (optional == nil || !*optional) {
 		t.Fatalf("container %s: env %s refers to a missing key: the kubelet would not start it", c.Name, env)

@@ -60,6 +60,43 @@ type vaultServer struct {
 // such as -dev-tls are passed on.
 func startVault(t *testing.T, extra ...string) *vaultServer {
 	t.Helper()
+	return runVault(t, nil, extra...)
+}
+
+// privateCA is the certificate of a CA the test made, and the file
+// holding it.
+type privateCA struct {
+	pem    []byte
+	caFile string
+}
+
+// startVaultPrivateCA runs the dev server with one more listener, which
+// serves TLS with a certificate for 127.0.0.1 and localhost issued by a
+// CA generated here, as Vault behind a company's private CA is: only who
+// trusts that CA reaches Vault through it. The server's address is that
+// listener (the dev listener, plain HTTP, stays unused).
+func startVaultPrivateCA(t *testing.T) (*vaultServer, *privateCA) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key := selfSignedCA(t, "e2e private CA of Vault")
+	ca := &privateCA{pem: []byte(pemCert(cert.Raw)), caFile: filepath.Join(dir, "vault-ca.pem")}
+	certPEM, keyPEM := issueServing(t, cert, key, "vault", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")})
+	certFile, keyFile := filepath.Join(dir, "vault-cert.pem"), filepath.Join(dir, "vault-key.pem")
+	must(t, os.WriteFile(ca.caFile, ca.pem, 0o644))
+	must(t, os.WriteFile(certFile, certPEM, 0o600))
+	must(t, os.WriteFile(keyFile, keyPEM, 0o600))
+	l := &vaultListener{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), caFile: ca.caFile}
+	hcl := filepath.Join(dir, "listener.hcl")
+	must(t, os.WriteFile(hcl, []byte(fmt.Sprintf("listener \"tcp\" {\n  address = %q\n  tls_cert_file = %q\n  tls_key_file = %q\n}\n", l.addr, certFile, keyFile)), 0o600))
+	return runVault(t, l, "-config="+hcl), ca
+}
+
+// vaultListener is a TLS listener of a config the test wrote: the server
+// is reached there, trusting caFile.
+type vaultListener struct{ addr, caFile string }
+
+func runVault(t *testing.T, tlsListener *vaultListener, extra ...string) *vaultServer {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"server", "-dev",
@@ -77,6 +114,11 @@ func startVault(t *testing.T, extra ...string) *vaultServer {
 			waitForFile(t, v.caCert)
 			must(t, cfg.ConfigureTLS(&api.TLSConfig{CACert: v.caCert}))
 		}
+	}
+	if tlsListener != nil {
+		cfg.Address = "https://" + tlsListener.addr
+		v.caCert = tlsListener.caFile
+		must(t, cfg.ConfigureTLS(&api.TLSConfig{CACert: v.caCert}))
 	}
 	client, err := api.NewClient(cfg)
 	if err != nil {

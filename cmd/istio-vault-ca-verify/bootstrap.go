@@ -14,7 +14,7 @@ import (
 )
 
 const bootstrapUsage = `Usage:
-  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--timeout D] [--allow-insecure-http] [--verbose]
+  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--ca-cert FILE] [--timeout D] [--allow-insecure-http] [--verbose]
       Mint the intermediate CA of a PKI source (spec.source.pki) in Vault, as
       an operator, with VAULT_TOKEN (VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE
       as for verify): enable the mount if absent (max lease TTL --ttl),
@@ -39,6 +39,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	keyType := fs.String("key-type", "rsa", "the intermediate's key: rsa (2048 bits) or ec (P-256)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up on Vault after this long")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP to a Vault that is not on this machine")
+	caCert := fs.String("ca-cert", "", "file of the CA that signed Vault's certificate (over VAULT_CACERT); default spec.vault.caCert when that file is on this machine")
 	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
@@ -66,7 +67,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	if *commonName == "" {
 		*commonName = defaultCommonName(cfg)
 	}
-	client, notes, err := newClient(cfg, *insecure, *timeout)
+	client, notes, err := newClient(cfg, *insecure, *timeout, *caCert)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -28,7 +28,7 @@ import (
 )
 
 const usage = `Usage:
-  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--ca-cert FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain from the
@@ -38,7 +38,10 @@ const usage = `Usage:
       agent would, and checks only that role's paths: istiod's, or with
       --role NAME (a name or path, as for policy --role) a gateway's. Without
       --jwt, VAULT_TOKEN reads every path, or --role's only. Requests go to
-      VAULT_ADDR only: no redirect is followed.
+      VAULT_ADDR only: no redirect is followed. Vault's certificate is checked
+      against --ca-cert, else VAULT_CACERT, else spec.vault.caCert (the agent's
+      CA) if that file is here; with spec.vault.tlsSecret it is not (the agent
+      reads it at /vault/tls): pass the Secret's ca.crt with --ca-cert.
       With spec.source.istioCSR: the PKI role at <mount>/roles/<role>, each
       setting that would make signing fail named, the issuer's Kubernetes-auth
       role (bindings, audience, policy), and the mount's chain up
@@ -61,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	warnDays := fs.Int("warn-days", 30, "warn about certificates that expire within this many days")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up on Vault after this long")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP to a Vault that is not on this machine")
+	caCert := fs.String("ca-cert", "", "file of the CA that signed Vault's certificate (over VAULT_CACERT); default spec.vault.caCert when that file is on this machine")
 	if !cli.ParseNoArgs(fs, args, stderr, "") {
 		return cli.ExitBadInput
 	}
@@ -77,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Role = role.Path
 	}
-	client, notes, err := newClient(cfg, *insecure, *timeout)
+	client, notes, err := newClient(cfg, *insecure, *timeout, *caCert)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-vault-ca verify: %v\n", err)
 		return cli.ExitBadInput
@@ -105,8 +109,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // newClient is the Vault client of the config's Vault (VAULT_ADDR first,
 // as verify.NewClient says), in its namespace.
-func newClient(cfg *config.VaultCA, insecure bool, timeout time.Duration) (*api.Client, verify.Report, error) {
-	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: insecure, Timeout: timeout})
+func newClient(cfg *config.VaultCA, insecure bool, timeout time.Duration, caCert string) (*api.Client, verify.Report, error) {
+	client, notes, err := verify.NewClient(verify.ClientOptions{Address: cfg.Spec.Vault.Address, AllowInsecureHTTP: insecure, Timeout: timeout,
+		CACert: caCert, AgentCACert: cfg.Spec.Vault.CACert, TLSSecret: cfg.Spec.Vault.TLSSecret, SecretNamespace: firstOf(cfg.Spec.Istiod.Namespaces)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,4 +134,11 @@ func jwtFileError(err error) string {
 		err = pe.Err
 	}
 	return "--jwt: cannot read the token file: " + err.Error()
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

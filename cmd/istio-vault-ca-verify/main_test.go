@@ -2,8 +2,15 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -90,12 +98,18 @@ func serve(t *testing.T, host string, h http.Handler) *httptest.Server {
 // runVerify runs the command with a clean Vault environment plus env.
 func runVerify(t *testing.T, env map[string]string, args ...string) (string, int) {
 	t.Helper()
+	return runVerifyConfig(t, testConfig, env, args...)
+}
+
+// runVerifyConfig is runVerify with another config.
+func runVerifyConfig(t *testing.T, config string, env map[string]string, args ...string) (string, int) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "vaultca.yaml")
-	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{api.EnvVaultAddress, api.EnvVaultAgentAddr, api.EnvVaultToken, api.EnvVaultCACert, api.EnvVaultCAPath,
+	for _, name := range []string{api.EnvVaultAddress, api.EnvVaultAgentAddr, api.EnvVaultToken, api.EnvVaultCACert, api.EnvVaultCACertBytes, api.EnvVaultCAPath,
 		api.EnvVaultSkipVerify, api.EnvVaultProxyAddr, api.EnvHTTPProxy, api.EnvVaultDisableRedirects, api.EnvVaultSRVLookup, api.EnvVaultNamespace} {
 		t.Setenv(name, "")
 	}
@@ -327,4 +341,82 @@ func TestAddressPasswordNeverPrinted(t *testing.T) {
 			match(t, out, tc.pattern)
 		})
 	}
+}
+
+// verify trusts the CA the agent trusts for Vault: --ca-cert, else
+// VAULT_CACERT, else spec.vault.caCert when that file is here. With
+// tlsSecret it never is (the injector mounts the Secret at /vault/tls in
+// the agent's container): verify refuses to fall back on the system's
+// roots and says how to fetch the Secret's ca.crt.
+func TestVaultCA(t *testing.T) {
+	if _, err := os.Stat("/vault/tls/ca.crt"); err == nil {
+		t.Skip("/vault/tls/ca.crt exists on this machine")
+	}
+	srv := httptest.NewTLSServer(http.HandlerFunc(vaultLike))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "vault-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherFile := filepath.Join(dir, "other-ca.pem")
+	if err := os.WriteFile(otherFile, otherCA(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withSecret := strings.Replace(testConfig, "vault: {role: istiod}", "vault: {role: istiod, tlsSecret: vault-tls}", 1)
+	withFile := strings.Replace(testConfig, "vault: {role: istiod}", "vault: {role: istiod, caCert: "+caFile+"}", 1)
+	reached := `PASS  vault ` + regexp.QuoteMeta(srv.URL) + `: reachable`
+	for _, tc := range []struct {
+		name, config string
+		env          map[string]string
+		args         []string
+		code         int // -1: any but 2 (the fake Vault has no secrets)
+		want         string
+	}{
+		{"tlsSecret, no CA given", withSecret, nil, nil, 2,
+			`spec.vault.caCert /vault/tls/ca.crt is where the injector mounts the Secret vault-tls \(spec.vault.tlsSecret\) in the agent's container, not on this machine: pass --ca-cert FILE \(or set VAULT_CACERT\) with its ca.crt, e.g. from kubectl -n istio-system get secret vault-tls -o jsonpath='\{.data.ca\\.crt\}' \| base64 -d > vault-ca.crt`},
+		{"tlsSecret, --ca-cert", withSecret, nil, []string{"--ca-cert", caFile}, -1,
+			`PASS  vault ` + regexp.QuoteMeta(srv.URL) + `: trusts the CA in ` + regexp.QuoteMeta(caFile) + ` \(--ca-cert\)`},
+		{"tlsSecret, VAULT_CACERT", withSecret, map[string]string{api.EnvVaultCACert: caFile}, nil, -1, reached},
+		{"--ca-cert over VAULT_CACERT", withSecret, map[string]string{api.EnvVaultCACert: otherFile}, []string{"--ca-cert", caFile}, -1, reached},
+		{"--ca-cert of another CA", withSecret, nil, []string{"--ca-cert", otherFile}, 1,
+			`FAIL  vault ` + regexp.QuoteMeta(srv.URL) + `: TLS handshake failed .*x509.*: set VAULT_CACERT \(or pass --ca-cert FILE\)`},
+		{"--ca-cert missing", withSecret, nil, []string{"--ca-cert", filepath.Join(dir, "nope.pem")}, 2, `--ca-cert .*nope.pem: cannot use it as the CA of Vault's certificate`},
+		{"caCert on this machine", withFile, nil, nil, -1,
+			`PASS  vault ` + regexp.QuoteMeta(srv.URL) + `: trusts the CA in ` + regexp.QuoteMeta(caFile) + ` \(spec.vault.caCert, the agent's\)`},
+		{"no CA named: the system's roots", testConfig, nil, nil, 1, `TLS handshake failed`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{api.EnvVaultAddress: srv.URL}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			out, code := runVerifyConfig(t, tc.config, env, tc.args...)
+			if tc.code >= 0 && code != tc.code || tc.code < 0 && code == 2 {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			match(t, out, tc.want)
+			if tc.code != 2 && tc.want != `TLS handshake failed` && !strings.Contains(tc.name, "another CA") {
+				match(t, out, reached)
+			}
+		})
+	}
+}
+
+// otherCA is a CA certificate that signed nothing the test serves
+// (httptest's servers all share one certificate).
+func otherCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

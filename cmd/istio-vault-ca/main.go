@@ -60,7 +60,7 @@ Usage:
       ServiceAccount and the Role and RoleBinding that let cert-manager
       request that account's tokens (resources, the default: kubectl apply -f -),
       or the istio-csr Helm values that match (istio-csr-values: helm -f -).
-  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca verify [--config FILE] [--role NAME] [--jwt FILE] [--ca-cert FILE] [--warn-days N] [--timeout D] [--allow-insecure-http]
       Read every path the config references from Vault (VAULT_ADDR, VAULT_TOKEN,
       VAULT_CACERT, VAULT_NAMESPACE) and check the CA bundle istiod would load:
       fields present, PEM of the right type, key matches cert, chain to root,
@@ -68,7 +68,7 @@ Usage:
       and checks istiod's paths only; --role NAME --jwt FILE a gateway's.
       With spec.source.istioCSR: the PKI role's settings and the chain to a root.
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.
-  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--timeout D] [--allow-insecure-http]
+  istio-vault-ca bootstrap [--config FILE] [--rotate] [--ttl D] [--common-name CN] [--key-type rsa|ec] [--ca-cert FILE] [--timeout D] [--allow-insecure-http]
       Mint a PKI source's intermediate once per cluster, with an operator's
       VAULT_TOKEN: enable spec.source.pki.mount if absent, generate the
       intermediate (exported key), sign it with rootMount's root, set it with

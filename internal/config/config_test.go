@@ -437,3 +437,47 @@ spec:
 		t.Errorf("got %v", err)
 	}
 }
+
+// spec.vault.tlsSecret: a Secret name; caCert defaults to the ca.crt the
+// injector mounts from it; never with tlsSkipVerify; a caCert elsewhere
+// with it, or under /vault/tls without it, is a warning.
+func TestTLSSecret(t *testing.T) {
+	for _, tc := range []struct {
+		vault, caCert, err, warning string
+	}{
+		{vault: "tlsSecret: vault-tls", caCert: "/vault/tls/ca.crt"},
+		{vault: "tlsSecret: vault.tls-ca", caCert: "/vault/tls/ca.crt"},
+		{vault: "tlsSecret: vault-tls, caCert: /vault/tls/root.pem", caCert: "/vault/tls/root.pem"},
+		{vault: "tlsSecret: vault-tls, caCert: /etc/ssl/vault.pem", caCert: "/etc/ssl/vault.pem",
+			warning: "c.yaml:4: `spec.vault.caCert` is \"/etc/ssl/vault.pem\", outside /vault/tls where the injector mounts the Secret spec.vault.tlsSecret (\"vault-tls\"): the agent trusts that file, not the Secret's CA"},
+		{vault: "caCert: /vault/tls/ca.crt", caCert: "/vault/tls/ca.crt",
+			warning: "`spec.vault.caCert` is \"/vault/tls/ca.crt\", under /vault/tls, where the injector mounts only the Secret of vault.hashicorp.com/tls-secret: without spec.vault.tlsSecret nothing is there"},
+		{vault: "caCert: /etc/ssl/vault.pem", caCert: "/etc/ssl/vault.pem"},
+		{vault: "tlsSecret: Vault_TLS", err: "c.yaml:4: `spec.vault.tlsSecret` must be a Kubernetes Secret name (lowercase letters, digits, - and ., at most 253 characters), got \"Vault_TLS\""},
+		{vault: "tlsSecret: vault-tls.", err: "`spec.vault.tlsSecret` must be a Kubernetes Secret name"},
+		{vault: "tlsSecret: \"" + strings.Repeat("a", 254) + "\"", err: "`spec.vault.tlsSecret` must be a Kubernetes Secret name"},
+		{vault: "tlsSecret: vault-tls, tlsSkipVerify: true", err: "c.yaml:4: `spec.vault.tlsSkipVerify` is true with spec.vault.tlsSecret \"vault-tls\": the agent would not check Vault's certificate at all"},
+	} {
+		cfg, err := Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n  vault: {role: istiod, "+tc.vault+"}\n  source: {kv: {path: secret/istiod}}\n"), "c.yaml")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: want %q, got %v", tc.vault, tc.err, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: refused: %v", tc.vault, err)
+			continue
+		}
+		if cfg.Spec.Vault.CACert != tc.caCert {
+			t.Errorf("%s: caCert %q, want %q", tc.vault, cfg.Spec.Vault.CACert, tc.caCert)
+		}
+		var ws string
+		if w := cfg.Warnings(); len(w) > 0 {
+			ws = w.Error()
+		}
+		if (tc.warning == "") != (ws == "") || !strings.Contains(ws, tc.warning) {
+			t.Errorf("%s: warnings %q, want %q", tc.vault, ws, tc.warning)
+		}
+	}
+}

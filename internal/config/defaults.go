@@ -23,6 +23,14 @@ const (
 	// mintRenewNumerator/mintRenewDenominator of the ttl (2/3).
 	mintRenewNumerator   = 2
 	mintRenewDenominator = 3
+	// TLSSecretMountPath is where vault-k8s (agent-inject/agent,
+	// container_volume.go) mounts the Secret of vault.hashicorp.com/tls-secret
+	// in the agent containers it adds; it sets no ca-cert of its own, so the
+	// tool names the file in it.
+	TLSSecretMountPath = "/vault/tls"
+	// TLSSecretCAKey is the key of the CA in that Secret, as cert-manager
+	// and `kubectl create secret tls` name it.
+	TLSSecretCAKey = "ca.crt"
 	// GatewayServiceAccountSuffix is what the legacy gateway charts and
 	// istioctl add to a gateway's name for its service account.
 	GatewayServiceAccountSuffix = "-service-account"
@@ -56,6 +64,9 @@ func (c *VaultCA) Default() {
 	s := &c.Spec
 	if s.Vault.AuthPath == "" {
 		s.Vault.AuthPath = DefaultAuthPath
+	}
+	if s.Vault.TLSSecret != "" && s.Vault.CACert == "" {
+		s.Vault.CACert = TLSSecretMountPath + "/" + TLSSecretCAKey
 	}
 	if s.Vault.Policy == "" {
 		name := DefaultPolicy

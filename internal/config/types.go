@@ -203,8 +203,16 @@ type Vault struct {
 	// AllowPlainHTTP accepts an http:// Address to a host other than
 	// loopback. The agent fetches the CA key from Vault: over plain HTTP it
 	// crosses the network in clear, so it takes this explicit opt-in.
-	AllowPlainHTTP bool   `json:"allowPlainHTTP,omitempty"`
-	CACert         string `json:"caCert,omitempty"`
+	AllowPlainHTTP bool `json:"allowPlainHTTP,omitempty"`
+	// TLSSecret names a Kubernetes Secret, in each namespace an agent runs
+	// in, holding the CA that signed Vault's certificate under the key
+	// ca.crt (vault.hashicorp.com/tls-secret): the injector mounts it at
+	// TLSSecretMountPath in every agent container it adds, and CACert then
+	// defaults to the ca.crt there.
+	TLSSecret string `json:"tlsSecret,omitempty"`
+	// CACert is the path, in the agent's container, of the CA that signed
+	// Vault's certificate (vault.hashicorp.com/ca-cert).
+	CACert string `json:"caCert,omitempty"`
 	// TLSSkipVerify makes the agent accept any certificate for Vault: a
 	// warning on every run, never for outside a lab.
 	TLSSkipVerify bool `json:"tlsSkipVerify,omitempty"`

@@ -73,6 +73,17 @@ func (c *VaultCA) Validate() Errors {
 	if p := s.Vault.CACert; p != "" && !path.IsAbs(p) && s.Source.IstioCSR == nil {
 		add("spec.vault.caCert", "must be an absolute path inside the pod, got %q", p)
 	}
+	if n := s.Vault.TLSSecret; n != "" {
+		if !isDNSSubdomain(n) {
+			add("spec.vault.tlsSecret", "must be a Kubernetes Secret name (lowercase letters, digits, - and ., at most 253 characters), got %q", n)
+		}
+		// The agent's tls_skip_verify ignores ca_cert: the Secret would be
+		// mounted and never read, and the config say both "trust this CA"
+		// and "trust anyone".
+		if s.Vault.TLSSkipVerify {
+			add("spec.vault.tlsSkipVerify", "is true with spec.vault.tlsSecret %q: the agent would not check Vault's certificate at all, so the Secret's CA is never used; remove tlsSkipVerify (the Secret's CA is what makes the agent trust a Vault served by a private CA)", n)
+		}
+	}
 	if p := s.SecretVolumePath; !path.IsAbs(p) || path.Clean(p) != p || p == "/" || strings.Contains(p, "$") {
 		add("spec.secretVolumePath", "must be a clean absolute directory other than /, with no $ (Kubernetes expands $(VAR) in ROOT_CA_DIR but not in a mountPath), got %q", p)
 	}
@@ -156,7 +167,13 @@ func (c *VaultCA) warningList() Errors {
 	var ws Errors
 	v := c.Spec.Vault
 	if v.TLSSkipVerify {
-		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; set caCert to the CA of Vault's certificate instead"})
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; name the CA of Vault's certificate instead, with tlsSecret (a Secret holding it) or caCert"})
+	}
+	switch inTLS := underTLSSecretMount(v.CACert); {
+	case v.TLSSecret != "" && !inTLS:
+		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, outside %s where the injector mounts the Secret spec.vault.tlsSecret (%q): the agent trusts that file, not the Secret's CA; remove caCert to use %s/%s, or remove tlsSecret", v.CACert, TLSSecretMountPath, v.TLSSecret, TLSSecretMountPath, TLSSecretCAKey)})
+	case v.TLSSecret == "" && inTLS:
+		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, under %s, where the injector mounts only the Secret of vault.hashicorp.com/tls-secret: without spec.vault.tlsSecret nothing is there and the agent cannot start; set spec.vault.tlsSecret to the Secret holding Vault's CA under %s", v.CACert, TLSSecretMountPath, TLSSecretCAKey)})
 	}
 	if u, err := url.Parse(v.Address); err == nil && PlainHTTP(u) && v.AllowPlainHTTP {
 		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
@@ -196,6 +213,26 @@ func isKeyPerms(s string) bool {
 		s = s[1:]
 	}
 	return s == "400" || s == "440"
+}
+
+// underTLSSecretMount: a file inside the directory where the injector
+// mounts the tls-secret.
+func underTLSSecretMount(p string) bool {
+	return p != "" && strings.HasPrefix(path.Clean(p), TLSSecretMountPath+"/")
+}
+
+// isDNSSubdomain: an RFC 1123 subdomain, as Kubernetes names Secrets: dot-
+// separated labels, at most 253 characters.
+func isDNSSubdomain(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if !isName(l, "-") {
+			return false
+		}
+	}
+	return true
 }
 
 // isDNSLabel: an RFC 1123 label, as Kubernetes names namespaces.

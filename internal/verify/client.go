@@ -24,6 +24,14 @@ type ClientOptions struct {
 	AllowInsecureHTTP bool
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// CACert is --ca-cert: the file of the CA that signed Vault's
+	// certificate, over VAULT_CACERT.
+	CACert string
+	// AgentCACert is spec.vault.caCert, the agent's CA file in its pod,
+	// which verify trusts too when neither --ca-cert nor the environment
+	// names a CA. TLSSecret (spec.vault.tlsSecret) is the Secret it comes
+	// from, in SecretNamespace, for the message when the file is not here.
+	AgentCACert, TLSSecret, SecretNamespace string
 }
 
 // NewClient is the Vault client verify reads with, configured from the
@@ -83,6 +91,15 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 	}
 	var notes Report
 	what := "vault " + redactURL(target)
+	if target.Scheme == "https" {
+		note, err := trustVaultCA(vc, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		if note != "" {
+			notes = append(notes, Result{Pass, what, note})
+		}
+	}
 	if err := insecureHop("VAULT_ADDR", target); err != nil {
 		if !o.AllowInsecureHTTP {
 			return nil, nil, err
@@ -109,10 +126,51 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 		}
 	}
 	if target.Scheme == "https" && tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify {
-		notes = append(notes, Result{Warn, what, "TLS verification is off (VAULT_SKIP_VERIFY): any server on the way can pose as Vault and receive the token; set VAULT_CACERT to the CA that signed Vault's certificate instead"})
+		notes = append(notes, Result{Warn, what, "TLS verification is off (VAULT_SKIP_VERIFY): any server on the way can pose as Vault and receive the token; set VAULT_CACERT (or pass --ca-cert FILE) to the CA that signed Vault's certificate instead"})
 	}
 	vc.HttpClient.Transport = &sameOrigin{next: tr, origin: target}
 	return client, notes, nil
+}
+
+// trustVaultCA makes the client trust the CA that signed Vault's
+// certificate: --ca-cert's file; else the environment's (VAULT_CACERT,
+// VAULT_CACERT_BYTES, VAULT_CAPATH, which DefaultConfig has read); else
+// the agent's, spec.vault.caCert, which must then be on this machine:
+// verify is to trust what the agent trusts, not the system's roots. With
+// tlsSecret that file is the Secret's, mounted in the agent's container
+// only, so the error says how to fetch it. note says which CA is used.
+func trustVaultCA(vc *api.Config, o ClientOptions) (note string, err error) {
+	file, from := o.CACert, "--ca-cert"
+	switch {
+	case file != "":
+	case os.Getenv(api.EnvVaultCACert) != "" || os.Getenv(api.EnvVaultCACertBytes) != "" || os.Getenv(api.EnvVaultCAPath) != "":
+		return "", nil
+	case o.AgentCACert == "":
+		return "", nil
+	default:
+		file, from = o.AgentCACert, "spec.vault.caCert, the agent's"
+		if _, statErr := os.Stat(file); errors.Is(statErr, os.ErrNotExist) {
+			return "", agentCAMissing(o)
+		}
+	}
+	if err := vc.ConfigureTLS(&api.TLSConfig{CACert: file}); err != nil {
+		return "", fmt.Errorf("%s %s: cannot use it as the CA of Vault's certificate: %v", strings.SplitN(from, ",", 2)[0], file, err)
+	}
+	return fmt.Sprintf("trusts the CA in %s (%s)", file, from), nil
+}
+
+// agentCAMissing says what to pass when the agent's CA file is not on this
+// machine, as /vault/tls/ca.crt never is outside the agent's container.
+func agentCAMissing(o ClientOptions) error {
+	if o.TLSSecret == "" {
+		return fmt.Errorf("spec.vault.caCert %s, the CA the agent trusts for Vault, is not on this machine: pass --ca-cert FILE (or set VAULT_CACERT) with a copy of it, so that verify trusts what the agent trusts", o.AgentCACert)
+	}
+	ns := o.SecretNamespace
+	if ns == "" {
+		ns = config.DefaultIstiodNamespace
+	}
+	return fmt.Errorf("spec.vault.caCert %s is where the injector mounts the Secret %s (spec.vault.tlsSecret) in the agent's container, not on this machine: pass --ca-cert FILE (or set VAULT_CACERT) with its %s, e.g. from kubectl -n %s get secret %s -o jsonpath='{.data.%s}' | base64 -d > vault-ca.crt",
+		o.AgentCACert, o.TLSSecret, config.TLSSecretCAKey, ns, o.TLSSecret, strings.ReplaceAll(config.TLSSecretCAKey, ".", `\.`))
 }
 
 // parseURL parses a URL, keeping the URL itself out of the error. The

@@ -257,7 +257,7 @@ func explainConnError(err error) string {
 	case errors.As(err, &oerr):
 		return oerr.Error()
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
-		return "TLS handshake failed (" + msg + "): set VAULT_CACERT to the CA that signed Vault's certificate"
+		return "TLS handshake failed (" + msg + "): set VAULT_CACERT (or pass --ca-cert FILE) to the CA that signed Vault's certificate; with spec.vault.tlsSecret, the ca.crt of that Secret"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &uerr) && uerr.Timeout():
 		return "timed out: is the address right, and is a firewall in the way? (" + msg + ")"
 	case strings.Contains(msg, "connection refused"):

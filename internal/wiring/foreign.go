@@ -70,7 +70,7 @@ var (
 		"agent-request-namespace": {"reads the files from a Vault namespace the config does not set", "spec.vault.namespace", ""},
 		"proxy-address":           {"sends the agent's Vault traffic through a proxy", "", ""},
 		"auth-type":               {"logs the agent in with another auth method than the Kubernetes one the Vault role is bound to", "", "kubernetes"},
-		"tls-secret":              {"changes the agent's TLS to Vault", "", ""},
+		"tls-secret":              {"mounts a Secret the config does not name into the agent, for its TLS to Vault", "spec.vault.tlsSecret", ""},
 		"tls-server-name":         {"changes the agent's TLS to Vault", "", ""},
 		"client-cert":             {"changes the agent's TLS to Vault", "", ""},
 		"client-key":              {"changes the agent's TLS to Vault", "", ""},

@@ -57,7 +57,7 @@ func TestForeignAnnotation(t *testing.T) {
 		{"auth-type", "jwt", "logs the agent in with another auth method"},
 		{"auth-type", "kubernetes", ""},
 		{"auth-config-token-path", "/x", "changes the agent's Kubernetes login"},
-		{"tls-secret", "s", "changes the agent's TLS to Vault"},
+		{"tls-secret", "s", "mounts a Secret the config does not name into the agent"},
 		{"tls-server-name", "s", "changes the agent's TLS to Vault"},
 		{"client-cert", "s", "changes the agent's TLS to Vault"},
 		{"client-key", "s", "changes the agent's TLS to Vault"},
@@ -93,7 +93,7 @@ func TestForeignAnnotation(t *testing.T) {
 func TestForeignAnnotationNamesTheConfigField(t *testing.T) {
 	p := load(t, foreignIstiod)
 	for name, field := range map[string]string{"service": "spec.vault.address", "tls-skip-verify": "spec.vault.tlsSkipVerify",
-		"ca-cert": "spec.vault.caCert", "namespace": "spec.vault.namespace"} {
+		"ca-cert": "spec.vault.caCert", "namespace": "spec.vault.namespace", "tls-secret": "spec.vault.tlsSecret"} {
 		f := p.ForeignAnnotation(Prefix+name, "x")
 		if f == nil || f.Remedy("remove it") != "remove it and set "+field+" in the config instead" {
 			t.Errorf("%s: %+v", name, f)
@@ -105,7 +105,7 @@ func TestForeignAnnotationNamesTheConfigField(t *testing.T) {
 // (every optional setting; gateways with KV and PKI certificates; a
 // gateway plan adjusted to a root proxy): a second run is not refused.
 func TestOwnAnnotationsAreNotForeign(t *testing.T) {
-	cfg, err := config.Load([]byte(`apiVersion: istio-vault-ca.dev/v1alpha1
+	istiod, gw := istiodAndGateway(t, `apiVersion: istio-vault-ca.dev/v1alpha1
 kind: VaultCA
 spec:
   rotation: true
@@ -118,18 +118,7 @@ spec:
     certificates:
     - {name: bookinfo, kv: {version: 2, path: secret/gw/bookinfo, certField: tls.crt, keyField: tls.key, caField: ca.crt}}
     - {name: api, pki: {mount: pki_int, role: gateway, commonName: api.example.com}}
-`), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	istiod, err := ForIstiod(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := ForGateway(cfg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	root, group := int64(0), int64(1337)
 	rootGW, err := gw.ForWorkload(RunAs{User: &root, Group: &group})
 	if err != nil {
@@ -147,4 +136,54 @@ spec:
 	if n < 40 {
 		t.Fatalf("only %d annotations checked", n)
 	}
+}
+
+// spec.vault.tlsSecret reaches istiod's agent and every gateway's alike:
+// the Secret to mount (tls-secret) and the file in it to trust (ca-cert,
+// which the injector does not set by itself), and a second run does not
+// refuse them.
+func TestTLSSecretReachesEveryAgent(t *testing.T) {
+	istiod, gw := istiodAndGateway(t, `apiVersion: istio-vault-ca.dev/v1alpha1
+kind: VaultCA
+spec:
+  vault: {role: istiod, address: "https://vault.example.com:8200", tlsSecret: vault-tls}
+  source: {kv: {version: 2, path: secret/istio/cacerts}}
+  gateways:
+  - selector: {istio: ingressgateway}
+    mountPath: /etc/istio/ingress-certs
+    certificates:
+    - {name: bookinfo, kv: {version: 2, path: secret/gw/bookinfo}}
+`)
+	for _, p := range []*Plan{istiod, gw} {
+		got := map[string]string{}
+		for _, a := range p.Annotations {
+			got[a.Name] = a.Value
+			if f := p.ForeignAnnotation(a.Name, a.Value); f != nil {
+				t.Errorf("%s refuses its own %s: %s", p.Setting, a.Name, f.Why)
+			}
+		}
+		if got[Prefix+"tls-secret"] != "vault-tls" || got[Prefix+"ca-cert"] != "/vault/tls/ca.crt" {
+			t.Errorf("%s: tls-secret %q, ca-cert %q; want vault-tls and /vault/tls/ca.crt", p.Setting, got[Prefix+"tls-secret"], got[Prefix+"ca-cert"])
+		}
+		if _, ok := got[Prefix+"tls-skip-verify"]; ok {
+			t.Errorf("%s: tls-skip-verify written", p.Setting)
+		}
+	}
+}
+
+// istiodAndGateway are the plans of istiod and of the first gateway of a
+// config.
+func istiodAndGateway(t *testing.T, cfgText string) (istiod, gw *Plan) {
+	t.Helper()
+	cfg, err := config.Load([]byte(cfgText), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if istiod, err = ForIstiod(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if gw, err = ForGateway(cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	return istiod, gw
 }

@@ -26,6 +26,7 @@ type certificateSource func(name string, src any, keyPerms string) (files []File
 // planSource makes istiod's whole plan, for a source that renders no
 // files (istiocsr.go).
 type planSource func(cfg *config.VaultCA, src any) *Plan
+
 // rootSource reads one extra root (config.ExtraRoot's source).
 type rootSource func(src any) (SecretRead, error)
 

@@ -326,6 +326,12 @@ func annotations(s config.Spec, p *Plan, as agentSettings) []Pair {
 	if s.Vault.Address != "" {
 		a = append(a, Pair{Name: Prefix + "service", Value: s.Vault.Address})
 	}
+	// The injector mounts the Secret at /vault/tls in every agent container
+	// it adds, init and sidecar; ca-cert (defaulted by config) names the
+	// file, since the injector sets none itself.
+	if s.Vault.TLSSecret != "" {
+		a = append(a, Pair{Name: Prefix + "tls-secret", Value: s.Vault.TLSSecret})
+	}
 	if s.Vault.CACert != "" {
 		a = append(a, Pair{Name: Prefix + "ca-cert", Value: s.Vault.CACert})
 	}
