@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,7 +61,26 @@ func TestVerifyIstioCSR(t *testing.T) {
 		t.Fatalf("verify of the role policy wrote: exit %d\n%s", code, out)
 	}
 	reportHas(t, out, `PASS +role auth/kubernetes-cluster1/role/istio-csr: binds istio-system/istio-ca-vault for audience vault://istio-system/istio-ca`,
-		`PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
+		`PASS +PKI role istioca/roles/istio-cluster1: read: require_cn=false`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`,
+		`PASS +policy istio-csr-sign-cluster1: is exactly what istio-vault-ca policy prints`)
+
+	// A role whose certificates are no server certificates (istiod-tls),
+	// as Vault reads it back, and an auth role that binds everyone.
+	_, err = v.client.Logical().JSONMergePatch(context.Background(), "istioca/roles/istio-cluster1", map[string]any{"server_flag": false})
+	must(t, err)
+	_, err = v.client.Logical().JSONMergePatch(context.Background(), "auth/kubernetes-cluster1/role/istio-csr", map[string]any{"bound_service_account_names": "*", "token_policies": "istio-csr-sign-cluster1,root"})
+	if err != nil { // an auth method without PATCH: write it whole
+		_, err = v.client.Logical().Write("auth/kubernetes-cluster1/role/istio-csr", map[string]any{"bound_service_account_names": "*", "bound_service_account_namespaces": "istio-system",
+			"audience": "vault://istio-system/istio-ca", "token_policies": "istio-csr-sign-cluster1,root"})
+	}
+	must(t, err)
+	out, code = verifyConfigWith(t, config, v.client.Address())
+	if code != 1 {
+		t.Errorf("verify of a role with server_flag=false: exit %d, want 1\n%s", code, out)
+	}
+	reportHas(t, out, `FAIL +PKI role istioca/roles/istio-cluster1: server_flag is false`,
+		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: bound_service_account_names is \*: the wildcard`,
+		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: token_policies has root beside istio-csr-sign-cluster1`)
 
 	// The two settings that made signing fail with Vault 1.21.
 	// (A role write replaces every field: the others as the script wrote them.)
