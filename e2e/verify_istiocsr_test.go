@@ -81,6 +81,9 @@ func TestVerifyIstioCSR(t *testing.T) {
 	reportHas(t, out, `FAIL +PKI role istioca/roles/istio-cluster1: server_flag is false`,
 		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: bound_service_account_names is \*: the wildcard`,
 		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: token_policies has root beside istio-csr-sign-cluster1`)
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil { // mend both
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
+	}
 
 	// The two settings that made signing fail with Vault 1.21.
 	// (A role write replaces every field: the others as the script wrote them.)
