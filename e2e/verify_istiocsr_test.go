@@ -122,7 +122,16 @@ func TestVerifyIstioCSR(t *testing.T) {
 		t.Errorf("verify of an intermediate with no root: exit %d, want 1\n%s", code, out)
 	}
 	reportHas(t, out, `FAIL +chain of istioint: ends at intermediate CN=e2e istio intermediate, not a root`)
-	out, code = verifyConfigWith(t, strings.Replace(inter, `role: "istio-{{ .Cluster }}"}`, `role: "istio-{{ .Cluster }}", rootMount: istioca}`, 1), v.client.Address())
+	// Its policy grants the sign path of this mount, as policy prints it.
+	withRoot := strings.Replace(inter, `role: "istio-{{ .Cluster }}"}`, `role: "istio-{{ .Cluster }}", rootMount: istioca}`, 1)
+	script, stderr, code = tool(t, nil, nil, "policy", "--config", writeTestConfig(t, withRoot), "--output", "commands")
+	if code != 0 {
+		t.Fatalf("policy --output commands: %s", stderr)
+	}
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
+	}
+	out, code = verifyConfigWith(t, withRoot, v.client.Address())
 	if code != 0 {
 		t.Errorf("verify of the intermediate with its root mount: exit %d\n%s", code, out)
 	}
