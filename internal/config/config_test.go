@@ -329,8 +329,8 @@ func TestVaultRoleNames(t *testing.T) {
 func TestIstioCSRMessagesSpeakOfIssuer(t *testing.T) {
 	src := "  source: {istioCSR: {pki: {mount: istioca, role: istio}, trustDomain: cluster.local}}\n"
 	for spec, want := range map[string]string{
-		"  vault: {role: istio-csr, address: \"https://u:p@vault.example.com\"}\n" + src: "written into the cert-manager Issuer's server",
-		"  vault: {role: istio-csr, address: \"http://vault.example.com\"}\n" + src:     "cert-manager would send its Vault token and every CSR",
+		"  vault: {role: istio-csr, address: \"https://u:p@vault.example.com\"}\n" + src:                                                                              "written into the cert-manager Issuer's server",
+		"  vault: {role: istio-csr, address: \"http://vault.example.com\"}\n" + src:                                                                                   "cert-manager would send its Vault token and every CSR",
 		"  cluster: \"c'1\"\n  vault: {role: istio-csr}\n  source: {istioCSR: {pki: {mount: istioca, role: \"istio-{{ .Cluster }}\"}, trustDomain: cluster.local}}\n": "the quoted strings of the policy and the Issuer",
 	} {
 		err := loadSpec(t, spec)
