@@ -32,12 +32,19 @@ func TestVerifyIstioCSR(t *testing.T) {
 	must(t, v.client.Sys().Mount("istioca", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
 	_, err := v.client.Logical().Write("istioca/root/generate/internal", map[string]any{"common_name": "e2e mesh root", "ttl": "87600h", "key_type": "ec", "key_bits": 256})
 	must(t, err)
-	must(t, v.client.Sys().EnableAuthWithOptions("kubernetes-cluster1", &api.EnableAuthOptions{Type: "kubernetes"}))
 	config := strings.Replace(csrVerifyConfig, "MOUNT", "istioca", 1)
 	script, stderr, code := tool(t, nil, nil, "policy", "--config", writeTestConfig(t, config), "--output", "commands")
 	if code != 0 {
 		t.Fatalf("policy --output commands: %s", stderr)
 	}
+	// Without the auth method the script stops before it writes anything.
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err == nil || !strings.Contains(out, "Vault has no auth method at auth/kubernetes-cluster1") {
+		t.Errorf("the policy script without the auth method: %v, want it to say the auth method is missing\n%s", err, out)
+	}
+	if p, err := v.client.Sys().GetPolicy("istio-csr-sign-cluster1"); err != nil || p != "" {
+		t.Errorf("the policy script without the auth method wrote the policy (%q, %v)", p, err)
+	}
+	must(t, v.client.Sys().EnableAuthWithOptions("kubernetes-cluster1", &api.EnableAuthOptions{Type: "kubernetes"}))
 	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
 		t.Fatalf("the policy script failed: %v\n%s", err, out)
 	}
