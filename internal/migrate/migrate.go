@@ -53,9 +53,9 @@ type Result struct {
 	// and the node agents still running log in with theirs.
 	Role          string
 	NodeAgentRole string
-	PKIMount       string
-	PKIRole        string
-	TrustDomain    string
+	PKIMount      string
+	PKIRole       string
+	TrustDomain   string
 	// TrustDomainDefaulted: the input set none, cluster.local was written.
 	TrustDomainDefaulted bool
 	// VaultCACert is the PEM VAULT_TLS_ROOT_CERT held, nil if unset.
