@@ -340,6 +340,24 @@ func TestIstioCSRMessagesSpeakOfIssuer(t *testing.T) {
 	}
 }
 
+// The warnings of the istioCSR mode speak of cert-manager's Issuer: no pod
+// mounts tlsSecret, and tlsSkipVerify is not used.
+func TestIstioCSRWarnings(t *testing.T) {
+	cfg, err := Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n"+"  vault: {role: istio-csr, address: \"https://vault.example.com\", tlsSecret: vault-tls, tlsSkipVerify: true}\n  source: {istioCSR: {pki: {mount: istioca, role: istio}, trustDomain: cluster.local}}\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Warnings().Error()
+	for _, want := range []string{"`spec.vault.tlsSecret` is \"vault-tls\", but with istioCSR no pod gets Vault annotations", "`spec.vault.tlsSkipVerify` is true: with istioCSR cert-manager's Issuer checks"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "agent") || strings.Contains(got, "injector mounts") {
+		t.Errorf("a warning speaks of the agent or the injector:\n%s", got)
+	}
+}
+
 // A user name or password in spec.vault.address would be written into the
 // injector's service annotation, in every manifest and in Git: refused, and
 // no message repeats it, nor the error of an address that does not parse

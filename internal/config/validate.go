@@ -88,7 +88,7 @@ func (c *VaultCA) Validate() Errors {
 		// The agent's tls_skip_verify ignores ca_cert: the Secret would be
 		// mounted and never read, and the config say both "trust this CA"
 		// and "trust anyone".
-		if s.Vault.TLSSkipVerify {
+		if s.Vault.TLSSkipVerify && s.Source.IstioCSR == nil { // with istioCSR both are unused: warnings say so
 			add("spec.vault.tlsSkipVerify", "is true with spec.vault.tlsSecret %q: the agent would not check Vault's certificate at all, so the Secret's CA is never used; remove tlsSkipVerify (the Secret's CA is what makes the agent trust a Vault served by a private CA)", n)
 		}
 	}
@@ -181,6 +181,10 @@ func (c *VaultCA) warningList() Errors {
 		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; name the CA of Vault's certificate instead, with tlsSecret (a Secret holding it) or caCert"})
 	}
 	switch inTLS := underTLSSecretMount(v.CACert); {
+	case csr && v.TLSSecret != "":
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSecret", Msg: fmt.Sprintf("is %q, but with istioCSR no pod gets Vault annotations, so nothing mounts it: cert-manager's Issuer trusts the caBundle that istio-vault-ca issuer takes from spec.vault.caCert, a file beside the config; remove tlsSecret", v.TLSSecret)})
+	case csr:
+		// caCert is a file istio-vault-ca issuer reads, not a pod's.
 	case v.TLSSecret != "" && !inTLS:
 		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, outside %s where the injector mounts the Secret spec.vault.tlsSecret (%q): the agent trusts that file, not the Secret's CA; remove caCert to use %s/%s, or remove tlsSecret", v.CACert, TLSSecretMountPath, v.TLSSecret, TLSSecretMountPath, TLSSecretCAKey)})
 	case v.TLSSecret == "" && inTLS:
