@@ -56,6 +56,9 @@ func (t *Transformer) Plans() []*wiring.Plan {
 // reports whether it changed. Resources that are not of a registered
 // target kind (targets.Kinds) are never touched.
 func (t *Transformer) Node(rn *yaml.Node) (bool, error) {
+	if err := t.refuseList(rn); err != nil {
+		return false, err
+	}
 	k := targets.KindOf(rn)
 	if k == nil {
 		return false, nil
@@ -76,9 +79,13 @@ func (t *Transformer) isTarget(rn *yaml.Node) bool {
 // the document's one top-level kind line (stream.TopLevelKind), and the
 // registration of that kind may look further (targets.Kind.MayBe). Where
 // the kind is not certain, such as a flow-style document, a quoted key or
-// two kind lines, any mention of a target kind makes it one.
+// two kind lines, any mention of a target kind makes it one, as it does in
+// a List (whose items are refused when one is a target, see refuseList).
 func (t *Transformer) isCandidate(body []byte) bool {
 	if kind, ok := stream.TopLevelKind(body); ok {
+		if IsListKind(string(kind)) {
+			return mayHoldTarget(body)
+		}
 		k := targets.KindNamed(kind)
 		return k != nil && (k.MayBe == nil || k.MayBe(body, &t.plans))
 	}
