@@ -68,6 +68,13 @@ func validateRootRotation(add adder, s *Spec) {
 		add("spec.rootRotation", "is not used with spec.source.istioCSR: istiod holds no root file in the istioCSR mode; roots are istio-csr's (its rootCAFile, the trust bundle istio-csr hands istiod), so rotate them there (cert-manager trust-manager or istio-csr's root CA file) and remove spec.rootRotation")
 		return
 	}
+	if n := s.RootRotation.Next; n != nil {
+		if n.IstioCSR != nil {
+			add("spec.rootRotation.next.istioCSR", "is not a CA rotate-plan can rotate to: in the istioCSR mode istiod holds no CA files; give the next CA as kv, pki or mint")
+		} else {
+			validateSources(add, "spec.rootRotation.next", n, s, "layout")
+		}
+	}
 	keys := s.keyFields()
 	for i, r := range s.RootRotation.ExtraRoots {
 		at := fmt.Sprintf("spec.rootRotation.extraRoots[%d]", i)

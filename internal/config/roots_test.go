@@ -26,6 +26,9 @@ func TestRootRotationRefusals(t *testing.T) {
 		"pki sys":               {kv + rr("pki: {mount: sys}"), "c.yaml:8: `spec.rootRotation.extraRoots[0].pki.mount` \"sys\" is Vault's own mount"},
 		"pki cubbyhole":         {kv + rr("pki: {mount: cubbyhole/x}"), "\"cubbyhole/x\" is Vault's own mount"},
 		"kv identity":           {kv + rr("kv: {path: identity/entity, field: root_cert}"), "`spec.rootRotation.extraRoots[0].kv.path` is under Vault's own mount \"identity\""},
+		"next is istioCSR":      {kv + "  rootRotation:\n    next: {istioCSR: {pki: {mount: m, role: r}}}\n", "c.yaml:7: `spec.rootRotation.next.istioCSR` is not a CA rotate-plan can rotate to"},
+		"next is checked":       {kv + "  rootRotation:\n    next: {kv: {version: 3, path: secret/next}}\n", "c.yaml:7: `spec.rootRotation.next.kv.version` must be 1 or 2, got 3"},
+		"next sets two":         {kv + "  rootRotation:\n    next: {kv: {path: secret/next}, pki: {mount: a, rootMount: b, key: {path: secret/k}}}\n", "`spec.rootRotation.next` sets both `kv` and `pki`: choose one layout"},
 		"kv auth by mount":      {kv + rr("kv: {mount: auth, path: auth/x, field: root_cert}"), "is under Vault's own mount \"auth\""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -41,6 +44,7 @@ func TestRootRotationRefusals(t *testing.T) {
 		kv + rr("kv: {version: 2, path: secret/istio/ca, field: root_cert}"),
 		kv + rr("pki: {mount: pki_next}"),
 		pki + rr("kv: {version: 1, path: secret/istio/key, field: root_cert}"),
+		kv + "  rootRotation:\n    next: {pki: {mount: pki_int_2026, rootMount: pki_2026, key: {path: secret/k}}}\n",
 	} {
 		if _, err := config.Load([]byte(head+ok), "c.yaml"); err != nil {
 			t.Errorf("refused %q: %v", ok, err)

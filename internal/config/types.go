@@ -78,6 +78,11 @@ type Spec struct {
 // superset of each other. The chain file stays the source's own.
 type RootRotation struct {
 	ExtraRoots []ExtraRoot `json:"extraRoots,omitempty"`
+	// Next is the CA to rotate to, in spec.source's shape (kv, pki or
+	// mint): `rotate-plan --config FILE` ends with it as spec.source when
+	// no --next is given. The transform only checks it; nothing reads it
+	// until the rotation's steps are applied.
+	Next *Source `json:"next,omitempty"`
 }
 
 // ExtraRoot is one more root certificate, read only, from exactly one of
