@@ -46,6 +46,7 @@ func Load(data []byte, file string) (*VaultCA, error) {
 		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot decode: %s", cleanDecodeError(err))}
 	}
 	cfg.Default()
+	cfg.file, cfg.root = file, root
 	cfg.values = cfg.walkValues()
 	errs, failed := cfg.expand()
 	for _, e := range cfg.Validate() {

@@ -3,6 +3,8 @@
 // name the offending field; nothing here knows about manifests.
 package config
 
+import yaml "go.yaml.in/yaml/v3"
+
 // APIVersion and Kind identify a VaultCA resource (a KRM functionConfig too).
 const (
 	APIVersion = "istio-vault-ca.dev/v1alpha1"
@@ -22,6 +24,10 @@ type VaultCA struct {
 	// and the checks: every value is changed in place, so the pointers
 	// stay good.
 	values []templateValue
+	// file and root are where Load read the config from, so that a check
+	// made later (one that needs the plans) names the file and line too.
+	file string
+	root *yaml.Node
 }
 
 // Metadata is the part of ObjectMeta a config file needs.
