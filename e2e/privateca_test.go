@@ -68,7 +68,7 @@ func TestVaultBehindPrivateCA(t *testing.T) {
 		!strings.Contains(out, "kubectl -n istio-system get secret vault-tls") {
 		t.Errorf("verify without the CA: exit %d, want 2 naming the Secret:\n%s", code, out)
 	}
-	if out, code := e.verify(t, cfgFile, "--ca-cert", ca.caFile); code != 0 || !strings.Contains(out, "trusts the CA in "+ca.caFile+" (--ca-cert)") {
+	if out, code := e.verify(t, cfgFile, "--ca-cert", ca.caFile); code != 0 || !strings.Contains(out, "uses the CA in "+ca.caFile+" (--ca-cert)") {
 		t.Fatalf("verify --ca-cert: exit %d\n%s", code, out)
 	}
 

@@ -436,7 +436,7 @@ spec:
 	if !strings.Contains(tmpl, "sprig_uniq") {
 		t.Fatalf("istiod's Deployment has no root file template of several roots: %q", tmpl)
 	}
-	render := func(next string) (string, string, error) {
+	render := func(next, value string) (string, string, error) {
 		dir := t.TempDir()
 		must(t, os.WriteFile(filepath.Join(dir, "token"), []byte(rootToken), 0o600))
 		must(t, os.WriteFile(filepath.Join(dir, "roots.ctmpl"), []byte(tmpl), 0o600))
@@ -451,7 +451,7 @@ template {
   destination = "%s/root-cert.pem"
 }
 `, v.addr, dir, dir, dir)), 0o600))
-		kvPut(t, v.client, 2, "secret", "roots/next", map[string]any{next: "NEW ROOT"})
+		kvPut(t, v.client, 2, "secret", "roots/next", map[string]any{next: value})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, vaultBinary(t), "agent", "-config", filepath.Join(dir, "agent.hcl"))
@@ -460,13 +460,23 @@ template {
 		got, _ := os.ReadFile(filepath.Join(dir, "root-cert.pem"))
 		return string(got), string(out), err
 	}
-	kvPut(t, v.client, 2, "secret", "roots/ca", map[string]any{"root_cert": "OLD ROOT\n"})
-	kvPut(t, v.client, 2, "secret", "roots/retired", map[string]any{"root_cert": "OLD ROOT"})
-	if got, log, err := render("root_cert"); err != nil || got != "OLD ROOT\nNEW ROOT\n" {
+	pem := func(s string) string { return "-----BEGIN CERTIFICATE-----\n" + s + "\n-----END CERTIFICATE-----" }
+	oldRoot, newRoot := pem("OLD ROOT"), pem("NEW ROOT")
+	kvPut(t, v.client, 2, "secret", "roots/ca", map[string]any{"root_cert": oldRoot + "\n"})
+	kvPut(t, v.client, 2, "secret", "roots/retired", map[string]any{"root_cert": oldRoot})
+	if got, log, err := render("root_cert", newRoot); err != nil || got != oldRoot+"\n"+newRoot+"\n" {
 		t.Errorf("the agent rendered %q (err %v), want the old root then the new, once each:\n%s", got, err, tail(log, 4<<10))
 	}
 	const missing = "istio-vault-ca: field root_cert is missing or empty in secret/data/roots/next"
-	if got, log, err := render("other"); err == nil || got != "" || !strings.Contains(log, missing) {
+	// A private key in an extra root's field never reaches the root file,
+	// which istiod publishes to every namespace: the render fails.
+	const notCert = "istio-vault-ca: field root_cert in secret/data/roots/next is not only PEM CERTIFICATE blocks"
+	for _, bad := range []string{"-----BEGIN RSA PRIVATE KEY-----\nKEY\n-----END RSA PRIVATE KEY-----", newRoot + "\n-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----"} {
+		if got, log, err := render("root_cert", bad); err == nil || got != "" || !strings.Contains(log, notCert) {
+			t.Errorf("with a key in the extra root's field the agent rendered %q (err %v), want it to fail with %q:\n%s", got, err, notCert, tail(log, 4<<10))
+		}
+	}
+	if got, log, err := render("other", newRoot); err == nil || got != "" || !strings.Contains(log, missing) {
 		t.Errorf("with the extra root's field missing the agent rendered %q (err %v), want it to fail with %q:\n%s", got, err, missing, tail(log, 4<<10))
 	}
 }

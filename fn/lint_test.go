@@ -146,3 +146,28 @@ func TestFunctionLintsThroughAliases(t *testing.T) {
 		t.Errorf("no result says the item with a duplicate key was not linted:\n%s", out)
 	}
 }
+
+// A List item (kubectl get -o yaml) is linted as a resource: its findings
+// name the item and items[N] before the field. A List holding istiod is
+// refused, as the stream refuses it.
+func TestFunctionLintsListItems(t *testing.T) {
+	list := `- apiVersion: v1
+  kind: List
+  metadata:
+    annotations: {config.kubernetes.io/path: got.yaml}
+  items:
+  - apiVersion: v1
+    kind: Secret
+    metadata: {name: cacerts, namespace: istio-system}
+    data: {ca-key.pem: eA==}
+`
+	out, err := runList(t, withItems(list))
+	if ExitCode(err) != cli.ExitFailed || !strings.Contains(out, "path: items[0].data[ca-key.pem]") || !strings.Contains(out, "lint: ca-key-in-stream") {
+		t.Errorf("exit %d (%v), want a ca-key-in-stream result at items[0]:\n%s", ExitCode(err), err, out)
+	}
+	withIstiod := strings.Replace(withItems(list), "  items:\n", "  items:\n  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: istiod, namespace: istio-system, labels: {app: istiod}}, spec: {template: {metadata: {labels: {app: istiod}}, spec: {containers: [{name: discovery}]}}}}\n", 1)
+	out, err = runList(t, withIstiod)
+	if ExitCode(err) != cli.ExitBadInput || !strings.Contains(out, "split the List into documents") {
+		t.Errorf("a List holding istiod: exit %d (%v), want it refused:\n%s", ExitCode(err), err, out)
+	}
+}

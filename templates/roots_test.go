@@ -46,14 +46,20 @@ func TestRootsTemplateRendersEachRootOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the agent could not parse it: %v\n%s", err, tmpl)
 	}
-	const old, next, other = "OLD", "NEXT", "OTHER"
+	pem := func(s string) string { return "-----BEGIN CERTIFICATE-----\n" + s + "\n-----END CERTIFICATE-----" }
+	old, next, other := pem("OLD"), pem("NEXT"), pem("OTHER")
+	const key = "-----BEGIN RSA PRIVATE KEY-----\nKEY\n-----END RSA PRIVATE KEY-----"
 	for name, tc := range map[string]struct {
 		ca, extra, pki string
 		want, fails    string
 	}{
-		"all distinct":          {ca: old + "\n", extra: next, pki: other + "\n\n", want: "OLD\nNEXT\nOTHER\n"},
-		"extra is the source's": {ca: old, extra: old + "\n", pki: old, want: "OLD\n"},
-		"a retired root twice":  {ca: next, extra: old, pki: next, want: "NEXT\nOLD\n"},
+		"all distinct":          {ca: old + "\n", extra: next, pki: other + "\n\n", want: old + "\n" + next + "\n" + other + "\n"},
+		"extra is the source's": {ca: old, extra: old + "\n", pki: old, want: old + "\n"},
+		"a retired root twice":  {ca: next, extra: old, pki: next, want: next + "\n" + old + "\n"},
+		"a key":                 {ca: old, extra: key, pki: next, fails: "field root_cert in roots/next is not only PEM CERTIFICATE blocks"},
+		"a key after a root":    {ca: old, extra: next + "\n" + key, pki: next, fails: "field root_cert in roots/next is not only PEM CERTIFICATE blocks"},
+		"not PEM":               {ca: old, extra: next, pki: "OTHER", fails: "field certificate in pki_next/cert/ca is not only PEM"},
+		"a bundle of roots":     {ca: old, extra: next + "\n" + other, pki: old, want: old + "\n" + next + "\n" + other + "\n"},
 		"missing":               {ca: old, extra: "", pki: next, fails: "field root_cert is missing or empty in roots/next"},
 	} {
 		t.Run(name, func(t *testing.T) {

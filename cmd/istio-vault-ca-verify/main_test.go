@@ -376,14 +376,14 @@ func TestVaultCA(t *testing.T) {
 		{"tlsSecret, no CA given", withSecret, nil, nil, 2,
 			`spec.vault.caCert /vault/tls/ca.crt is where the injector mounts the Secret vault-tls \(spec.vault.tlsSecret\) in the agent's container, not on this machine: pass --ca-cert FILE \(or set VAULT_CACERT\) with its ca.crt, e.g. from kubectl -n istio-system get secret vault-tls -o jsonpath='\{.data.ca\\.crt\}' \| base64 -d > vault-ca.crt`},
 		{"tlsSecret, --ca-cert", withSecret, nil, []string{"--ca-cert", caFile}, -1,
-			`PASS  vault ` + regexp.QuoteMeta(srv.URL) + `: trusts the CA in ` + regexp.QuoteMeta(caFile) + ` \(--ca-cert\)`},
+			`NOTE  vault ` + regexp.QuoteMeta(srv.URL) + `: uses the CA in ` + regexp.QuoteMeta(caFile) + ` \(--ca-cert\) to check Vault's certificate`},
 		{"tlsSecret, VAULT_CACERT", withSecret, map[string]string{api.EnvVaultCACert: caFile}, nil, -1, reached},
 		{"--ca-cert over VAULT_CACERT", withSecret, map[string]string{api.EnvVaultCACert: otherFile}, []string{"--ca-cert", caFile}, -1, reached},
 		{"--ca-cert of another CA", withSecret, nil, []string{"--ca-cert", otherFile}, 1,
 			`FAIL  vault ` + regexp.QuoteMeta(srv.URL) + `: TLS handshake failed .*x509.*: set VAULT_CACERT \(or pass --ca-cert FILE\)`},
 		{"--ca-cert missing", withSecret, nil, []string{"--ca-cert", filepath.Join(dir, "nope.pem")}, 2, `--ca-cert .*nope.pem: cannot use it as the CA of Vault's certificate`},
 		{"caCert on this machine", withFile, nil, nil, -1,
-			`PASS  vault ` + regexp.QuoteMeta(srv.URL) + `: trusts the CA in ` + regexp.QuoteMeta(caFile) + ` \(spec.vault.caCert, the agent's\)`},
+			`NOTE  vault ` + regexp.QuoteMeta(srv.URL) + `: uses the CA in ` + regexp.QuoteMeta(caFile) + ` \(spec.vault.caCert, the agent's\)`},
 		{"no CA named: the system's roots", testConfig, nil, nil, 1, `TLS handshake failed`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -398,6 +398,11 @@ func TestVaultCA(t *testing.T) {
 			match(t, out, tc.want)
 			if tc.code != 2 && tc.want != `TLS handshake failed` && !strings.Contains(tc.name, "another CA") {
 				match(t, out, reached)
+			}
+			// Naming the CA passes nothing: with the wrong one, no PASS
+			// about Vault comes before the handshake's FAIL.
+			if strings.Contains(tc.name, "another CA") && strings.Contains(out, "PASS  vault") {
+				t.Errorf("a PASS about Vault beside the failed handshake:\n%s", out)
 			}
 		})
 	}

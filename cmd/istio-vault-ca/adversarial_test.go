@@ -82,7 +82,8 @@ func TestAdversarial(t *testing.T) {
 		{name: "non-string annotation value is replaced", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}, annotations: {vault.hashicorp.com/agent-inject: true}}\n    spec: {containers: [{name: discovery}]}\n"), want: changed},
 		{name: "ROOT_CA_DIR from valueFrom is replaced", input: istiodWith("  template:\n    metadata: {labels: {app: istiod}}\n    spec: {containers: [{name: discovery, env: [{name: ROOT_CA_DIR, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]}]}\n"), want: changed},
 		{name: "unknown kind", input: "apiVersion: example.com/v1\nkind: Widget\nspec: {app: istiod}\n", want: same},
-		{name: "List of Deployments", input: "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSpace(plainIstiod), "\n", "\n  ") + "\n", want: same},
+		{name: "List of Deployments", input: "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSpace(plainIstiod), "\n", "\n  ") + "\n", want: refused, stderr: `items\[0\].*is Deployment istio-system/istiod inside a List.*split the List into documents`},
+		{name: "List of other Deployments", input: "apiVersion: v1\nkind: DeploymentList\nitems:\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: shop}}\n", want: same},
 		// As Helm 4 hands a hook to the post-renderer: its hook annotations
 		// and the file name on the Deployment. It is wired like any istiod,
 		// and the Deployment's own annotations come out as they went in.

@@ -77,13 +77,17 @@ Usage:
       --rotate mints the next one, its key a new KV version. --ttl (8760h),
       --common-name ("Istio intermediate CA CLUSTER"), --key-type (rsa).
       The key is never printed. Exit 0 done, 1 Vault failed, 2 bad config.
-  istio-vault-ca rotate-plan [--config FILE] --next FILE [--output-dir DIR]
+  istio-vault-ca rotate-plan [--config FILE] [--next FILE] [--output-dir DIR [--force]]
       Print the three steps of a root rotation as VaultCA configs to apply in
-      order, from the config in use (the old CA) to --next (the config whose
-      spec.source is the new CA): 1) the old key and certificates with both
-      roots, 2) the new key and certificates with both roots, 3) the new root
-      alone. Each document's comments say what to check before the next.
-      --output-dir writes step-1.yaml, step-2.yaml and step-3.yaml instead.
+      order, from the config in use (the old CA) to the new CA: --next (the
+      config whose spec.source is the new CA) or, without it, the config's
+      spec.rootRotation.next (kv, pki or mint, as spec.source): 1) the old key
+      and certificates with both roots, 2) the new key and certificates with
+      both roots, 3) the new root alone. Each document's comments say what to
+      check before the next. --output-dir writes step-1.yaml, step-2.yaml and
+      step-3.yaml instead (creating the directory; an existing step file is
+      refused unless --force). mint rotates to another root mount; istioCSR
+      is refused (istio-csr holds the roots).
   istio-vault-ca config --defaults
       Print every default, documented.
   istio-vault-ca explain

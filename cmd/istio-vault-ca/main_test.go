@@ -551,3 +551,16 @@ func TestLintArguments(t *testing.T) {
 		t.Errorf("clean: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// check refuses a committed List (kubectl get -o yaml) holding istiod, as
+// the transformer does: it would otherwise say the file has converged.
+func TestCheckRefusesAListHoldingIstiod(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "vaultca.yaml", testConfig)
+	list := "apiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSpace(istiod), "\n", "\n  ") + "\n"
+	manifest := writeFile(t, dir, "got.yaml", list)
+	code, out, stderr := runCmd([]string{"check", "--config", cfg, manifest}, nil)
+	if code != cli.ExitBadInput || len(out) != 0 || !strings.Contains(stderr, manifest+": document 1 (List), line 4: `items[0]`") || !strings.Contains(stderr, "split the List into documents") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

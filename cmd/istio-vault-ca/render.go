@@ -3,6 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/lint"
+	"github.com/istio-vault-ca/istio-vault-ca/internal/stream"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/cli"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/transform"
@@ -30,6 +34,7 @@ func render(t *transform.Transformer, src *twopass.Source, verbose bool, stdout,
 	for _, w := range lim.Warnings() {
 		fmt.Fprintf(stderr, "istio-vault-ca: warning: %s\n", w)
 	}
+	warnIstiodVersion(edits, stderr)
 	if verbose {
 		switch {
 		case lim.Targets() == 0:
@@ -41,4 +46,32 @@ func render(t *transform.Transformer, src *twopass.Source, verbose bool, stdout,
 		}
 	}
 	return cli.ExitOK
+}
+
+// istiodVersionIDs are the lint's findings about istiod's version against
+// what the written settings need (reload, several roots).
+var istiodVersionIDs = []string{lint.IDIstiodNoReload, lint.IDIstiodReloadOff, lint.IDMultiRootBefore120, lint.IDIstiod127Beta}
+
+// warnIstiodVersion lints the documents the run changed, and only those,
+// for an istiod too old (or a 1.27 beta) for what was just written into
+// it: rotation without reload, extra roots before 1.20. Each finding is a
+// warning on stderr; what was written and the exit code stay as they are
+// (the manifest is what the config asks; the image is the user's).
+func warnIstiodVersion(edits []stream.Edit, stderr io.Writer) {
+	for _, e := range edits {
+		found, err := lint.Stream(e.New)
+		if err != nil {
+			continue // it parsed a moment ago; nothing to add
+		}
+		for _, f := range found {
+			if !slices.Contains(istiodVersionIDs, f.ID) {
+				continue
+			}
+			where := f.Kind + " " + f.Name
+			if f.Namespace != "" {
+				where = f.Kind + " " + f.Namespace + "/" + f.Name
+			}
+			fmt.Fprintf(stderr, "istio-vault-ca: warning: %s %s: %s: %s (written as the config asks; `istio-vault-ca lint` reports it too)\n", where, f.Field, f.ID, f.Message)
+		}
+	}
 }

@@ -188,3 +188,35 @@ func TestCSRIstiodWithoutInjectorWarns(t *testing.T) {
 		}
 	}
 }
+
+// The post-renderer warns on stderr when what it wrote needs a newer
+// istiod than the image names (rotation on 1.11, extra roots on 1.19),
+// and changes neither stdout nor the exit code.
+func TestRenderWarnsOfIstiodVersion(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ spec, image, want string }{
+		"rotation on 1.11":    {"  rotation: true\n", "docker.io/istio/pilot:1.11.0", "istiod-no-reload: istiod 1.11.0 reads its CA files only when it starts"},
+		"extra roots on 1.19": {"  rootRotation: {extraRoots: [{pki: {mount: pki_next}}]}\n", "docker.io/istio/pilot:1.19.3", "multiroot-before-1.20: istiod 1.19.3 cannot rotate a plugged-in root"},
+		"nothing on 1.24":     {"  rotation: true\n  rootRotation: {extraRoots: [{pki: {mount: pki_next}}]}\n", "docker.io/istio/pilot:1.24.0", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := writeFile(t, dir, "c.yaml", testConfig+tc.spec)
+			in := []byte(istiod + "        image: " + tc.image + "\n")
+			code, out, stderr := runCmd([]string{"--config", cfg}, in)
+			if code != 0 || !bytes.Contains(out, []byte("ROOT_CA_DIR")) {
+				t.Fatalf("exit %d, stderr %s", code, stderr)
+			}
+			switch {
+			case tc.want == "" && strings.Contains(stderr, "warning"):
+				t.Errorf("a warning for a recent istiod: %s", stderr)
+			case tc.want != "" && !strings.Contains(stderr, "istio-vault-ca: warning: Deployment istiod spec.template.spec.containers[discovery]") || !strings.Contains(stderr, tc.want):
+				t.Errorf("stderr %q, want a warning with %q", stderr, tc.want)
+			}
+			// What is written is the same as without the image's version.
+			code, plain, _ := runCmd([]string{"--config", cfg}, []byte(istiod+"        image: docker.io/istio/pilot:1.24.0\n"))
+			if code != 0 || !bytes.Equal(bytes.Replace(plain, []byte("pilot:1.24.0"), []byte(tc.image[len("docker.io/istio/pilot:")-len("pilot:"):]), 1), out) {
+				t.Errorf("the output differs from a run without the warning")
+			}
+		})
+	}
+}

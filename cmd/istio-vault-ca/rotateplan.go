@@ -21,7 +21,8 @@ import (
 // rotate-plan writes the three steps of Istio's own root rotation
 // (tests/integration/security/cacert_rotation) as VaultCA configs, from the
 // config in use (--config: the old CA) and the config to end with (--next:
-// the new CA in spec.source):
+// the new CA in spec.source; without it, the config with its
+// spec.rootRotation.next as spec.source):
 //
 //  1. the old key, certificate and chain, with the old and the new root;
 //  2. the new key, certificate and chain, with the old and the new root;
@@ -33,13 +34,10 @@ import (
 // one after the other; the checks between them head each document.
 func runRotatePlan(args []string, stdout, stderr io.Writer) int {
 	fs, c := newFlags("rotate-plan", stderr)
-	next := fs.String("next", "", "the VaultCA to end with: the config whose spec.source is the new CA (required)")
-	dir := fs.String("output-dir", "", "write step-1.yaml, step-2.yaml and step-3.yaml into this directory instead of one stream on stdout")
+	next := fs.String("next", "", "the VaultCA to end with: the config whose spec.source is the new CA (default: the --config file with spec.rootRotation.next as its spec.source)")
+	dir := fs.String("output-dir", "", "write step-1.yaml, step-2.yaml and step-3.yaml into this directory (created if absent) instead of one stream on stdout")
+	force := fs.Bool("force", false, "with --output-dir: replace step files that exist already")
 	if !cli.ParseNoArgs(fs, args, stderr, "") {
-		return cli.ExitBadInput
-	}
-	if *next == "" {
-		fmt.Fprintln(stderr, "istio-vault-ca rotate-plan: --next FILE is required: the VaultCA whose spec.source holds the new CA (the config as it should be once the rotation is done)")
 		return cli.ExitBadInput
 	}
 	file, _, err := cli.ResolveConfig(c.ConfigFile)
@@ -59,12 +57,25 @@ func runRotatePlan(args []string, stdout, stderr io.Writer) int {
 		}
 		return cli.ExitOK
 	}
+	// Step files are a rotation's record, often committed: one written
+	// before (another rotation's, or this one's, half applied) is replaced
+	// only when asked, and none is written unless all three can be.
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return cli.Fail(stderr, err)
+	}
+	names := make([]string, len(steps))
+	for i := range steps {
+		names[i] = filepath.Join(*dir, fmt.Sprintf("step-%d.yaml", i+1))
+		if _, err := os.Lstat(names[i]); err == nil && !*force {
+			fmt.Fprintf(stderr, "istio-vault-ca rotate-plan: %s exists already: not replaced (it may be the record of a rotation under way); move it away, or give --force to replace the step files\n", names[i])
+			return cli.ExitBadInput
+		}
+	}
 	for i, s := range steps {
-		name := filepath.Join(*dir, fmt.Sprintf("step-%d.yaml", i+1))
-		if err := os.WriteFile(name, s, 0o644); err != nil {
+		if err := os.WriteFile(names[i], s, 0o644); err != nil {
 			return cli.Fail(stderr, err)
 		}
-		fmt.Fprintf(stderr, "istio-vault-ca rotate-plan: wrote %s\n", name)
+		fmt.Fprintf(stderr, "istio-vault-ca rotate-plan: wrote %s\n", names[i])
 	}
 	return cli.ExitOK
 }
@@ -87,6 +98,12 @@ func readRotationConfig(file, flag string) (*rotationConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
+	return parseRotationConfig(data, file, filepath.Base(file))
+}
+
+// parseRotationConfig is readRotationConfig of a config's bytes; shown is
+// how the steps' comments name it.
+func parseRotationConfig(data []byte, file, shown string) (*rotationConfig, error) {
 	loaded, err := config.Load(data, file)
 	if err != nil {
 		return nil, err
@@ -102,13 +119,13 @@ func readRotationConfig(file, flag string) (*rotationConfig, error) {
 	written.Default()
 	root, err := rootOf(written.Spec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	plan, err := wiring.ForIstiod(loaded)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	rc := &rotationConfig{file: filepath.Base(file), doc: &doc, loaded: loaded, root: root}
+	rc := &rotationConfig{file: shown, doc: &doc, loaded: loaded, root: root}
 	for _, f := range plan.Files {
 		if f.Part == wiring.PartRoot {
 			rc.rootRead = f.APIPath + "#" + strings.Join(f.Keys, ".")
@@ -131,8 +148,14 @@ func rootOf(s config.Spec) (*yaml.Node, error) {
 		fields = append(fields, "path", src.Path, "field", src.Fields.RootCert)
 	case *config.PKI:
 		kind, fields = "pki", []string{"mount", src.RootMount}
+	case *config.Mint:
+		// A minted intermediate's root is its root mount's CA
+		// certificate: the next CA is the next root mount's.
+		kind, fields = "pki", []string{"mount", src.RootMount}
+	case *config.IstioCSR:
+		return nil, errors.New("`spec.source.istioCSR`: rotate-plan cannot rotate it: in the istioCSR mode istiod holds no CA and no root file (istio-csr's rootCAFile is the trust bundle), so the root is rotated in istio-csr and cert-manager, not with extra roots")
 	default:
-		return nil, errors.New("spec.source sets no source")
+		return nil, errors.New("`spec.source` sets no source rotate-plan can rotate (kv, pki or mint)")
 	}
 	inner := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
 	for i := 0; i < len(fields); i += 2 {
@@ -151,10 +174,19 @@ func rotationSteps(currentFile, nextFile string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	next, err := readRotationConfig(nextFile, "--next")
+	var next *rotationConfig
+	if nextFile != "" {
+		next, err = readRotationConfig(nextFile, "--next")
+	} else {
+		nextFile = currentFile + " (spec.rootRotation.next)"
+		next, err = nextFromConfig(cur, currentFile)
+	}
 	if err != nil {
 		return nil, err
 	}
+	// No step carries spec.rootRotation.next: the rotation it names is
+	// the one these steps make.
+	cur.doc = withoutNext(cur.doc)
 	if cur.rootRead == next.rootRead {
 		return nil, fmt.Errorf("%s and %s read istiod's root from the same place (%s): --next must hold the new CA in spec.source, at paths or mounts of its own", currentFile, nextFile, cur.rootRead)
 	}
@@ -282,4 +314,65 @@ func deepCopy(n *yaml.Node) *yaml.Node {
 		c.Content[i] = deepCopy(x)
 	}
 	return &c
+}
+
+// nextFromConfig is the config to end with when no --next is given: the
+// current one with spec.rootRotation.next as its spec.source.
+func nextFromConfig(cur *rotationConfig, file string) (*rotationConfig, error) {
+	top := cur.doc
+	if top.Kind == yaml.DocumentNode {
+		top = top.Content[0]
+	}
+	rr := mappingAt(mappingAt(top, "spec"), "rootRotation")
+	if mappingAt(rr, "next") == nil {
+		return nil, fmt.Errorf("%s: rotate-plan needs the new CA: set `spec.rootRotation.next` (the next CA, as spec.source: kv, pki or mint) in it, or give --next FILE, the VaultCA whose spec.source holds the new CA", file)
+	}
+	doc := withoutNext(cur.doc)
+	spec := mappingAt(topOf(doc), "spec")
+	for i := 0; i+1 < len(spec.Content); i += 2 {
+		if spec.Content[i].Value == "source" {
+			spec.Content[i+1] = deepCopy(mappingAt(rr, "next"))
+			spec.Content[i+1].Style &^= yaml.FlowStyle
+		}
+	}
+	var body bytes.Buffer
+	enc := yaml.NewEncoder(&body)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return parseRotationConfig(body.Bytes(), file+" (spec.rootRotation.next)", cur.file+"'s spec.rootRotation.next (as spec.source)")
+}
+
+// withoutNext is a copy of doc without spec.rootRotation.next, and without
+// spec.rootRotation when nothing else is left in it; doc itself when it
+// has none.
+func withoutNext(doc *yaml.Node) *yaml.Node {
+	if mappingAt(mappingAt(mappingAt(topOf(doc), "spec"), "rootRotation"), "next") == nil {
+		return doc
+	}
+	cp := deepCopy(doc)
+	spec := mappingAt(topOf(cp), "spec")
+	rr := mappingAt(spec, "rootRotation")
+	deleteKey(rr, "next")
+	if len(rr.Content) == 0 {
+		deleteKey(spec, "rootRotation")
+	}
+	return cp
+}
+
+func topOf(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+func deleteKey(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
 }

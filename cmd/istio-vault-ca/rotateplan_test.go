@@ -74,3 +74,37 @@ func TestRotatePlanSteps(t *testing.T) {
 		}
 	}
 }
+
+// --output-dir creates the directory, and refuses to replace a step file
+// that exists (writing none) unless --force.
+func TestRotatePlanOutputDir(t *testing.T) {
+	const dir = "../../testdata/golden/rotate-plan-config-next"
+	out := filepath.Join(t.TempDir(), "rotation", "2026")
+	args := []string{"rotate-plan", "--config", filepath.Join(dir, "config.yaml"), "--output-dir", out}
+	if code, _, stderr := runCmd(args, nil); code != 0 {
+		t.Fatalf("a new directory: exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("the directory: %v %v", fi, err)
+	}
+	step2 := filepath.Join(out, "step-2.yaml")
+	if err := os.WriteFile(step2, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(out, "step-1.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(args, nil)
+	if b, _ := os.ReadFile(step2); code != 2 || string(b) != "mine\n" || !strings.Contains(string(stderr), step2+" exists already") {
+		t.Errorf("an existing step file: exit %d, file %q, stderr %s", code, b, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "step-1.yaml")); err == nil {
+		t.Error("step-1.yaml was written beside the refused step-2.yaml")
+	}
+	if code, _, stderr := runCmd(append(args, "--force"), nil); code != 0 {
+		t.Errorf("--force: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(step2); !bytes.Contains(b, []byte("step 2 of 3")) {
+		t.Errorf("--force did not replace step-2.yaml: %q", b)
+	}
+}

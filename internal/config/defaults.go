@@ -142,6 +142,9 @@ func (c *VaultCA) Default() {
 	for i := range s.ExtraRoots() {
 		defaultSources(&s.RootRotation.ExtraRoots[i], s)
 	}
+	if s.RootRotation != nil && s.RootRotation.Next != nil {
+		defaultSources(s.RootRotation.Next, s)
+	}
 }
 
 // ExtraRoots are the roots spec.rootRotation adds, none without it.

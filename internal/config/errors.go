@@ -44,3 +44,14 @@ func (es Errors) orNil() error {
 	}
 	return es
 }
+
+// FieldError is a problem of one field that a later check found (one that
+// needs the plans, which the config does not build), located in the file
+// Load read, as Load locates its own.
+func (c *VaultCA) FieldError(field, format string, args ...any) *FieldError {
+	e := &FieldError{File: c.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if c.root != nil {
+		e.Line = lineOf(c.root, field)
+	}
+	return e
+}

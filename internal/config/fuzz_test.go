@@ -154,7 +154,10 @@ func expectedLayout(t *testing.T, cfg *config.VaultCA, p *wiring.Plan, f wiring.
 		for _, r := range f.Reads() {
 			field := r.Keys[len(r.Keys)-1]
 			d.Roots = append(d.Roots, templates.Data{APIPath: "a/b", Field: "f", Version: r.KVVersion})
-			strs = append(strs, r.APIPath, field, fmt.Sprintf("istio-vault-ca: field %s is missing or empty in %s", field, r.APIPath))
+			strs = append(strs, r.APIPath, field,
+				"-----BEGIN CERTIFICATE-----", "-----BEGIN", "-----BEGIN CERTIFICATE-----", "",
+				fmt.Sprintf("istio-vault-ca: field %s in %s is not only PEM CERTIFICATE blocks (a private key?): refused, the root file is published to every namespace", field, r.APIPath),
+				fmt.Sprintf("istio-vault-ca: field %s is missing or empty in %s", field, r.APIPath))
 		}
 		return templates.Roots, d, strs
 	}

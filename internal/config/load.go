@@ -145,16 +145,6 @@ func parseDocs(data []byte) ([]*yaml.Node, error) {
 	}
 }
 
-// FieldError is a problem of a field found after Load (a file the field
-// names that cannot be used), located in the config file like Load's.
-func (c *VaultCA) FieldError(field, format string, args ...any) *FieldError {
-	e := &FieldError{File: c.file, Field: field, Msg: fmt.Sprintf(format, args...)}
-	if c.root != nil {
-		e.Line = lineOf(c.root, field)
-	}
-	return e
-}
-
 // located fills in the file and, where the check did not know it, the line.
 func located(errs Errors, file string, root *yaml.Node) Errors {
 	for _, e := range errs {

@@ -95,6 +95,13 @@ func TestTemplateFieldsAreTagged(t *testing.T) {
 		}
 	}
 	for _, field := range sortedFields(tagged) {
+		// spec.rootRotation.next reaches templates only as spec.source,
+		// in rotate-plan's steps; its types are spec.source's, whose tags
+		// are checked here, and stay tagged so the injection checks
+		// refuse a value before it gets there.
+		if next, ok := strings.CutPrefix(field, "spec.rootRotation.next."); ok && reached["spec.source."+next] {
+			continue
+		}
 		if !reached[field] {
 			t.Errorf("%s is tagged vault:\"template\" but reaches no agent template or Vault path", field)
 		}

@@ -21,7 +21,8 @@ type VaultCA struct {
 	// warnings are what Load found risky but valid, located in the file.
 	warnings Errors
 	// file and root are where Load read the config, so that a later
-	// check of a field (a file it names) can say file:line too.
+	// check of a field (a file it names, one that needs the plans) can
+	// say file:line too.
 	file string
 	root *yaml.Node
 	// values are the tagged values, found once by Load for the expansion
@@ -84,6 +85,11 @@ type Spec struct {
 // superset of each other. The chain file stays the source's own.
 type RootRotation struct {
 	ExtraRoots []ExtraRoot `json:"extraRoots,omitempty"`
+	// Next is the CA to rotate to, in spec.source's shape (kv, pki or
+	// mint): `rotate-plan --config FILE` ends with it as spec.source when
+	// no --next is given. The transform only checks it; nothing reads it
+	// until the rotation's steps are applied.
+	Next *Source `json:"next,omitempty"`
 }
 
 // ExtraRoot is one more root certificate, read only, from exactly one of

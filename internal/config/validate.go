@@ -138,6 +138,7 @@ func (c *VaultCA) Validate() Errors {
 	for i := range s.ExtraRoots() {
 		validateSources(add, fmt.Sprintf("spec.rootRotation.extraRoots[%d]", i), &s.RootRotation.ExtraRoots[i], s, "")
 	}
+	validateRootRotation(add, s)
 	for i := range s.Gateways {
 		validateGateway(add, fmt.Sprintf("spec.gateways[%d]", i), &s.Gateways[i], s)
 	}

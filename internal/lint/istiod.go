@@ -103,7 +103,7 @@ func istiodVersion(r *resource) []Finding {
 			"istiod %s reloads its CA files only with AUTO_RELOAD_PLUGIN_CERTS=true (opt-in before Istio 1.18, on by default in 1.18, always on since 1.19): a rotated CA does not reach it; set %s to \"true\" on the %s container", v, envAutoReload, wiring.IstiodContainer))
 	case rotation && v.isBeta(betaNoReload):
 		fs = append(fs, at(orNode(imageKey, discovery.node), IDIstiod127Beta, Error, field,
-			"istiod %s, a 1.27 beta, reloads its CA files only when the root or the CRL changes (fixed by istio#57271): a new intermediate does not reach it; use Istio 1.27.0 or later", v))
+			"istiod %s, a 1.27 beta or release candidate, reloads its CA files only when the root or the CRL changes (fixed by istio#57271): a new intermediate does not reach it; use Istio 1.27.0 or later", v))
 	}
 	if multiRoot && v.less(firstMultiRoot) {
 		mr := env[envMultiRoot]
@@ -155,14 +155,18 @@ func (v version) String() string { return v.text }
 
 func (v version) less(w version) bool { return v.minor < w.minor }
 
-// isBeta reports whether v is a beta of the release w.
+// isBeta reports whether v is a beta or a release candidate of the
+// release w: no source shows which 1.27.0 candidate first carried
+// istio#57271 (opened during the betas, with no release note), so the
+// candidates are flagged with the betas.
 func (v version) isBeta(w version) bool {
-	return v.minor == w.minor && v.patch == 0 && strings.HasPrefix(v.pre, "beta")
+	return v.minor == w.minor && v.patch == 0 && (strings.HasPrefix(v.pre, "beta") || strings.HasPrefix(v.pre, "rc"))
 }
 
 // istioTag is a tag Istio publishes its images under: 1.22.0,
 // 1.22.0-distroless, 1.27.0-beta.1, 1.28-alpha.<commit>.
-var istioTag = regexp.MustCompile(`^1\.(\d+)(?:\.(\d+))?(?:-(.+))?$`)
+// A leading v (v1.22.0, as some mirrors tag) is read as the version.
+var istioTag = regexp.MustCompile(`^v?1\.(\d+)(?:\.(\d+))?(?:-(.+))?$`)
 
 // imageVersion is the Istio version an image reference names by its tag
 // (istio/pilot:1.18.2, hub.example.com/istio-release/pilot:1.22.0-distroless),

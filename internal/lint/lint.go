@@ -126,14 +126,31 @@ var checks = []check{
 // of any other plain kind is not parsed (most of an Istio install is CRDs
 // and ConfigMaps).
 func Reads(kind string) bool {
-	return kind == "Secret" || kind == "Pod" || kind == "CronJob" || isTemplateKind(kind)
+	return kind == "Secret" || kind == "Pod" || kind == "CronJob" || isTemplateKind(kind) || transform.IsListKind(kind)
 }
 
 // Resource lints one parsed resource, a ResourceList's item or a stream's
 // document: lines are the node's own.
+//
+// A List (kind List, or any *List with items, as kubectl reads them) is
+// linted item by item: each finding names the item (its kind and name,
+// and items[N] before its field), at the item's lines.
 func Resource(rn *yaml.Node) []Finding {
 	if rn == nil || rn.Kind != yaml.MappingNode {
 		return nil
+	}
+	if items := transform.ListItems(rn); items != nil {
+		var fs []Finding
+		for i, it := range items {
+			for _, f := range Resource(it) {
+				f.Field = strings.TrimSuffix(fmt.Sprintf("items[%d].%s", i, f.Field), ".")
+				if f.Line == 0 {
+					f.Line = it.Line
+				}
+				fs = append(fs, f)
+			}
+		}
+		return fs
 	}
 	r := &resource{node: rn, kind: yamlnode.Kind(rn), namespace: yamlnode.Namespace(rn), name: yamlnode.Name(rn)}
 	var fs []Finding

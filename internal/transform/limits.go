@@ -119,6 +119,9 @@ func (t *Transformer) mayBeTarget(rn *yaml.Node) bool {
 			if v.Kind != yaml.ScalarNode {
 				return true
 			}
+			if IsListKind(v.Value) {
+				return true
+			}
 			if k := targets.KindNamed([]byte(v.Value)); k != nil && (k.MayBeNode == nil || k.MayBeNode(rn, &t.plans)) {
 				return true
 			}

@@ -32,6 +32,9 @@ func (t *Transformer) Patches(r io.Reader, w io.Writer) error {
 		if err != nil || rn == nil {
 			return err
 		}
+		if err := t.refuseList(rn); err != nil {
+			return docError(d, rn, err)
+		}
 		p, err := targets.WorkloadPlan(rn, &t.plans)
 		if err == nil && p != nil {
 			_, err = targets.ApplyPodTemplate(yamlnode.Copy(rn), p)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -37,9 +38,10 @@ func New(cfg *config.VaultCA) (*Transformer, error) {
 			return nil, err
 		}
 		// The gateway's policy would grant it a path istiod reads: the
-		// CA key, if the certificate is kept beside it.
-		if shared := gp.SharedPaths(p); len(shared) > 0 {
-			return nil, fmt.Errorf("`%s.certificates` use %s, which reaches istiod's CA material (reads it, changes or destroys it, or signs with istiod's CA): the gateway's policy would grant that to the gateway pod; keep gateway certificates at paths and mounts of their own", gp.Setting, strings.Join(shared, ", "))
+		// CA key, if the certificate is kept beside it, or an extra root's
+		// mount, where whoever signs mints what the mesh trusts.
+		if err := refuseShared(cfg, i, gp, p); err != nil {
+			return nil, err
 		}
 		t.plans.Gateways = append(t.plans.Gateways, gp)
 	}
@@ -56,6 +58,9 @@ func (t *Transformer) Plans() []*wiring.Plan {
 // reports whether it changed. Resources that are not of a registered
 // target kind (targets.Kinds) are never touched.
 func (t *Transformer) Node(rn *yaml.Node) (bool, error) {
+	if err := t.refuseList(rn); err != nil {
+		return false, err
+	}
 	k := targets.KindOf(rn)
 	if k == nil {
 		return false, nil
@@ -76,9 +81,13 @@ func (t *Transformer) isTarget(rn *yaml.Node) bool {
 // the document's one top-level kind line (stream.TopLevelKind), and the
 // registration of that kind may look further (targets.Kind.MayBe). Where
 // the kind is not certain, such as a flow-style document, a quoted key or
-// two kind lines, any mention of a target kind makes it one.
+// two kind lines, any mention of a target kind makes it one, as it does in
+// a List (whose items are refused when one is a target, see refuseList).
 func (t *Transformer) isCandidate(body []byte) bool {
 	if kind, ok := stream.TopLevelKind(body); ok {
+		if IsListKind(string(kind)) {
+			return mayHoldTarget(body)
+		}
 		k := targets.KindNamed(kind)
 		return k != nil && (k.MayBe == nil || k.MayBe(body, &t.plans))
 	}
@@ -88,6 +97,32 @@ func (t *Transformer) isCandidate(body []byte) bool {
 		}
 	}
 	return false
+}
+
+// refuseShared refuses the certificates of gateway i that reach istiod's
+// CA material, each named by its field and line in the config.
+func refuseShared(cfg *config.VaultCA, i int, gp, istiod *wiring.Plan) error {
+	if len(gp.SharedPaths(istiod)) == 0 {
+		return nil
+	}
+	var errs config.Errors
+	for j, c := range cfg.Spec.Gateways[i].Certificates {
+		one := &wiring.Plan{}
+		for _, f := range gp.Files {
+			if slices.Contains(c.FileNames(), f.Name) {
+				one.Files = append(one.Files, f)
+			}
+		}
+		if shared := one.SharedPaths(istiod); len(shared) > 0 {
+			errs = append(errs, cfg.FieldError(fmt.Sprintf("%s.certificates[%d]", gp.Setting, j),
+				"uses %s, which reaches istiod's CA material (reads it, changes or destroys it, or signs with istiod's CA, or is an extra root of spec.rootRotation): the gateway's policy would grant that to the gateway pod; keep gateway certificates at paths and mounts of their own", strings.Join(shared, ", ")))
+		}
+	}
+	if len(errs) == 0 {
+		// Not one certificate's own: the gateway's as a whole.
+		return cfg.FieldError(gp.Setting+".certificates", "use %s, which reaches istiod's CA material: keep gateway certificates at paths and mounts of their own", strings.Join(gp.SharedPaths(istiod), ", "))
+	}
+	return errs
 }
 
 // DocError locates a problem in a stream: which document, what it is, where.

@@ -26,8 +26,10 @@ func TestIsCandidate(t *testing.T) {
 		"kind: Service\nkind: Deployment\n":                                                       true, // duplicate keys: conservative
 		"apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\n":                            true,
 		"apiVersion: install.tetrate.io/v1alpha1\nkind: ControlPlane\n":                           true,
-		"  kind: Deployment\n":                                                                    true, // indented root: conservative
-		"apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  app: istiod":                   false,
+		"  kind: Deployment\n":                                                                    true,  // indented root: conservative
+		"apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  app: istiod":                   true,  // parsed, to refuse it if an item is a target
+		"apiVersion: v1\nkind: List\nitems:\n- kind: Service\n  app: istiod":                      false, // no target kind in it
+		"apiVersion: v1\nkind: ConfigMapList\nitems: []\n":                                        true,
 		"note: kind: Deployment istiod\nkind: Service\n":                                          false, // a kind: that does not start a line
 		"kind: Service\nspec:\n  a: 1\nkind: Deployment\n":                                        true,  // a second kind far down
 	} {

@@ -97,7 +97,7 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 			return nil, nil, err
 		}
 		if note != "" {
-			notes = append(notes, Result{Pass, what, note})
+			notes = append(notes, Result{Note, what, note})
 		}
 	}
 	if err := insecureHop("VAULT_ADDR", target); err != nil {
@@ -156,7 +156,7 @@ func trustVaultCA(vc *api.Config, o ClientOptions) (note string, err error) {
 	if err := vc.ConfigureTLS(&api.TLSConfig{CACert: file}); err != nil {
 		return "", fmt.Errorf("%s %s: cannot use it as the CA of Vault's certificate: %v", strings.SplitN(from, ",", 2)[0], file, err)
 	}
-	return fmt.Sprintf("trusts the CA in %s (%s)", file, from), nil
+	return fmt.Sprintf("uses the CA in %s (%s) to check Vault's certificate", file, from), nil
 }
 
 // agentCAMissing says what to pass when the agent's CA file is not on this

@@ -49,6 +49,9 @@ const (
 	// Skip is a plan of another role than the one checked: nothing
 	// was read for it, and the line says how to check it.
 	Skip Status = "SKIP"
+	// Note says how a check is made (which CA is trusted): it passes
+	// nothing by itself, so it is not counted.
+	Note Status = "NOTE"
 )
 
 // Result is one line of the report.
