@@ -8,12 +8,25 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 )
 
-// mintVault is a fake Vault holding a root at pki/cert/ca and the mounts
-// given (mount -> engine type); it records every request's method, so a
-// test can see that verify wrote nothing.
-func mintVault(t *testing.T, root string, mounts map[string]string) (*api.Client, func() []string) {
+// fakeMint is what a fake Vault holds for a minted intermediate: the root
+// at pki/cert/ca, the mounts (mount -> engine type), the token's
+// capabilities (path -> capabilities; none: 404 from capabilities-self)
+// and istiod's policy text ("": the token may not read it).
+type fakeMint struct {
+	root   string
+	mounts map[string]string
+	caps   map[string][]string
+	policy string
+}
+
+// mintVault is a fake Vault serving fm; it records every request's method,
+// so a test can see that verify wrote nothing. A path no mount serves is
+// answered with permission denied, as Vault does.
+func mintVault(t *testing.T, fm fakeMint) (*api.Client, func() []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var methods []string
@@ -23,20 +36,39 @@ func mintVault(t *testing.T, root string, mounts map[string]string) (*api.Client
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v1/")
-		if path == "sys/health" {
+		switch {
+		case path == "sys/health":
 			json.NewEncoder(w).Encode(map[string]any{"initialized": true, "sealed": false, "version": "fake"})
+			return
+		case path == "sys/capabilities-self" && fm.caps != nil:
+			var body struct{ Path string } // what the api client sends
+			json.NewDecoder(r.Body).Decode(&body)
+			caps, ok := fm.caps[body.Path]
+			if !ok {
+				caps = []string{"deny"}
+			}
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"capabilities": caps, body.Path: caps}})
+			return
+		case path == "sys/policies/acl/istiod-ca" && fm.policy != "":
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"name": "istiod-ca", "policy": fm.policy}})
+			return
+		case strings.HasPrefix(path, "sys/policies/acl/") || strings.HasPrefix(path, "sys/policy/"):
+			w.WriteHeader(403)
+			w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
+			return
+		case path == "pki/cert/ca" && fm.root != "":
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"certificate": fm.root}})
 			return
 		}
 		if p, ok := strings.CutPrefix(path, "sys/internal/ui/mounts/"); ok {
-			for m, typ := range mounts {
+			for m, typ := range fm.mounts {
 				if strings.HasPrefix(p, m+"/") {
 					json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"path": m + "/", "type": typ}})
 					return
 				}
 			}
-		}
-		if path == "pki/cert/ca" && root != "" {
-			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"certificate": root}})
+			w.WriteHeader(403)
+			w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
 			return
 		}
 		w.WriteHeader(404)
@@ -55,38 +87,60 @@ spec:
 `
 
 // A minted intermediate is checked without minting one: the root mount's
-// CA is read and must be a CA, and the mounts of the generate and the sign
-// must be PKI engines. Every request verify makes is a read.
+// CA is read and must be a CA, the mounts of the generate and the sign
+// must be PKI engines, the token must have update on both and read on the
+// root (sys/capabilities-self), and istiod's policy, where the token may
+// read it, must be the one the tool writes. Every request verify makes is
+// a read, or the capabilities-self query, which writes nothing.
 func TestMintChecksWithoutWriting(t *testing.T) {
 	root := issue(t, "mesh root", true, nil)
 	leaf := issue(t, "not a ca", false, root)
+	cfg, plans := plansOf(t, mintConfig)
+	set := policy.For(cfg, plans...)
+	written := set.HCL(set.Policies[0])
+	both := map[string]string{"pki_int": "pki", "pki": "pki"}
+	istiod := map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}, "pki/cert/ca": {"read"}}
+	rootToken := map[string][]string{"pki_int/intermediate/generate/exported": {"root"}, "pki/root/sign-intermediate": {"root"}, "pki/cert/ca": {"root"}}
 	for name, tc := range map[string]struct {
-		root     string
-		mounts   map[string]string
+		fm       fakeMint
 		patterns []string
+		absent   []string
 	}{
-		"ready": {root.certPEM, map[string]string{"pki_int": "pki", "pki": "pki"}, []string{
+		"ready": {fakeMint{root.certPEM, both, istiod, written}, []string{
 			`PASS  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): mount pki_int/ is a PKI engine`,
 			`PASS  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a PKI engine`,
+			`PASS  pki/root/sign-intermediate \(update\): the token may update it`,
+			`PASS  pki/cert/ca \(read\): the token may read it`,
+			`PASS  policy istiod-ca: is the policy istio-vault-ca writes, pins and all`,
 			`PASS  root-cert.pem <- pki/cert/ca#certificate: present`,
 			`PASS  root-cert.pem: CN=mesh root valid for`,
-			`0 failed`}},
-		"no intermediate mount": {root.certPEM, map[string]string{"pki": "pki"}, []string{
-			`FAIL  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): no mount serves it: enable the PKI engine there`,
-			`1 failed`}},
-		"kv at the root": {root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, []string{
-			`FAIL  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a kv engine, not pki`}},
-		"no root": {"", map[string]string{"pki_int": "pki", "pki": "pki"}, []string{
-			`FAIL  root-cert.pem <- pki/cert/ca#certificate: no secret at pki/cert/ca`}},
-		"root not a CA": {leaf.certPEM, map[string]string{"pki_int": "pki", "pki": "pki"}, []string{
-			`FAIL  root-cert.pem: CN=not a ca is not a CA certificate`}},
+			`0 failed`}, nil},
+		"a stale ttl pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(written, `"720h"`, `"24h"`, 1)}, []string{
+			`FAIL  policy istiod-ca: is not the policy istio-vault-ca writes`, `1 failed`}, nil},
+		"no path length pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(strings.Replace(written, `    "max_path_length" = ["0"]`+"\n", "", 1), `, "max_path_length"`, "", 1)}, []string{
+			`FAIL  policy istiod-ca: is not the policy`}, nil},
+		"read only on the sign": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"read"}, "pki/cert/ca": {"read"}}, ""}, []string{
+			`FAIL  pki/root/sign-intermediate \(update\): the token may only read, not update`,
+			`WARN  policy istiod-ca: not checked: the token may not read sys/policies/acl/istiod-ca`}, nil},
+		"no grant on the root": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}}, written}, []string{
+			`FAIL  pki/cert/ca \(read\): the token may do nothing there, not read`}, nil},
+		"no intermediate mount, root token": {fakeMint{root.certPEM, map[string]string{"pki": "pki"}, rootToken, written}, []string{
+			`FAIL  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): no mount serves it \(Vault answers a missing mount with permission denied\): enable it \(vault secrets enable -path=pki_int pki\); the agent mints into it`,
+			`1 failed`}, []string{`give it its CA`, `FAIL.*permission denied\)?:? the token`}},
+		"kv at the root": {fakeMint{root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, istiod, written}, []string{
+			`FAIL  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a kv engine, not pki`}, nil},
+		"no root": {fakeMint{"", both, istiod, written}, []string{
+			`FAIL  root-cert.pem <- pki/cert/ca#certificate: no secret at pki/cert/ca`}, nil},
+		"root not a CA": {fakeMint{leaf.certPEM, both, istiod, written}, []string{
+			`FAIL  root-cert.pem: CN=not a ca is not a CA certificate`}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, methods := mintVault(t, tc.root, tc.mounts)
+			c, methods := mintVault(t, tc.fm)
 			out := runReport(t, c, mintConfig)
 			matches(t, out, tc.patterns...)
+			noMatch(t, out, tc.absent...)
 			for _, m := range methods() {
-				if !strings.HasPrefix(m, "GET ") {
+				if !strings.HasPrefix(m, "GET ") && m != "POST /v1/sys/capabilities-self" {
 					t.Errorf("verify made a write: %s", m)
 				}
 			}

@@ -480,7 +480,7 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		for _, r := range f.Requests {
 			if r.Capability == wiring.Update && !mounts[r.Path] {
 				mounts[r.Path] = true
-				v.writeMount(r.Path)
+				v.writeMount(r.Path, len(mounts) == 1)
 			}
 		}
 		if f.Capability != wiring.Read {
@@ -508,6 +508,9 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
 	}
+	if len(mounts) > 0 {
+		v.mintAccess(p, plans)
+	}
 	var extra []*x509.Certificate
 	for _, f := range p.Files {
 		for _, r := range f.ExtraRoots {
@@ -525,17 +528,28 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 
 // writeMount checks, without writing, that the mount a write request of
 // the agent goes to exists and is a PKI engine: a minted intermediate's
-// generate and sign. It asks Vault which mount serves the path, which any
-// token with a capability there may do.
-func (v *run) writeMount(path string) {
+// generate (first) and sign. It asks Vault which mount serves the path,
+// which any token with a capability there may do; Vault answers a path no
+// mount serves with permission denied, so a root token's 403 means the
+// mount is missing.
+func (v *run) writeMount(path string, generate bool) {
 	what := path + " (written by the agent, not by verify)"
+	enable := "enable the PKI engine there (vault secrets enable -path=MOUNT pki) and generate or import the root"
+	if generate {
+		// The agent mints into an empty mount: nothing is set-signed.
+		enable = "enable it (vault secrets enable -path=" + wiring.MintMount(path) + " pki); the agent mints into it, nothing else is needed"
+	}
 	m, err := v.client.Logical().ReadWithContext(v.ctx, "sys/internal/ui/mounts/"+path)
 	if err != nil || m == nil || m.Data == nil {
 		detail := "no mount serves it"
-		if err != nil {
-			detail = explainAPIError(err, "the token may do nothing there")
+		var re *api.ResponseError
+		switch {
+		case errors.As(err, &re) && re.StatusCode == 403 && v.isRoot(path):
+			detail = "no mount serves it (Vault answers a missing mount with permission denied)"
+		case err != nil:
+			detail = explainAPIError(err, "the token may do nothing there, or no mount serves it")
 		}
-		v.add(Fail, what, "%s: enable the PKI engine there (vault secrets enable -path=MOUNT pki) and give it its CA", detail)
+		v.add(Fail, what, "%s: %s", detail, enable)
 		return
 	}
 	mount, _ := m.Data["path"].(string)
@@ -545,6 +559,12 @@ func (v *run) writeMount(path string) {
 		return
 	}
 	v.add(Pass, what, "mount %s is a PKI engine", mount)
+}
+
+// isRoot: the token has every capability on path.
+func (v *run) isRoot(path string) bool {
+	caps, err := v.client.Sys().CapabilitiesSelfWithContext(v.ctx, path)
+	return err == nil && slices.Contains(caps, "root")
 }
 
 // failer reports failures of parts, each naming the Vault field it came
