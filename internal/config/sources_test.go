@@ -142,6 +142,25 @@ func TestMintRefuses(t *testing.T) {
 	}
 }
 
+// A ttl shorter than Istio's 24h workload certificates warns: istiod cuts
+// each at the intermediate's expiry. 24h itself loads quietly.
+func TestMintShortTTLWarns(t *testing.T) {
+	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: c}\nspec:\n  vault: {role: istiod}\n  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: x, ttl: "
+	for ttl, want := range map[string]string{"12h": "`spec.source.mint.ttl` is 12h, shorter than 24h", "24h": "", "720h": ""} {
+		cfg, err := config.Load([]byte(head+ttl+"}}\n"), "c.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if ws := cfg.Warnings(); len(ws) > 0 {
+			got = ws.Error()
+		}
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("ttl %s: warnings %q, want %q", ttl, got, want)
+		}
+	}
+}
+
 func TestShortDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{480 * time.Hour: "480h", 90 * time.Minute: "90m", 66*time.Second + 600*time.Millisecond: "66s", time.Hour + time.Second: "3601s"} {
 		if got := config.ShortDuration(d); got != want {

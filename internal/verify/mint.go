@@ -1,9 +1,11 @@
 package verify
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -33,6 +35,7 @@ func (v *run) mintAccess(p *wiring.Plan, plans []*wiring.Plan) {
 		}
 	}
 	v.mintPolicy(p, plans)
+	v.mintLifetime(p, plans)
 }
 
 func capsText(caps []string) string {
@@ -100,4 +103,39 @@ func policyText(s string) string {
 		b.WriteString(strings.Join(strings.Fields(line), ""))
 	}
 	return b.String()
+}
+
+// mintLifetime warns when the intermediate's ttl outlives what Vault will
+// sign: Vault cuts a certificate at its issuer's expiry (or refuses, with
+// leaf_not_after_behavior=err) and at the root mount's max lease TTL, so
+// istiod's intermediate would expire before the ttl the config promises.
+func (v *run) mintLifetime(p *wiring.Plan, plans []*wiring.Plan) {
+	m := v.cfg.Spec.Source.Mint
+	if m == nil {
+		return
+	}
+	ttl, err := time.ParseDuration(m.TTL)
+	if err != nil {
+		return
+	}
+	what := "spec.source.mint.ttl " + m.TTL
+	if r := v.get(m.RootPath(), p, plans); r.err == nil {
+		if s, err := value(r.data, []string{"certificate"}); err == nil {
+			if certs, err := parseCerts(s); err == nil && len(certs) > 0 {
+				if left := certs[0].NotAfter.Sub(v.opts.Now()); left < ttl {
+					v.add(Warn, what, "is longer than the root's remaining life (%s, until %s): Vault cuts the intermediate at the root's expiry, or refuses to sign; rotate the root or shorten the ttl", left.Truncate(time.Hour), certs[0].NotAfter.UTC().Format(time.RFC3339))
+				}
+			}
+		}
+	}
+	tune, err := v.client.Logical().ReadWithContext(v.ctx, "sys/mounts/"+m.RootMount+"/tune")
+	if err != nil || tune == nil {
+		v.add(Warn, what, "not compared with %s's max lease TTL: the token may not read sys/mounts/%s/tune", m.RootMount, m.RootMount)
+		return
+	}
+	if n, ok := tune.Data["max_lease_ttl"].(json.Number); ok {
+		if secs, err := n.Int64(); err == nil && time.Duration(secs)*time.Second < ttl {
+			v.add(Warn, what, "is longer than mount %s's max lease TTL (%s): Vault cuts the intermediate to it; raise it (vault secrets tune -max-lease-ttl=%s %s) or shorten the ttl", m.RootMount, time.Duration(secs)*time.Second, m.TTL, m.RootMount)
+		}
+	}
 }

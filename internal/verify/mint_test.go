@@ -21,6 +21,9 @@ type fakeMint struct {
 	mounts map[string]string
 	caps   map[string][]string
 	policy string
+	// maxLease is the root mount's max lease TTL in seconds (0: the
+	// token may not read its tune).
+	maxLease int
 }
 
 // mintVault is a fake Vault serving fm; it records every request's method,
@@ -55,6 +58,9 @@ func mintVault(t *testing.T, fm fakeMint) (*api.Client, func() []string) {
 		case strings.HasPrefix(path, "sys/policies/acl/") || strings.HasPrefix(path, "sys/policy/"):
 			w.WriteHeader(403)
 			w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
+			return
+		case path == "sys/mounts/pki/tune" && fm.maxLease > 0:
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"max_lease_ttl": fm.maxLease}})
 			return
 		case path == "pki/cert/ca" && fm.root != "":
 			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"certificate": fm.root}})
@@ -103,10 +109,11 @@ func TestMintChecksWithoutWriting(t *testing.T) {
 	rootToken := map[string][]string{"pki_int/intermediate/generate/exported": {"root"}, "pki/root/sign-intermediate": {"root"}, "pki/cert/ca": {"root"}}
 	for name, tc := range map[string]struct {
 		fm       fakeMint
+		ttl      string // instead of 720h
 		patterns []string
 		absent   []string
 	}{
-		"ready": {fakeMint{root.certPEM, both, istiod, written}, []string{
+		"ready": {fakeMint{root.certPEM, both, istiod, written, 0}, "", []string{
 			`PASS  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): mount pki_int/ is a PKI engine`,
 			`PASS  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a PKI engine`,
 			`PASS  pki/root/sign-intermediate \(update\): the token may update it`,
@@ -115,28 +122,36 @@ func TestMintChecksWithoutWriting(t *testing.T) {
 			`PASS  root-cert.pem <- pki/cert/ca#certificate: present`,
 			`PASS  root-cert.pem: CN=mesh root valid for`,
 			`0 failed`}, nil},
-		"a stale ttl pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(written, `"720h"`, `"24h"`, 1)}, []string{
+		"ttl over the mount's max lease": {fakeMint{root.certPEM, both, istiod, written, 86400}, "", []string{
+			`WARN  spec.source.mint.ttl 720h: is longer than mount pki's max lease TTL \(24h0m0s\)`, `0 failed`}, nil},
+		"ttl over the root's life": {fakeMint{root.certPEM, both, rootToken, "", 10 * 365 * 86400}, "9000h", []string{
+			`WARN  spec.source.mint.ttl 9000h: is longer than the root's remaining life`}, []string{`max lease TTL \(`}},
+		"a stale ttl pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(written, `"720h"`, `"24h"`, 1), 0}, "", []string{
 			`FAIL  policy istiod-ca: is not the policy istio-vault-ca writes`, `1 failed`}, nil},
-		"no path length pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(strings.Replace(written, `    "max_path_length" = ["0"]`+"\n", "", 1), `, "max_path_length"`, "", 1)}, []string{
+		"no path length pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(strings.Replace(written, `    "max_path_length" = ["0"]`+"\n", "", 1), `, "max_path_length"`, "", 1), 0}, "", []string{
 			`FAIL  policy istiod-ca: is not the policy`}, nil},
-		"read only on the sign": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"read"}, "pki/cert/ca": {"read"}}, ""}, []string{
+		"read only on the sign": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"read"}, "pki/cert/ca": {"read"}}, "", 0}, "", []string{
 			`FAIL  pki/root/sign-intermediate \(update\): the token may only read, not update`,
 			`WARN  policy istiod-ca: not checked: the token may not read sys/policies/acl/istiod-ca`}, nil},
-		"no grant on the root": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}}, written}, []string{
+		"no grant on the root": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}}, written, 0}, "", []string{
 			`FAIL  pki/cert/ca \(read\): the token may do nothing there, not read`}, nil},
-		"no intermediate mount, root token": {fakeMint{root.certPEM, map[string]string{"pki": "pki"}, rootToken, written}, []string{
+		"no intermediate mount, root token": {fakeMint{root.certPEM, map[string]string{"pki": "pki"}, rootToken, written, 0}, "", []string{
 			`FAIL  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): no mount serves it \(Vault answers a missing mount with permission denied\): enable it \(vault secrets enable -path=pki_int pki\); the agent mints into it`,
 			`1 failed`}, []string{`give it its CA`, `FAIL.*permission denied\)?:? the token`}},
-		"kv at the root": {fakeMint{root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, istiod, written}, []string{
+		"kv at the root": {fakeMint{root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, istiod, written, 0}, "", []string{
 			`FAIL  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a kv engine, not pki`}, nil},
-		"no root": {fakeMint{"", both, istiod, written}, []string{
+		"no root": {fakeMint{"", both, istiod, written, 0}, "", []string{
 			`FAIL  root-cert.pem <- pki/cert/ca#certificate: no secret at pki/cert/ca`}, nil},
-		"root not a CA": {fakeMint{leaf.certPEM, both, istiod, written}, []string{
+		"root not a CA": {fakeMint{leaf.certPEM, both, istiod, written, 0}, "", []string{
 			`FAIL  root-cert.pem: CN=not a ca is not a CA certificate`}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, methods := mintVault(t, tc.fm)
-			out := runReport(t, c, mintConfig)
+			cfg := mintConfig
+			if tc.ttl != "" {
+				cfg = strings.Replace(cfg, "ttl: 720h", "ttl: "+tc.ttl, 1)
+			}
+			out := runReport(t, c, cfg)
 			matches(t, out, tc.patterns...)
 			noMatch(t, out, tc.absent...)
 			for _, m := range methods() {
