@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"reflect"
 	"slices"
@@ -349,6 +350,34 @@ func (m *Mint) validate(add adder, at string, s *Spec) {
 // MaxCommonName is the longest subject common name Vault's PKI engine
 // issues (RFC 5280's ub-common-name).
 const MaxCommonName = 64
+
+// CommonNameProblem says why Vault's PKI engine or an agent template could
+// not take cn as a CA's common name ("" when it can): a quote or
+// backslash, a control character (C0, DEL or C1), more than MaxCommonName
+// characters. The mint config refuses the same (unsafeValue and validate).
+func CommonNameProblem(cn string) string {
+	switch n := utf8.RuneCountInString(cn); {
+	case strings.ContainsAny(cn, "\"`\\'"):
+		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of the agent template string", cn)
+	case strings.IndexFunc(cn, isControl) >= 0:
+		return fmt.Sprintf("contains a newline or control character (%q): refused", cn)
+	case n > MaxCommonName:
+		return fmt.Sprintf("is %d characters: Vault refuses a common name longer than %d (RFC 5280's upper bound)", n, MaxCommonName)
+	}
+	return ""
+}
+
+// ReservedMount names the Vault path a mount must not be under: auth/,
+// sys/, identity and cubbyhole are Vault's own, no PKI or KV mount there
+// is possible. "" when m is not reserved.
+func ReservedMount(m string) string {
+	for _, r := range []string{"auth", "sys", "identity", "cubbyhole"} {
+		if m == r || strings.HasPrefix(m, r+"/") {
+			return r
+		}
+	}
+	return ""
+}
 
 // MintCSRMount is the PKI mount of an exported intermediate generate
 // endpoint (<mount>/intermediate/generate/exported or

@@ -327,6 +327,10 @@ func (c *VaultCA) wildcardErrors() Errors {
 	return errs
 }
 
+// isControl: a C0 control character, DEL or a C1 control character
+// (U+0080-U+009F), none of which a name or template value may hold.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
 func unsafeValue(v string) string {
 	switch {
 	case strings.Contains(v, "-----BEGIN"):
@@ -335,7 +339,7 @@ func unsafeValue(v string) string {
 		return fmt.Sprintf("contains a template delimiter after expansion (%q): refused, it would inject into the agent template", v)
 	case strings.ContainsAny(v, "\"`\\'"):
 		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of the agent template string", v)
-	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }) >= 0:
+	case strings.IndexFunc(v, isControl) >= 0:
 		return fmt.Sprintf("contains a newline or control character (%q): refused, it would inject into the agent template", v)
 	case strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//"):
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
