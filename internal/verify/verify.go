@@ -303,6 +303,9 @@ func (v *run) loginError(err error, p *wiring.Plan, shows string) string {
 		switch {
 		case re.StatusCode == 400 && strings.Contains(said, "invalid role name"):
 			return fmt.Sprintf("Vault has no role %s at %s (Vault said: %s): write it (%s)", p.Role, p.AuthPath, said, shows)
+		case strings.Contains(said, "could not load backend configuration"):
+			// The auth method is enabled but was never configured.
+			return fmt.Sprintf("the Kubernetes auth method at %s has no configuration (Vault said: %s): write it, e.g. vault write %s/config kubernetes_host=https://KUBERNETES-API:443 (with kubernetes_ca_cert=@ca.crt when Vault runs outside the cluster)", p.AuthPath, said, p.AuthPath)
 		case strings.Contains(said, "invalid audience"):
 			aud := v.cfg.Spec.Vault.Audience
 			return fmt.Sprintf("the token's audience is not the one role %s requires (%q, from spec.vault.audience) (Vault said: %s): pass a token issued for it (kubectl create token ... --audience %s), or set spec.vault.audience to the audience your cluster's service-account tokens carry and re-apply the role", p.Role, aud, said, aud)
