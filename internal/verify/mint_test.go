@@ -62,6 +62,13 @@ func mintVault(t *testing.T, fm fakeMint) (*api.Client, func() []string) {
 		case path == "sys/mounts/pki/tune" && fm.maxLease > 0:
 			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"max_lease_ttl": fm.maxLease}})
 			return
+		case path == "pki/issuer/r1/json" && fm.root != "":
+			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"certificate": fm.root, "issuer_name": "r1"}})
+			return
+		case strings.HasPrefix(path, "pki/issuer/"):
+			w.WriteHeader(500) // as Vault 1.21 answers
+			w.Write([]byte(`{"errors":["unable to find PKI issuer for reference: nope"]}`))
+			return
 		case path == "pki/cert/ca" && fm.root != "":
 			json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"certificate": fm.root}})
 			return
@@ -110,10 +117,11 @@ func TestMintChecksWithoutWriting(t *testing.T) {
 	for name, tc := range map[string]struct {
 		fm       fakeMint
 		ttl      string // instead of 720h
+		caPath   string // instead of pki/root/sign-intermediate
 		patterns []string
 		absent   []string
 	}{
-		"ready": {fakeMint{root.certPEM, both, istiod, written, 0}, "", []string{
+		"ready": {fakeMint{root.certPEM, both, istiod, written, 0}, "", "", []string{
 			`PASS  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): mount pki_int/ is a PKI engine`,
 			`PASS  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a PKI engine`,
 			`PASS  pki/root/sign-intermediate \(update\): the token may update it`,
@@ -122,32 +130,39 @@ func TestMintChecksWithoutWriting(t *testing.T) {
 			`PASS  root-cert.pem <- pki/cert/ca#certificate: present`,
 			`PASS  root-cert.pem: CN=mesh root valid for`,
 			`0 failed`}, nil},
-		"ttl over the mount's max lease": {fakeMint{root.certPEM, both, istiod, written, 86400}, "", []string{
+		"ttl over the mount's max lease": {fakeMint{root.certPEM, both, istiod, written, 86400}, "", "", []string{
 			`WARN  spec.source.mint.ttl 720h: is longer than mount pki's max lease TTL \(24h0m0s\)`, `0 failed`}, nil},
-		"ttl over the root's life": {fakeMint{root.certPEM, both, rootToken, "", 10 * 365 * 86400}, "9000h", []string{
+		"ttl over the root's life": {fakeMint{root.certPEM, both, rootToken, "", 10 * 365 * 86400}, "9000h", "", []string{
 			`WARN  spec.source.mint.ttl 9000h: is longer than the root's remaining life`}, []string{`max lease TTL \(`}},
-		"a stale ttl pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(written, `"720h"`, `"24h"`, 1), 0}, "", []string{
+		"a named issuer": {fakeMint{root.certPEM, both, rootToken, "", 0}, "", "pki/issuer/r1/sign-intermediate", []string{
+			`PASS  root-cert.pem <- pki/issuer/r1/json#certificate: present`, `PASS  root-cert.pem: CN=mesh root`}, []string{`pki/cert/ca`}},
+		"a named issuer that is not there": {fakeMint{root.certPEM, both, rootToken, "", 0}, "", "pki/issuer/nope/sign-intermediate", []string{
+			`FAIL  root-cert.pem <- pki/issuer/nope/json#certificate: mount pki has no issuer "nope", which caPath names \(Vault said: unable to find PKI issuer for reference: nope\): name one of its issuers \(vault list pki/issuers\)`}, nil},
+		"a stale ttl pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(written, `"720h"`, `"24h"`, 1), 0}, "", "", []string{
 			`FAIL  policy istiod-ca: is not the policy istio-vault-ca writes`, `1 failed`}, nil},
-		"no path length pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(strings.Replace(written, `    "max_path_length" = ["0"]`+"\n", "", 1), `, "max_path_length"`, "", 1), 0}, "", []string{
+		"no path length pin": {fakeMint{root.certPEM, both, istiod, strings.Replace(strings.Replace(written, `    "max_path_length" = ["0"]`+"\n", "", 1), `, "max_path_length"`, "", 1), 0}, "", "", []string{
 			`FAIL  policy istiod-ca: is not the policy`}, nil},
-		"read only on the sign": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"read"}, "pki/cert/ca": {"read"}}, "", 0}, "", []string{
+		"read only on the sign": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"read"}, "pki/cert/ca": {"read"}}, "", 0}, "", "", []string{
 			`FAIL  pki/root/sign-intermediate \(update\): the token may only read, not update`,
 			`WARN  policy istiod-ca: not checked: the token may not read sys/policies/acl/istiod-ca`}, nil},
-		"no grant on the root": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}}, written, 0}, "", []string{
+		"no grant on the root": {fakeMint{root.certPEM, both, map[string][]string{"pki_int/intermediate/generate/exported": {"update"}, "pki/root/sign-intermediate": {"update"}}, written, 0}, "", "", []string{
 			`FAIL  pki/cert/ca \(read\): the token may do nothing there, not read`}, nil},
-		"no intermediate mount, root token": {fakeMint{root.certPEM, map[string]string{"pki": "pki"}, rootToken, written, 0}, "", []string{
+		"no intermediate mount, root token": {fakeMint{root.certPEM, map[string]string{"pki": "pki"}, rootToken, written, 0}, "", "", []string{
 			`FAIL  pki_int/intermediate/generate/exported \(written by the agent, not by verify\): no mount serves it \(Vault answers a missing mount with permission denied\): enable it \(vault secrets enable -path=pki_int pki\); the agent mints into it`,
 			`1 failed`}, []string{`give it its CA`, `FAIL.*permission denied\)?:? the token`}},
-		"kv at the root": {fakeMint{root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, istiod, written, 0}, "", []string{
+		"kv at the root": {fakeMint{root.certPEM, map[string]string{"pki_int": "pki", "pki": "kv"}, istiod, written, 0}, "", "", []string{
 			`FAIL  pki/root/sign-intermediate \(written by the agent, not by verify\): mount pki/ is a kv engine, not pki`}, nil},
-		"no root": {fakeMint{"", both, istiod, written, 0}, "", []string{
+		"no root": {fakeMint{"", both, istiod, written, 0}, "", "", []string{
 			`FAIL  root-cert.pem <- pki/cert/ca#certificate: no secret at pki/cert/ca`}, nil},
-		"root not a CA": {fakeMint{leaf.certPEM, both, istiod, written, 0}, "", []string{
+		"root not a CA": {fakeMint{leaf.certPEM, both, istiod, written, 0}, "", "", []string{
 			`FAIL  root-cert.pem: CN=not a ca is not a CA certificate`}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, methods := mintVault(t, tc.fm)
 			cfg := mintConfig
+			if tc.caPath != "" {
+				cfg = strings.Replace(cfg, "caPath: pki/root/sign-intermediate", "caPath: "+tc.caPath, 1)
+			}
 			if tc.ttl != "" {
 				cfg = strings.Replace(cfg, "ttl: 720h", "ttl: "+tc.ttl, 1)
 			}

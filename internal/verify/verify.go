@@ -371,6 +371,10 @@ func (v *run) get(path string, p *wiring.Plan, plans []*wiring.Plan) *read {
 	r := &read{}
 	secret, err := v.client.Logical().ReadWithContext(v.ctx, path)
 	switch {
+	case err != nil && strings.Contains(err.Error(), "unable to find PKI issuer for reference"):
+		// issuer/<ref>/json of a minted intermediate's caPath.
+		mount, ref, _ := strings.Cut(strings.TrimSuffix(path, "/json"), "/issuer/")
+		r.err = fmt.Errorf("mount %s has no issuer %q, which caPath names (Vault said: %s): name one of its issuers (vault list %s/issuers), or sign with its default at %s/root/sign-intermediate", mount, ref, strings.TrimSpace(vaultSaidOf(err)), mount, mount)
 	case err != nil:
 		label := roleLabel(p, plans)
 		hint := fmt.Sprintf("role %s's policy %s should grant read on %s (istio-vault-ca policy --role %s prints it)", label, p.Policy, path, label)
@@ -385,6 +389,15 @@ func (v *run) get(path string, p *wiring.Plan, plans []*wiring.Plan) *read {
 	}
 	v.reads[path] = r
 	return r
+}
+
+// vaultSaidOf is what Vault said in an API error, or the error's text.
+func vaultSaidOf(err error) string {
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return vaultSaid(re.Errors)
+	}
+	return err.Error()
 }
 
 // notFound explains a missing secret, naming a KV version mismatch when that
