@@ -74,25 +74,25 @@ const (
 
 var gvrCertificate = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}
 
-// csrVault is the one-time set-up of Vault for this mode: what the user does
-// by hand (the PKI mount with its CA, and the Kubernetes auth method
-// reviewing tokens with the API server, both of which the script's comments
-// ask for), then the script `istio-vault-ca policy --output commands`
-// prints, run with the vault CLI: the signing policy, the Kubernetes-auth
-// role bound to the Issuer's ServiceAccount with cert-manager's audience,
-// and the PKI role. It returns Vault's root.
+// csrVault is the one-time set-up of Vault for this mode: the Kubernetes
+// auth method reviewing tokens with the API server (the script checks it
+// is there, and stops before writing anything if not), then the script
+// `istio-vault-ca policy --output commands` prints, run with the vault
+// CLI: it enables the PKI mount, writes the signing policy, the
+// Kubernetes-auth role bound to the Issuer's ServiceAccount with
+// cert-manager's audience, and the PKI role. The CA is the one step by
+// hand, as the script's comment says. It returns Vault's root.
 func (e *env) csrVault(t *testing.T, cfgFile string) string {
 	t.Helper()
 	v := e.vault.client
-	must(t, v.Sys().Mount(csrMount, &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
+	must(t, v.Sys().EnableAuthWithOptions(strings.TrimPrefix(csrAuthPath, "auth/"), &api.EnableAuthOptions{Type: "kubernetes"}))
+	_, err := v.Logical().Write(csrAuthPath+"/config", e.k8s.vaultAuthConfig())
+	must(t, err)
+	e.applyPolicy(t, cfgFile)
 	root, err := v.Logical().Write(csrMount+"/root/generate/internal", map[string]any{
 		"common_name": "e2e Vault mesh root", "ttl": "87600h", "key_type": "ec", "key_bits": 256,
 	})
 	must(t, err)
-	must(t, v.Sys().EnableAuthWithOptions(strings.TrimPrefix(csrAuthPath, "auth/"), &api.EnableAuthOptions{Type: "kubernetes"}))
-	_, err = v.Logical().Write(csrAuthPath+"/config", e.k8s.vaultAuthConfig())
-	must(t, err)
-	e.applyPolicy(t, cfgFile)
 	return root.Data["certificate"].(string)
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,12 +32,19 @@ func TestVerifyIstioCSR(t *testing.T) {
 	must(t, v.client.Sys().Mount("istioca", &api.MountInput{Type: "pki", Config: api.MountConfigInput{MaxLeaseTTL: "87600h"}}))
 	_, err := v.client.Logical().Write("istioca/root/generate/internal", map[string]any{"common_name": "e2e mesh root", "ttl": "87600h", "key_type": "ec", "key_bits": 256})
 	must(t, err)
-	must(t, v.client.Sys().EnableAuthWithOptions("kubernetes-cluster1", &api.EnableAuthOptions{Type: "kubernetes"}))
 	config := strings.Replace(csrVerifyConfig, "MOUNT", "istioca", 1)
 	script, stderr, code := tool(t, nil, nil, "policy", "--config", writeTestConfig(t, config), "--output", "commands")
 	if code != 0 {
 		t.Fatalf("policy --output commands: %s", stderr)
 	}
+	// Without the auth method the script stops before it writes anything.
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err == nil || !strings.Contains(out, "Vault has no auth method at auth/kubernetes-cluster1") {
+		t.Errorf("the policy script without the auth method: %v, want it to say the auth method is missing\n%s", err, out)
+	}
+	if p, err := v.client.Sys().GetPolicy("istio-csr-sign-cluster1"); err != nil || p != "" {
+		t.Errorf("the policy script without the auth method wrote the policy (%q, %v)", p, err)
+	}
+	must(t, v.client.Sys().EnableAuthWithOptions("kubernetes-cluster1", &api.EnableAuthOptions{Type: "kubernetes"}))
 	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
 		t.Fatalf("the policy script failed: %v\n%s", err, out)
 	}
@@ -60,7 +68,29 @@ func TestVerifyIstioCSR(t *testing.T) {
 		t.Fatalf("verify of the role policy wrote: exit %d\n%s", code, out)
 	}
 	reportHas(t, out, `PASS +role auth/kubernetes-cluster1/role/istio-csr: binds istio-system/istio-ca-vault for audience vault://istio-system/istio-ca`,
-		`PASS +PKI role istioca/roles/istio-cluster1: signs a workload CSR`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`)
+		`PASS +PKI role istioca/roles/istio-cluster1: read: require_cn=false`, `PASS +chain of istioca: is a root \(CN=e2e mesh root\)`,
+		`PASS +policy istio-csr-sign-cluster1: is exactly what istio-vault-ca policy prints`)
+
+	// A role whose certificates are no server certificates (istiod-tls),
+	// as Vault reads it back, and an auth role that binds everyone.
+	_, err = v.client.Logical().JSONMergePatch(context.Background(), "istioca/roles/istio-cluster1", map[string]any{"server_flag": false})
+	must(t, err)
+	_, err = v.client.Logical().JSONMergePatch(context.Background(), "auth/kubernetes-cluster1/role/istio-csr", map[string]any{"bound_service_account_names": "*", "token_policies": "istio-csr-sign-cluster1,root"})
+	if err != nil { // an auth method without PATCH: write it whole
+		_, err = v.client.Logical().Write("auth/kubernetes-cluster1/role/istio-csr", map[string]any{"bound_service_account_names": "*", "bound_service_account_namespaces": "istio-system",
+			"audience": "vault://istio-system/istio-ca", "token_policies": "istio-csr-sign-cluster1,root"})
+	}
+	must(t, err)
+	out, code = verifyConfigWith(t, config, v.client.Address())
+	if code != 1 {
+		t.Errorf("verify of a role with server_flag=false: exit %d, want 1\n%s", code, out)
+	}
+	reportHas(t, out, `FAIL +PKI role istioca/roles/istio-cluster1: server_flag is false`,
+		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: bound_service_account_names is \*: the wildcard`,
+		`FAIL +role auth/kubernetes-cluster1/role/istio-csr: token_policies has root beside istio-csr-sign-cluster1`)
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil { // mend both
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
+	}
 
 	// The two settings that made signing fail with Vault 1.21.
 	// (A role write replaces every field: the others as the script wrote them.)
@@ -99,7 +129,16 @@ func TestVerifyIstioCSR(t *testing.T) {
 		t.Errorf("verify of an intermediate with no root: exit %d, want 1\n%s", code, out)
 	}
 	reportHas(t, out, `FAIL +chain of istioint: ends at intermediate CN=e2e istio intermediate, not a root`)
-	out, code = verifyConfigWith(t, strings.Replace(inter, `role: "istio-{{ .Cluster }}"}`, `role: "istio-{{ .Cluster }}", rootMount: istioca}`, 1), v.client.Address())
+	// Its policy grants the sign path of this mount, as policy prints it.
+	withRoot := strings.Replace(inter, `role: "istio-{{ .Cluster }}"}`, `role: "istio-{{ .Cluster }}", rootMount: istioca}`, 1)
+	script, stderr, code = tool(t, nil, nil, "policy", "--config", writeTestConfig(t, withRoot), "--output", "commands")
+	if code != 0 {
+		t.Fatalf("policy --output commands: %s", stderr)
+	}
+	if out, err := e.vaultCLI(t, "sh", "-c", script); err != nil {
+		t.Fatalf("the policy script failed: %v\n%s", err, out)
+	}
+	out, code = verifyConfigWith(t, withRoot, v.client.Address())
 	if code != 0 {
 		t.Errorf("verify of the intermediate with its root mount: exit %d\n%s", code, out)
 	}

@@ -44,7 +44,8 @@ const usage = `Usage:
       reads it at /vault/tls): pass the Secret's ca.crt with --ca-cert.
       With spec.source.istioCSR: the PKI role at <mount>/roles/<role>, each
       setting that would make signing fail named, the issuer's Kubernetes-auth
-      role (bindings, audience, policy), and the mount's chain up
+      role (bindings, no wildcard, its policy only), the policy's rules at
+      sys/policy/<name> against what policy prints, and the mount's chain up
       to a root (with --jwt, the issuer's token's right to sign instead of
       the role).
       Exit 0 all checks pass, 1 a check failed, 2 bad config or usage.

@@ -27,6 +27,9 @@ func render(t *transform.Transformer, src *twopass.Source, verbose bool, stdout,
 		fmt.Fprintf(stderr, "istio-vault-ca: %v\n", err)
 		return cli.ExitBadInput
 	}
+	for _, w := range lim.Warnings() {
+		fmt.Fprintf(stderr, "istio-vault-ca: warning: %s\n", w)
+	}
 	if verbose {
 		switch {
 		case lim.Targets() == 0:

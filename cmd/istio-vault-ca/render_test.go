@@ -155,3 +155,36 @@ func TestFileChangedBetweenReadsIsAnError(t *testing.T) {
 		t.Errorf("exit %d, %d bytes out, stderr %q", code, out.Len(), errb.String())
 	}
 }
+
+// In the istioCSR mode, istiod's Deployment in a stream without the
+// sidecar injector's ConfigMap gets ENABLE_CA_SERVER=false, and nothing
+// points the proxies at istio-csr: a warning on stderr says what to set.
+// A stream with the injector, or with no istiod Deployment, has none.
+func TestCSRIstiodWithoutInjectorWarns(t *testing.T) {
+	const warning = "warning: istiod's Deployment now runs with ENABLE_CA_SERVER=false (spec.source.istioCSR), but the stream holds no istio-sidecar-injector ConfigMap"
+	for _, tc := range []struct {
+		golden string
+		warns  bool
+	}{
+		{"csr-chart-before-1.16", true},
+		{"csr-chart", false},
+		{"csr-iop", false},
+		{"crlf-istiod", false}, // not the istioCSR mode
+	} {
+		dir := filepath.Join("..", "..", "testdata", "golden", tc.golden)
+		in, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCmd([]string{"--config", filepath.Join(dir, "config.yaml")}, in)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.golden, code, stderr)
+		}
+		if got := strings.Contains(stderr, warning); got != tc.warns {
+			t.Errorf("%s: warns %v, want %v:\n%s", tc.golden, got, tc.warns, stderr)
+		}
+		if tc.warns && !strings.Contains(stderr, "global.caAddress=cert-manager-istio-csr.cert-manager.svc:443") {
+			t.Errorf("%s: the warning does not name the chart value to set:\n%s", tc.golden, stderr)
+		}
+	}
+}

@@ -297,6 +297,67 @@ func TestPlainHTTPAddress(t *testing.T) {
 	}
 }
 
+// A role name Vault's Kubernetes auth has no path for (its
+// framework.GenericNameRegex) is refused at load, in every mode and for
+// gateways; the names Vault takes load.
+func TestVaultRoleNames(t *testing.T) {
+	sources := map[string]string{
+		"kv":       "  source: {kv: {path: secret/istiod}}\n",
+		"istioCSR": "  source: {istioCSR: {pki: {mount: istioca, role: istio}, trustDomain: cluster.local}}\n",
+	}
+	for mode, src := range sources {
+		for _, role := range []string{"x|y", "a>b", "#x", "-istiod", "istiod.", "a/b", "é"} {
+			err := loadSpec(t, "  vault: {role: \""+role+"\", address: \"https://vault.example.com\"}\n"+src)
+			if err == nil || !strings.Contains(err.Error(), "`spec.vault.role` must be a Vault role name") {
+				t.Errorf("%s: role %q: got %v, want it refused as no Vault role name", mode, role, err)
+			}
+		}
+		for _, role := range []string{"istiod", "istio-csr", "a", "a.b_c-d", "Istio_CSR1"} {
+			if err := loadSpec(t, "  vault: {role: \""+role+"\", address: \"https://vault.example.com\"}\n"+src); err != nil {
+				t.Errorf("%s: role %q refused: %v", mode, role, err)
+			}
+		}
+	}
+	gw := "  vault: {role: istiod}\n  source: {kv: {path: secret/istiod}}\n  gateways:\n  - selector: {istio: ingressgateway}\n    mountPath: /etc/certs\n    role: \"gw|x\"\n    certificates: [{name: a, kv: {path: secret/a}}]\n"
+	if err := loadSpec(t, gw); err == nil || !strings.Contains(err.Error(), "`spec.gateways[0].role` must be a Vault role name") {
+		t.Errorf("gateway role gw|x: got %v", err)
+	}
+}
+
+// In the istioCSR mode no agent template, injector annotation or agent
+// exists: the messages speak of what the values go into.
+func TestIstioCSRMessagesSpeakOfIssuer(t *testing.T) {
+	src := "  source: {istioCSR: {pki: {mount: istioca, role: istio}, trustDomain: cluster.local}}\n"
+	for spec, want := range map[string]string{
+		"  vault: {role: istio-csr, address: \"https://u:p@vault.example.com\"}\n" + src:                                                                              "written into the cert-manager Issuer's server",
+		"  vault: {role: istio-csr, address: \"http://vault.example.com\"}\n" + src:                                                                                   "cert-manager would send its Vault token and every CSR",
+		"  cluster: \"c'1\"\n  vault: {role: istio-csr}\n  source: {istioCSR: {pki: {mount: istioca, role: \"istio-{{ .Cluster }}\"}, trustDomain: cluster.local}}\n": "the quoted strings of the policy and the Issuer",
+	} {
+		err := loadSpec(t, spec)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "agent") || strings.Contains(err.Error(), "injector") {
+			t.Errorf("%s: got %v, want %q and no agent or injector", spec, err, want)
+		}
+	}
+}
+
+// The warnings of the istioCSR mode speak of cert-manager's Issuer: no pod
+// mounts tlsSecret, and tlsSkipVerify is not used.
+func TestIstioCSRWarnings(t *testing.T) {
+	cfg, err := Load([]byte("apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nspec:\n"+"  vault: {role: istio-csr, address: \"https://vault.example.com\", tlsSecret: vault-tls, tlsSkipVerify: true}\n  source: {istioCSR: {pki: {mount: istioca, role: istio}, trustDomain: cluster.local}}\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Warnings().Error()
+	for _, want := range []string{"`spec.vault.tlsSecret` is \"vault-tls\", but with istioCSR no pod gets Vault annotations", "`spec.vault.tlsSkipVerify` is true: with istioCSR cert-manager's Issuer checks"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "agent") || strings.Contains(got, "injector mounts") {
+		t.Errorf("a warning speaks of the agent or the injector:\n%s", got)
+	}
+}
+
 // A user name or password in spec.vault.address would be written into the
 // injector's service annotation, in every manifest and in Git: refused, and
 // no message repeats it, nor the error of an address that does not parse

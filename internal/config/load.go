@@ -46,6 +46,7 @@ func Load(data []byte, file string) (*VaultCA, error) {
 		return nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot decode: %s", cleanDecodeError(err))}
 	}
 	cfg.Default()
+	cfg.file, cfg.root = file, root
 	cfg.values = cfg.walkValues()
 	errs, failed := cfg.expand()
 	for _, e := range cfg.Validate() {
@@ -142,6 +143,16 @@ func parseDocs(data []byte) ([]*yaml.Node, error) {
 			out = append(out, root)
 		}
 	}
+}
+
+// FieldError is a problem of a field found after Load (a file the field
+// names that cannot be used), located in the config file like Load's.
+func (c *VaultCA) FieldError(field, format string, args ...any) *FieldError {
+	e := &FieldError{File: c.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if c.root != nil {
+		e.Line = lineOf(c.root, field)
+	}
+	return e
 }
 
 // located fills in the file and, where the check did not know it, the line.

@@ -3,6 +3,8 @@
 // name the offending field; nothing here knows about manifests.
 package config
 
+import yaml "go.yaml.in/yaml/v3"
+
 // APIVersion and Kind identify a VaultCA resource (a KRM functionConfig too).
 const (
 	APIVersion = "istio-vault-ca.dev/v1alpha1"
@@ -18,6 +20,10 @@ type VaultCA struct {
 
 	// warnings are what Load found risky but valid, located in the file.
 	warnings Errors
+	// file and root are where Load read the config, so that a later
+	// check of a field (a file it names) can say file:line too.
+	file string
+	root *yaml.Node
 	// values are the tagged values, found once by Load for the expansion
 	// and the checks: every value is changed in place, so the pointers
 	// stay good.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ func (c *VaultCA) Validate() Errors {
 			add("spec.vault.role", "must be set: the Vault Kubernetes-auth role bound to istiod's service account")
 		}
 	}
+	if r := s.Vault.Role; !validRoleName(r) {
+		add("spec.vault.role", "%s", badRoleName(r))
+	}
 	if !strings.HasPrefix(s.Vault.AuthPath, "auth/") {
 		add("spec.vault.authPath", "must start with auth/ (e.g. auth/kubernetes), got %q", s.Vault.AuthPath)
 	}
@@ -42,8 +46,12 @@ func (c *VaultCA) Validate() Errors {
 		switch {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			add("spec.vault.address", "must be an http(s) URL such as https://vault.example.com:8200, got %q", shown)
+		case u.User != nil && s.Source.IstioCSR != nil:
+			add("spec.vault.address", "holds credentials (%q): they would be written into the cert-manager Issuer's server; remove them: cert-manager logs in with Kubernetes auth (spec.vault.role)", shown)
 		case u.User != nil:
 			add("spec.vault.address", "holds credentials (%q): they would be written into every manifest, in the injector's service annotation; remove them: the agent logs in with Kubernetes auth (spec.vault.role)", shown)
+		case PlainHTTP(u) && !s.Vault.AllowPlainHTTP && s.Source.IstioCSR != nil:
+			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): cert-manager would send its Vault token and every CSR, and get the signed certificates, across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		case PlainHTTP(u) && !s.Vault.AllowPlainHTTP:
 			add("spec.vault.address", "is plain http:// to a host that is not loopback (%q): the agent would fetch the CA key across the network in clear; use https://, or set spec.vault.allowPlainHTTP: true if something else encrypts that link", shown)
 		}
@@ -80,7 +88,7 @@ func (c *VaultCA) Validate() Errors {
 		// The agent's tls_skip_verify ignores ca_cert: the Secret would be
 		// mounted and never read, and the config say both "trust this CA"
 		// and "trust anyone".
-		if s.Vault.TLSSkipVerify {
+		if s.Vault.TLSSkipVerify && s.Source.IstioCSR == nil { // with istioCSR both are unused: warnings say so
 			add("spec.vault.tlsSkipVerify", "is true with spec.vault.tlsSecret %q: the agent would not check Vault's certificate at all, so the Secret's CA is never used; remove tlsSkipVerify (the Secret's CA is what makes the agent trust a Vault served by a private CA)", n)
 		}
 	}
@@ -169,10 +177,17 @@ const workloadCertTTL = 24 * time.Hour
 func (c *VaultCA) warningList() Errors {
 	var ws Errors
 	v := c.Spec.Vault
-	if v.TLSSkipVerify {
+	csr := c.Spec.Source.IstioCSR != nil
+	if v.TLSSkipVerify && csr {
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: with istioCSR cert-manager's Issuer checks Vault's certificate against its caBundle (spec.vault.caCert) or the system roots, and this setting is not used; remove it"})
+	} else if v.TLSSkipVerify {
 		ws = append(ws, &FieldError{Field: "spec.vault.tlsSkipVerify", Msg: "is true: the agent accepts any certificate for Vault, so whoever can intercept the connection can pose as Vault and read the CA key it fetches; name the CA of Vault's certificate instead, with tlsSecret (a Secret holding it) or caCert"})
 	}
 	switch inTLS := underTLSSecretMount(v.CACert); {
+	case csr && v.TLSSecret != "":
+		ws = append(ws, &FieldError{Field: "spec.vault.tlsSecret", Msg: fmt.Sprintf("is %q, but with istioCSR no pod gets Vault annotations, so nothing mounts it: cert-manager's Issuer trusts the caBundle that istio-vault-ca issuer takes from spec.vault.caCert, a file beside the config; remove tlsSecret", v.TLSSecret)})
+	case csr:
+		// caCert is a file istio-vault-ca issuer reads, not a pod's.
 	case v.TLSSecret != "" && !inTLS:
 		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, outside %s where the injector mounts the Secret spec.vault.tlsSecret (%q): the agent trusts that file, not the Secret's CA; remove caCert to use %s/%s, or remove tlsSecret", v.CACert, TLSSecretMountPath, v.TLSSecret, TLSSecretMountPath, TLSSecretCAKey)})
 	case v.TLSSecret == "" && inTLS:
@@ -186,7 +201,9 @@ func (c *VaultCA) warningList() Errors {
 			ws = append(ws, &FieldError{Field: "spec.source.mint.ttl", Msg: fmt.Sprintf("is %s, shorter than 24h, Istio's default workload certificate TTL: istiod cuts every workload certificate at the intermediate's expiry, so they live less than 24h, and once it expires istiod signs nothing until a new intermediate comes (spec.rotation: true, or a restart); use 24h or more unless that is meant", m.TTL)})
 		}
 	}
-	if u, err := url.Parse(v.Address); err == nil && PlainHTTP(u) && v.AllowPlainHTTP {
+	if u, err := url.Parse(v.Address); err == nil && PlainHTTP(u) && v.AllowPlainHTTP && csr {
+		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: cert-manager's Vault token, the CSRs and the signed certificates cross the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
+	} else if err == nil && PlainHTTP(u) && v.AllowPlainHTTP {
 		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: the CA key crosses the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
 	}
 	return ws
@@ -292,7 +309,7 @@ func validateKVSecret(add func(string, string, ...any), field string, kv KVSecre
 func (c *VaultCA) injectionErrors() Errors {
 	var errs Errors
 	for _, tv := range c.templateValues() {
-		if msg := unsafeValue(*tv.v); msg != "" {
+		if msg := unsafeValue(*tv.v, c.Spec.Source.IstioCSR != nil); msg != "" {
 			errs = append(errs, &FieldError{Field: tv.field(), Msg: msg})
 		}
 	}
@@ -331,16 +348,22 @@ func (c *VaultCA) wildcardErrors() Errors {
 // (U+0080-U+009F), none of which a name or template value may hold.
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
 
-func unsafeValue(v string) string {
+// unsafeValue: csr is the istioCSR mode, where no agent template is
+// written and the values go into the policy, its script and the Issuer.
+func unsafeValue(v string, csr bool) string {
+	into, str := "the agent template", "the agent template string"
+	if csr {
+		into, str = "the policy and the Issuer the tool prints", "the quoted strings of the policy and the Issuer the tool prints"
+	}
 	switch {
 	case strings.Contains(v, "-----BEGIN"):
 		return "holds PEM material: key material never goes into the config, store it in Vault"
 	case strings.Contains(v, "{{") || strings.Contains(v, "}}"):
-		return fmt.Sprintf("contains a template delimiter after expansion (%q): refused, it would inject into the agent template", v)
+		return fmt.Sprintf("contains a template delimiter after expansion (%q): refused, it would inject into %s", v, into)
 	case strings.ContainsAny(v, "\"`\\'"):
-		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of the agent template string", v)
+		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of %s", v, str)
 	case strings.IndexFunc(v, isControl) >= 0:
-		return fmt.Sprintf("contains a newline or control character (%q): refused, it would inject into the agent template", v)
+		return fmt.Sprintf("contains a newline or control character (%q): refused, it would inject into %s", v, into)
 	case strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//"):
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)
 	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
@@ -349,6 +372,21 @@ func unsafeValue(v string) string {
 		return fmt.Sprintf("must not contain . segments (%q): Vault reads the path without them, so it would not be the one the policy names", v)
 	}
 	return ""
+}
+
+// vaultNameRe is the name a Vault Kubernetes-auth role may have: the
+// plugin's path is "role/" + framework.GenericNameRegex("name"), letters,
+// digits and _ at both ends, and -, . between. Any other name gets "no
+// handler for route" or a role at another path than the one written.
+var vaultNameRe = regexp.MustCompile(`^\w(([\w-.]+)?\w)?$`)
+
+// validRoleName: "" and wildcards or spaces have messages of their own.
+func validRoleName(r string) bool {
+	return r == "" || strings.ContainsAny(r, "*+") || strings.IndexFunc(r, unicode.IsSpace) >= 0 || vaultNameRe.MatchString(r)
+}
+
+func badRoleName(r string) string {
+	return fmt.Sprintf("must be a Vault role name (letters, digits and _, with - and . between them, as Vault's Kubernetes auth accepts), got %q", r)
 }
 
 // globNote says why a glob in a role binding is refused.
@@ -375,6 +413,8 @@ func validateGateway(add adder, at string, g *Gateway, s *Spec) {
 	}
 	if g.Role == "" {
 		add(at+".role", "must be set (its default, the gateway's service account, is not known either): the gateway's own Kubernetes-auth role")
+	} else if !validRoleName(g.Role) {
+		add(at+".role", "%s", badRoleName(g.Role))
 	}
 	if len(g.ServiceAccounts) == 0 {
 		add(at+".serviceAccounts", "must be set: the selector has neither an app nor an istio label to take the gateway's service account from")

@@ -102,10 +102,10 @@ func Resources(cfg *config.VaultCA, readFile func(string) ([]byte, error)) ([]by
 	if s.Vault.CACert != "" {
 		b, err := readFile(s.Vault.CACert)
 		if err != nil {
-			return nil, fmt.Errorf("`spec.vault.caCert`: reading the CA of Vault's certificate for the issuer's caBundle: %v", err)
+			return nil, cfg.FieldError("spec.vault.caCert", "reading the CA of Vault's certificate for the issuer's caBundle: %v", err)
 		}
 		if err := checkCertificates(b); err != nil {
-			return nil, fmt.Errorf("`spec.vault.caCert` (%s): %v", s.Vault.CACert, err)
+			return nil, cfg.FieldError("spec.vault.caCert", "(%s): %v", s.Vault.CACert, err)
 		}
 		v.CABundle = b
 	}

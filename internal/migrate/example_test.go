@@ -32,6 +32,10 @@ nodeagent:
 	// # Vault still signs every workload certificate, through cert-manager's Vault issuer and istio-csr
 	// # (`istio-vault-ca issuer` prints them). Delete each line below once it is dealt with.
 	//
+	// # To do:
+	// # - line 9: `nodeagent.env.VAULT_ROLE` is istio-cert, the Kubernetes-auth role the node agents log in with: left alone until the node agents are gone (then delete it), since `istio-vault-ca policy --output commands` rewrites the role it names; cert-manager's issuer gets a role of its own, spec.vault.role istio-csr
+	// # - line 10: `nodeagent.env.VAULT_SIGN_CSR_PATH` names the PKI role istio_ca/roles/istio-pki-role, which `istio-vault-ca policy --output commands` rewrites whole: Vault resets every setting the write does not name, so read it first (vault read istio_ca/roles/istio-pki-role) and check the settings it had (ttl, key_bits, organization, ...) against the script's
+	//
 	// # Not carried over:
 	// # - line 6: `nodeagent.env.CA_ADDR`: proxies now get certificates from istio-csr (cert-manager-istio-csr.cert-manager.svc:443), and the transform points them there
 	// apiVersion: istio-vault-ca.dev/v1alpha1
@@ -42,7 +46,7 @@ nodeagent:
 	//   cluster: cluster1
 	//   vault:
 	//     address: https://vault.example.com:8200
-	//     role: istio-cert
+	//     role: istio-csr
 	//     authPath: auth/kubernetes
 	//   source:
 	//     istioCSR:

@@ -48,10 +48,14 @@ type Result struct {
 	Address        string
 	AllowPlainHTTP bool
 	AuthPath       string // the mount, e.g. auth/kubernetes; "" for the config's default
-	Role           string
-	PKIMount       string
-	PKIRole        string
-	TrustDomain    string
+	// Role is the issuer's own Kubernetes-auth role (IssuerRole), never
+	// NodeAgentRole: policy --output commands rewrites the role it names,
+	// and the node agents still running log in with theirs.
+	Role          string
+	NodeAgentRole string
+	PKIMount      string
+	PKIRole       string
+	TrustDomain   string
 	// TrustDomainDefaulted: the input set none, cluster.local was written.
 	TrustDomainDefaulted bool
 	// VaultCACert is the PEM VAULT_TLS_ROOT_CERT held, nil if unset.
@@ -70,6 +74,10 @@ type Result struct {
 type Error struct{ Problems []string }
 
 func (e *Error) Error() string { return strings.Join(e.Problems, "\n") }
+
+// IssuerRole is the name migrate gives cert-manager's issuer's
+// Kubernetes-auth role, beside the node agent's.
+const IssuerRole = "istio-csr"
 
 // DefaultTrustDomain is what Istio 1.1 used when global.trustDomain was empty.
 const DefaultTrustDomain = "cluster.local"
@@ -142,7 +150,7 @@ func differences(a, b *Result) []string {
 	}
 	cmp(envAddr, a.Address, b.Address)
 	cmp(envAuthPath+" (mount)", a.AuthPath, b.AuthPath)
-	cmp(envRole, a.Role, b.Role)
+	cmp(envRole, a.NodeAgentRole, b.NodeAgentRole)
 	cmp(envSignCSRPath, a.PKIMount+"/sign/"+a.PKIRole, b.PKIMount+"/sign/"+b.PKIRole)
 	cmp("trust domain", a.TrustDomain, b.TrustDomain)
 	if string(a.VaultCACert) != string(b.VaultCACert) {
@@ -227,7 +235,12 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 		if strings.TrimSpace(s.value) == "" || strings.ContainsAny(s.value, "/ \t\n") {
 			bad(s, "is %q: must be the name of a Kubernetes-auth role", s.value)
 		} else {
-			r.Role = s.value
+			r.NodeAgentRole, r.Role = s.value, IssuerRole
+			if s.value == IssuerRole {
+				r.Role = IssuerRole + "-issuer"
+			}
+			r.Todo = append(r.Todo, Note{a.at(s.line), s.key, fmt.Sprintf("is %s, the Kubernetes-auth role the node agents log in with: left alone until the node agents are gone (then delete it), "+
+				"since `istio-vault-ca policy --output commands` rewrites the role it names; cert-manager's issuer gets a role of its own, spec.vault.role %s", s.value, r.Role)})
 		}
 	}
 	if s, ok := need(envSignCSRPath, "istio_ca/sign/istio-pki-role"); ok {
@@ -237,6 +250,8 @@ func mapAgent(a *agent, opts Options) (*Result, []string) {
 			bad(s, "is %q: must be <mount>/sign/<role>, the PKI endpoint that signed the CSR (such as istio_ca/sign/istio-pki-role)", s.value)
 		} else {
 			r.PKIMount, r.PKIRole = p[:i], p[i+len("/sign/"):]
+			r.Todo = append(r.Todo, Note{a.at(s.line), s.key, fmt.Sprintf("names the PKI role %s/roles/%s, which `istio-vault-ca policy --output commands` rewrites whole: Vault resets every setting the write does not name, so read it first (vault read %s/roles/%s) and check the settings it had (ttl, key_bits, organization, ...) against the script's",
+				r.PKIMount, r.PKIRole, r.PKIMount, r.PKIRole)})
 		}
 	}
 	if s, ok := set[envTLSRootCert]; ok {

@@ -76,7 +76,7 @@ func TestSeedValuesMapping(t *testing.T) {
 		"metadata.name":                    {p.Metadata.Name, "cluster1"},
 		"spec.cluster":                     {p.Spec.Cluster, "cluster1"},
 		"spec.vault.address":               {p.Spec.Vault.Address, "https://34.83.129.211:8200"},
-		"spec.vault.role":                  {p.Spec.Vault.Role, "istio-cert"},
+		"spec.vault.role":                  {p.Spec.Vault.Role, "istio-csr"}, // not the node agent's istio-cert
 		"spec.vault.authPath":              {p.Spec.Vault.AuthPath, "auth/kubernetes"},
 		"spec.vault.caCert":                {p.Spec.Vault.CACert, ""}, // a path: the PEM cannot go there
 		"spec.source.istioCSR.pki.mount":   {p.Spec.Source.IstioCSR.PKI.Mount, "istio_ca"},
@@ -98,6 +98,29 @@ func TestSeedValuesMapping(t *testing.T) {
 	}
 	if !r.TrustDomainDefaulted {
 		t.Error("the seed sets no trust domain, and the report does not say the default was used")
+	}
+}
+
+// The node agent's role is not reused for the issuer: running the policy
+// script would rebind it under the running node agents. The old name, and
+// the PKI role the script rewrites whole, are to-do lines.
+func TestNodeAgentRoleLeftAlone(t *testing.T) {
+	r, p := migrateFile(t, seedValues, Options{})
+	if p.Spec.Vault.Role == "istio-cert" || p.Spec.Vault.Role == "" {
+		t.Errorf("spec.vault.role = %q: the issuer must not log in with the node agent's role", p.Spec.Vault.Role)
+	}
+	var role, pki bool
+	for _, n := range r.Todo {
+		role = role || n.Setting == "nodeagent.env.VAULT_ROLE" && strings.Contains(n.Text, "is istio-cert, the Kubernetes-auth role the node agents log in with: left alone until the node agents are gone")
+		pki = pki || strings.Contains(n.Text, "names the PKI role istio_ca/roles/istio-pki-role, which `istio-vault-ca policy --output commands` rewrites whole")
+	}
+	if !role || !pki {
+		t.Errorf("to do lacks the node agent's role (%v) or the PKI role rewrite (%v): %v", role, pki, r.Todo)
+	}
+	// A node agent role named as the issuer's would be gets another.
+	r2, err := Migrate([]byte("nodeagent:\n  env:\n    CA_PROVIDER: VaultCA\n    VAULT_ADDR: https://vault:8200\n    VAULT_AUTH_PATH: auth/kubernetes/login\n    VAULT_ROLE: istio-csr\n    VAULT_SIGN_CSR_PATH: pki/sign/r\n"), "v.yaml", Options{})
+	if err != nil || r2.Role == "istio-csr" {
+		t.Errorf("node agent role istio-csr: issuer role %q, %v", r2.Role, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
@@ -252,6 +253,26 @@ func (s *Set) Commands() string {
 		fmt.Fprintf(&b, "# Needs the Kubernetes auth method at %s: vault auth enable %s-path=%s kubernetes\n", m, ns, strings.TrimPrefix(m, "auth/"))
 	}
 	b.WriteString("set -e\n")
+	// Checked before anything is written: a script that stops halfway
+	// leaves policies without their roles.
+	for _, m := range mounts {
+		name := strings.TrimPrefix(m, "auth/")
+		fmt.Fprintf(&b, "vault auth list %s-format=json | grep -qF %s || { echo %s >&2; exit 1; }\n", ns, shellQuote(`"`+name+`/"`),
+			shellQuote(fmt.Sprintf("istio-vault-ca: Vault has no auth method at %s: enable and configure it first (vault auth enable %s-path=%s kubernetes; vault write %s/config kubernetes_host=...); nothing was written", m, ns, name, m)))
+	}
+	// The PKI mount the issuer signs at is enabled when absent; its CA
+	// is the user's to give.
+	var pkiMounts []string
+	for _, r := range s.PKIRoles {
+		if mount, _, _ := strings.Cut(r.Path, "/roles/"); !slices.Contains(pkiMounts, mount) {
+			pkiMounts = append(pkiMounts, mount)
+			fmt.Fprintf(&b, "# The PKI mount %s is enabled if absent, with a maximum lease of %s (to cover pki.maxTTL and a CA made there).\n", mount, maxLease(r))
+			fmt.Fprintf(&b, "# Its CA is yours to give, after this script: a root (vault write %s/root/generate/internal common_name=... ttl=87600h),\n", mount)
+			fmt.Fprintf(&b, "# or an intermediate (%s/intermediate/generate/internal, its CSR signed by your root, then %s/intermediate/set-signed).\n", mount, mount)
+			fmt.Fprintf(&b, "vault secrets list %s-format=json | grep -qF %s || vault secrets enable %s-path=%s -max-lease-ttl=%s pki\n",
+				ns, shellQuote(`"`+mount+`/"`), ns, shellQuote(mount), shellQuote(maxLease(r)))
+		}
+	}
 	for _, p := range s.Policies {
 		fmt.Fprintf(&b, "vault policy write %s%s - <<'EOF'\n%sEOF\n", ns, shellQuote(p.Name), s.HCL(p))
 	}
@@ -271,7 +292,7 @@ func (s *Set) Commands() string {
 	}
 	for _, r := range s.PKIRoles {
 		mount, _, _ := strings.Cut(r.Path, "/roles/")
-		fmt.Fprintf(&b, "# The PKI role signing needs, at the PKI mount %s (vault secrets enable %s-path=%s pki, with its CA).\n", mount, ns, mount)
+		fmt.Fprintf(&b, "# The PKI role signing needs, at the PKI mount %s: written whole, so settings a role there had and this does not name are reset.\n", mount)
 		fmt.Fprintf(&b, "vault write %s%s", ns, shellQuote(r.Path))
 		for _, p := range r.Params {
 			fmt.Fprintf(&b, " \\\n  %s=%s", p.Name, shellQuote(p.Value))
@@ -279,6 +300,22 @@ func (s *Set) Commands() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// minCALease is the maximum lease a PKI mount the script enables gets at
+// least: Vault caps a CA generated on the mount, as every certificate, at
+// it, and the default (768h) would make a root of a month.
+const minCALease = 87600 * time.Hour
+
+// maxLease is the mount's maximum lease: minCALease, or the role's max_ttl
+// when longer.
+func maxLease(r wiring.PKIRole) string {
+	for _, p := range r.Params {
+		if d, err := time.ParseDuration(p.Value); p.Name == wiring.RoleMaxTTL && err == nil && d > minCALease {
+			return p.Value
+		}
+	}
+	return "87600h"
 }
 
 func shellQuote(s string) string {

@@ -144,6 +144,10 @@ func setArgs(c *yaml.Node, cpath string, flags []wiring.Pair) (bool, error) {
 	return changed, nil
 }
 
+// IsInjectorConfigMap is isInjectorConfigMap, for the front ends'
+// warning about a stream that lacks it.
+func IsInjectorConfigMap(rn *yaml.Node) bool { return isInjectorConfigMap(rn) }
+
 // isInjectorConfigMap: the sidecar injector's ConfigMap of any revision
 // (istio-sidecar-injector, istio-sidecar-injector-<rev>) holding the
 // values its templates render with.

@@ -39,6 +39,36 @@ type Limits struct {
 	// targets counts the documents that were targets, changed or not, so
 	// a front end can say that a stream had none.
 	targets int
+	// csrIstiod and injector: the stream, in the istioCSR mode, held
+	// istiod's Deployment, and the sidecar injector's ConfigMap.
+	csrIstiod, injector bool
+	caAddress           string
+}
+
+// Warnings are what a front end should say on stderr about a stream that
+// transformed fine: istiod's Deployment in the istioCSR mode with no
+// injector ConfigMap, whose values point the proxies at istio-csr. Charts
+// split across apps are legitimate, so it is no error; but istiod's CA is
+// off now, and proxies injected with the old values keep asking it.
+func (l *Limits) Warnings() []string {
+	if !l.csrIstiod || l.injector {
+		return nil
+	}
+	return []string{fmt.Sprintf("istiod's Deployment now runs with ENABLE_CA_SERVER=false (spec.source.istioCSR), but the stream holds no istio-sidecar-injector ConfigMap, whose values give every proxy its CA_ADDR: until they point at istio-csr the proxies keep asking istiod, whose CA is off. Where the injector is rendered, set its chart value global.caAddress=%s (the injector values' global.caAddress), or pass that ConfigMap through istio-vault-ca too", l.caAddress)}
+}
+
+// seen records, of a resource the config applied to, what Warnings needs.
+func (l *Limits) seen(rn *yaml.Node, ps *targets.Plans) {
+	if ps.Istiod == nil || ps.Istiod.CSR == nil {
+		return
+	}
+	l.caAddress = ps.Istiod.CSR.CAAddress
+	switch {
+	case targets.IsIstiod(rn):
+		l.csrIstiod = true
+	case targets.IsInjectorConfigMap(rn):
+		l.injector = true
+	}
 }
 
 // Targets is how many documents of the input were targets (changed or
@@ -61,7 +91,11 @@ func (t *Transformer) Resource(rn *yaml.Node, lim *Limits) (bool, error) {
 	if _, err := lim.expand(rn); err != nil {
 		return false, err
 	}
-	return t.Node(rn)
+	changed, err := t.Node(rn)
+	if err == nil {
+		lim.seen(rn, &t.plans)
+	}
+	return changed, err
 }
 
 // mayBeTarget is, for a parsed resource, what isCandidate is for bytes:

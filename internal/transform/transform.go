@@ -209,6 +209,7 @@ func (t *Transformer) doc(d *stream.Doc, lim *Limits) ([]byte, error) {
 	if err != nil {
 		return nil, docError(d, rn, err)
 	}
+	lim.seen(rn, &t.plans)
 	// A changed document was a target; only an unchanged one is asked, so
 	// no document is dispatched twice for the count.
 	if changed || t.isTarget(rn) {

@@ -4,10 +4,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 	"github.com/istio-vault-ca/istio-vault-ca/internal/wiring"
 )
 
@@ -46,11 +48,17 @@ func (v *run) csrPlan(p *wiring.Plan, plans []*wiring.Plan) {
 		v.add(Fail, what, "%v (istio-vault-ca policy --output commands writes it)", r.err)
 	} else {
 		problems := pkiRoleProblems(r.data, role)
+		problems = append(problems, v.issuerRefProblems(r.data, p, plans)...)
 		for _, msg := range problems {
 			v.add(Fail, what, "%s", msg)
 		}
+		for _, msg := range pkiRoleWarnings(r.data) {
+			v.add(Warn, what, "%s", msg)
+		}
 		if len(problems) == 0 {
-			v.add(Pass, what, "signs a workload CSR (no CN, SPIFFE URI SAN, RSA or ECDSA key) and istiod-tls")
+			// Nothing is signed here (that would be a write): the line
+			// says which settings were read.
+			v.add(Pass, what, "read: require_cn=false, allowed_uri_sans, key_type=any, istiod's DNS names, max_ttl, server_flag, client_flag, use_csr_sans and issuer_ref are as a workload CSR (no CN, SPIFFE URI SAN, RSA or ECDSA key) and istiod-tls need")
 		}
 	}
 	v.csrChain(p, plans)
@@ -99,12 +107,46 @@ func pkiRoleProblems(data map[string]any, role wiring.PKIRole) []string {
 			out = append(out, fmt.Sprintf("does not allow %s: istiod-tls (istiod's serving certificate) or istio-csr's own serving certificate is refused; set allowed_domains=%s allow_bare_domains=true", strings.Join(missing, ", "), want(role, wiring.RoleAllowedDomains)))
 		}
 	}
+	// Vault's defaults are true; a role read back carries each flag, a
+	// role absent from the answer is left to the checks above.
+	for _, f := range []struct{ name, why string }{
+		{"server_flag", "istiod-tls and istio-csr's serving certificate are then no server certificates (no serverAuth extended key usage), and proxies refuse them"},
+		{"client_flag", "workload certificates are then no client certificates (no clientAuth extended key usage), and mTLS between proxies fails"},
+		{"use_csr_sans", "Vault then drops the CSR's SPIFFE URI SAN and DNS names, so workload certificates carry no identity"},
+	} {
+		if b, ok := data[f.name].(bool); ok && !b {
+			out = append(out, fmt.Sprintf("%s is false: %s; set %s=true", f.name, f.why, f.name))
+		}
+	}
 	if n, ok := data[wiring.RoleMaxTTL].(json.Number); ok {
 		if s, err := n.Int64(); err == nil && s > 0 && time.Duration(s)*time.Second < time.Hour {
 			out = append(out, fmt.Sprintf("max_ttl is %s: istio-csr asks for 1h certificates by default; set max_ttl=%s", time.Duration(s)*time.Second, want(role, wiring.RoleMaxTTL)))
 		}
 	}
 	return out
+}
+
+// pkiRoleWarnings names settings of a PKI role that sign, but not as
+// istio-csr expects.
+func pkiRoleWarnings(data map[string]any) []string {
+	if na, _ := data["not_after"].(string); na != "" {
+		return []string{fmt.Sprintf("not_after is %s: every certificate ends then, whatever TTL istio-csr asks for, and signing fails once it is near; unset it (not_after=\"\")", na)}
+	}
+	return nil
+}
+
+// issuerRefProblems: a role whose issuer_ref names no issuer of the mount
+// is read back fine, and Vault answers 500 at every sign.
+func (v *run) issuerRefProblems(data map[string]any, p *wiring.Plan, plans []*wiring.Plan) []string {
+	ref, _ := data["issuer_ref"].(string)
+	if ref == "" || ref == "default" {
+		return nil // the mount's default issuer: the chain check reads it
+	}
+	mount := v.cfg.Spec.Source.IstioCSR.PKI.Mount
+	if r := v.get(mount+"/issuer/"+ref, p, plans); r.err != nil {
+		return []string{fmt.Sprintf("issuer_ref is %q, which is no issuer of mount %s (%v): Vault answers 500 at every sign; set issuer_ref=default or to an issuer of %s (vault list %s/issuers)", ref, mount, r.err, mount, mount)}
+	}
+	return nil
 }
 
 // domainAllowed: a DNS name the role signs, as Vault decides for bare
@@ -256,7 +298,11 @@ func (v *run) csrAuthRole(p *wiring.Plan, plans []*wiring.Plan) {
 	var problems []string
 	binds := func(field, want string) {
 		got := stringList(r.data[field])
-		if !slices.Contains(got, want) && !slices.Contains(got, "*") {
+		if i := slices.IndexFunc(got, func(s string) bool { return strings.Contains(s, "*") }); i >= 0 {
+			// Whoever logs in there may have any workload certificate
+			// signed: a wildcard is the mesh's CA handed to every pod.
+			problems = append(problems, fmt.Sprintf("%s is %s: the wildcard %q lets service accounts other than the issuer's log in and have any mesh identity signed; bind %s only", field, strings.Join(got, ","), got[i], want))
+		} else if !slices.Contains(got, want) {
 			problems = append(problems, fmt.Sprintf("%s is %s, without %s: the issuer's login is refused", field, strings.Join(got, ","), want))
 		}
 	}
@@ -265,8 +311,12 @@ func (v *run) csrAuthRole(p *wiring.Plan, plans []*wiring.Plan) {
 	if aud, _ := r.data["audience"].(string); aud != "" && aud != p.Audience && aud != v.cfg.Spec.Vault.Address {
 		problems = append(problems, fmt.Sprintf("audience is %q, which cert-manager's token does not carry (it asks for %s and the issuer's server): the login is refused", aud, p.Audience))
 	}
-	if got := stringList(r.data["token_policies"]); !slices.Contains(got, p.Policy) {
+	got := stringList(r.data["token_policies"])
+	if !slices.Contains(got, p.Policy) {
 		problems = append(problems, fmt.Sprintf("token_policies is %s, without %s: the issuer logs in but may not sign", strings.Join(got, ","), p.Policy))
+	}
+	if extra := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == p.Policy }); len(extra) > 0 {
+		problems = append(problems, fmt.Sprintf("token_policies has %s beside %s: the issuer's token gets more than the sign request; set token_policies=%s", strings.Join(extra, ","), p.Policy, p.Policy))
 	}
 	for _, msg := range problems {
 		v.add(Fail, what, "%s", msg)
@@ -274,4 +324,77 @@ func (v *run) csrAuthRole(p *wiring.Plan, plans []*wiring.Plan) {
 	if len(problems) == 0 {
 		v.add(Pass, what, "binds %s/%s for audience %s with policy %s", p.Namespaces[0], p.ServiceAccounts[0], p.Audience, p.Policy)
 	}
+	v.csrPolicy(p, plans)
+}
+
+// csrPolicy checks the issuer's policy as Vault holds it against what
+// istio-vault-ca policy prints: update on the sign path and nothing else.
+// A policy that lacks it cannot sign; one that grants more (istioca/*,
+// sudo) lets the issuer's token do what only an operator should.
+func (v *run) csrPolicy(p *wiring.Plan, plans []*wiring.Plan) {
+	what := "policy " + p.Policy
+	sp := policy.For(v.cfg, plans...)
+	i := slices.IndexFunc(sp.Policies, func(x policy.Policy) bool { return x.Name == p.Policy })
+	if i < 0 {
+		return
+	}
+	want := sp.Policies[i]
+	secret, err := v.client.Logical().ReadWithContext(v.ctx, "sys/policy/"+p.Policy)
+	if err != nil {
+		v.add(Warn, what, "could not be checked: %s", explainAPIError(err, "VAULT_TOKEN may not read sys/policy/"+p.Policy))
+		return
+	}
+	rules := ""
+	if secret != nil && secret.Data != nil {
+		rules, _ = secret.Data["rules"].(string)
+	}
+	if rules == "" {
+		v.add(Fail, what, "Vault has no policy %s: the issuer's token may not sign; write it (istio-vault-ca policy --output commands)", p.Policy)
+		return
+	}
+	if sameRules(rules, sp.HCL(want)) || sameRules(rules, want.JSON()) {
+		v.add(Pass, what, "is exactly what istio-vault-ca policy prints (update on %s)", want.Rules[0].Path)
+		return
+	}
+	v.add(Fail, what, "its rules are not what istio-vault-ca policy prints (update on %s, nothing else)%s: write it again (istio-vault-ca policy --output commands)", want.Rules[0].Path, pathsDiff(rules, want))
+}
+
+// sameRules compares two policy texts without comments, blank lines and
+// indentation.
+func sameRules(a, b string) bool {
+	norm := func(s string) []string {
+		var out []string
+		for _, l := range strings.Split(s, "\n") {
+			if l = strings.Join(strings.Fields(l), " "); l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	return slices.Equal(norm(a), norm(b))
+}
+
+var policyPath = regexp.MustCompile(`path\s+"([^"]*)"|"([^"]+)"\s*:\s*\{\s*"capabilities"`)
+
+// pathsDiff names the paths a policy text grants that the wanted policy
+// does not, and the ones it lacks.
+func pathsDiff(rules string, want policy.Policy) string {
+	var got, wanted []string
+	for _, m := range policyPath.FindAllStringSubmatch(rules, -1) {
+		got = append(got, m[1]+m[2])
+	}
+	for _, r := range want.Rules {
+		wanted = append(wanted, r.Path)
+	}
+	var parts []string
+	if extra := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return slices.Contains(wanted, s) }); len(extra) > 0 {
+		parts = append(parts, "grants paths "+strings.Join(extra, ", ")+" beside the sign path")
+	}
+	if missing := slices.DeleteFunc(slices.Clone(wanted), func(s string) bool { return slices.Contains(got, s) }); len(missing) > 0 {
+		parts = append(parts, "has no rule for "+strings.Join(missing, ", "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "the capabilities differ")
+	}
+	return ": " + strings.Join(parts, "; ")
 }

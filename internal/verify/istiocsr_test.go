@@ -3,6 +3,8 @@ package verify
 import (
 	"strings"
 	"testing"
+
+	"github.com/istio-vault-ca/istio-vault-ca/internal/policy"
 )
 
 const csrConfig = `apiVersion: istio-vault-ca.dev/v1alpha1
@@ -35,7 +37,7 @@ func TestCSRRoleSettings(t *testing.T) {
 		change func(map[string]any)
 		want   string
 	}{
-		"good":            {func(map[string]any) {}, `PASS +PKI role istioca/roles/istio-c1: signs a workload CSR`},
+		"good":            {func(map[string]any) {}, `PASS +PKI role istioca/roles/istio-c1: read: require_cn=false, .*server_flag, client_flag, use_csr_sans and issuer_ref`},
 		"require_cn":      {func(r map[string]any) { r["require_cn"] = true }, `FAIL .*require_cn is true: .*"the common_name field is required"`},
 		"no uri sans":     {func(r map[string]any) { delete(r, "allowed_uri_sans") }, `FAIL .*allowed_uri_sans is empty: .*spiffe://mesh.example/ns/default/sa/default`},
 		"other domain":    {func(r map[string]any) { r["allowed_uri_sans"] = "spiffe://cluster.local/*" }, `FAIL .*allowed_uri_sans is spiffe://cluster.local/\*, which does not allow spiffe://mesh.example/`},
@@ -44,6 +46,10 @@ func TestCSRRoleSettings(t *testing.T) {
 		"no canary":       {func(r map[string]any) { r["allowed_domains"] = []any{"istiod.istio-system.svc"} }, `FAIL .*does not allow istiod-canary.istio-system.svc, cert-manager-istio-csr.cert-manager.svc: istiod-tls`},
 		"subdomains only": {func(r map[string]any) { r["allow_bare_domains"] = false; r["allow_subdomains"] = true }, `FAIL .*does not allow istiod.istio-system.svc, istiod-canary.istio-system.svc, cert-manager-istio-csr.cert-manager.svc`},
 		"short max_ttl":   {func(r map[string]any) { r["max_ttl"] = 600 }, `FAIL .*max_ttl is 10m0s`},
+		"no server_flag":  {func(r map[string]any) { r["server_flag"] = false }, `FAIL .*server_flag is false: istiod-tls and istio-csr's serving certificate are then no server certificates`},
+		"no client_flag":  {func(r map[string]any) { r["client_flag"] = false }, `FAIL .*client_flag is false: workload certificates are then no client certificates`},
+		"no use_csr_sans": {func(r map[string]any) { r["use_csr_sans"] = false }, `FAIL .*use_csr_sans is false: Vault then drops the CSR's SPIFFE URI SAN`},
+		"no such issuer":  {func(r map[string]any) { r["issuer_ref"] = "gone" }, `FAIL .*issuer_ref is "gone", which is no issuer of mount istioca .*Vault answers 500 at every sign`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			role := goodRole()
@@ -51,6 +57,7 @@ func TestCSRRoleSettings(t *testing.T) {
 			c := fakeVaultData(t, map[string]map[string]any{
 				"istioca/roles/istio-c1": role,
 				"istioca/cert/ca_chain":  {"ca_chain": root.certPEM},
+				"istioca/issuer/mesh":    {"issuer_name": "mesh"},
 			})
 			out := runReport(t, c, csrConfig)
 			matches(t, out, tc.want, `PASS +chain of istioca: is a root`)
@@ -59,6 +66,20 @@ func TestCSRRoleSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A role whose issuer_ref names an issuer the mount has passes, and a
+// not_after set is a warning, not a failure.
+func TestCSRRoleIssuerAndNotAfter(t *testing.T) {
+	root := issue(t, "mesh root", true, nil)
+	role := goodRole()
+	role["issuer_ref"], role["not_after"] = "mesh", "2030-01-01T00:00:00Z"
+	c := fakeVaultData(t, map[string]map[string]any{
+		"istioca/roles/istio-c1": role, "istioca/cert/ca_chain": {"ca_chain": root.certPEM},
+		"istioca/issuer/mesh": {"issuer_name": "mesh"},
+	})
+	out := runReport(t, c, csrConfig)
+	matches(t, out, `PASS +PKI role istioca/roles/istio-c1: read:`, `WARN +PKI role istioca/roles/istio-c1: not_after is 2030-01-01T00:00:00Z: every certificate ends then`)
 }
 
 // A mount that is an intermediate leads to its root: its own imported
@@ -108,15 +129,72 @@ func TestCSRAuthRole(t *testing.T) {
 		"other ns":     {func(r map[string]any) { r["bound_service_account_namespaces"] = []any{"cert-manager"} }, `FAIL .*bound_service_account_namespaces is cert-manager, without istio-system`},
 		"k8s audience": {func(r map[string]any) { r["audience"] = "https://kubernetes.default.svc" }, `FAIL .*audience is "https://kubernetes.default.svc", which cert-manager's token does not carry`},
 		"other policy": {func(r map[string]any) { r["token_policies"] = []any{"default"} }, `FAIL .*token_policies is default, without istio-csr-sign-c1`},
+		"any sa":       {func(r map[string]any) { r["bound_service_account_names"] = []any{"*"} }, `FAIL .*bound_service_account_names is \*: the wildcard "\*" lets service accounts other than the issuer's log in`},
+		"any ns":       {func(r map[string]any) { r["bound_service_account_namespaces"] = "*" }, `FAIL .*bound_service_account_namespaces is \*: the wildcard "\*"`},
+		"root too":     {func(r map[string]any) { r["token_policies"] = []any{"istio-csr-sign-c1", "root"} }, `FAIL .*token_policies has root beside istio-csr-sign-c1: the issuer's token gets more`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			auth := goodAuthRole()
 			tc.change(auth)
 			c := fakeVaultData(t, map[string]map[string]any{
 				"istioca/roles/istio-c1": goodRole(), "istioca/cert/ca_chain": {"ca_chain": root.certPEM},
-				"auth/kubernetes/role/istio-csr": auth,
+				"auth/kubernetes/role/istio-csr": auth, "sys/policy/istio-csr-sign-c1": goodPolicy(t),
 			})
-			matches(t, runReport(t, c, csrConfig), tc.want)
+			out := runReport(t, c, csrConfig)
+			matches(t, out, tc.want, `PASS +policy istio-csr-sign-c1: is exactly what istio-vault-ca policy prints`)
+			if name != "good" && name != "server aud" {
+				noMatch(t, out, `PASS +role auth`)
+			}
+		})
+	}
+}
+
+// The issuer's policy as policy prints it, as sys/policy reads it back.
+func goodPolicy(t *testing.T) map[string]any {
+	cfg, plans := plansOf(t, csrConfig)
+	set := policy.For(cfg, plans...)
+	return map[string]any{"name": set.Policies[0].Name, "rules": set.HCL(set.Policies[0])}
+}
+
+// The issuer's policy in Vault must be exactly update on the sign path: one
+// that lacks it, or grants more, is named; one that may not be read is said
+// to be unchecked.
+func TestCSRPolicy(t *testing.T) {
+	root := issue(t, "mesh root", true, nil)
+	sign := "path \"istioca/sign/istio-c1\" {\n  capabilities = [\"update\"]\n}\n"
+	for name, tc := range map[string]struct {
+		rules any // nil: no policy; false: not readable
+		want  string
+	}{
+		"as printed":  {"", `PASS +policy istio-csr-sign-c1: is exactly what istio-vault-ca policy prints \(update on istioca/sign/istio-c1\)`},
+		"reformatted": {"# by hand\n" + sign, `PASS +policy istio-csr-sign-c1: is exactly`},
+		"read only":   {strings.Replace(sign, "update", "read", 1), `FAIL +policy istio-csr-sign-c1: its rules are not what istio-vault-ca policy prints .*: the capabilities differ`},
+		"no sign":     {"path \"istioca/issue/istio-c1\" {\n  capabilities = [\"update\"]\n}\n", `FAIL +policy .*grants paths istioca/issue/istio-c1 beside the sign path; has no rule for istioca/sign/istio-c1`},
+		"whole mount": {sign + "path \"istioca/*\" {\n  capabilities = [\"create\", \"update\", \"delete\", \"sudo\"]\n}\n", `FAIL +policy .*grants paths istioca/\* beside the sign path`},
+		"absent":      {nil, `FAIL +policy istio-csr-sign-c1: Vault has no policy istio-csr-sign-c1`},
+		"unreadable":  {false, `WARN +policy istio-csr-sign-c1: could not be checked: permission denied: VAULT_TOKEN may not read sys/policy/istio-csr-sign-c1`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := map[string]map[string]any{
+				"istioca/roles/istio-c1": goodRole(), "istioca/cert/ca_chain": {"ca_chain": root.certPEM},
+				"auth/kubernetes/role/istio-csr": goodAuthRole(),
+			}
+			switch r := tc.rules.(type) {
+			case string:
+				if r == "" {
+					data["sys/policy/istio-csr-sign-c1"] = goodPolicy(t)
+				} else {
+					data["sys/policy/istio-csr-sign-c1"] = map[string]any{"rules": r}
+				}
+			}
+			if tc.rules == false {
+				data["sys/policy/istio-csr-sign-c1"] = map[string]any{deniedKey: true}
+			}
+			out := runReport(t, fakeVaultData(t, data), csrConfig)
+			matches(t, out, tc.want)
+			if !strings.Contains(name, "as printed") && name != "reformatted" {
+				noMatch(t, out, `PASS +policy`)
+			}
 		})
 	}
 }

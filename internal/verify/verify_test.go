@@ -44,6 +44,10 @@ func fakeVault(t *testing.T, secrets map[string]map[string]any) *api.Client {
 
 // fakeVaultData answers a read of a path with its response's data as
 // given: a PKI role, a mount's CA chain.
+// deniedKey in a path's data makes fakeVaultData answer permission denied
+// there, as to a token whose policies do not grant it.
+const deniedKey = "fake: denied"
+
 func fakeVaultData(t *testing.T, secrets map[string]map[string]any) *api.Client {
 	t.Helper()
 	return fakeClient(t, func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +59,9 @@ func fakeVaultData(t *testing.T, secrets map[string]map[string]any) *api.Client 
 		case r.Header.Get("X-Vault-Token") != testToken:
 			w.WriteHeader(403)
 			w.Write([]byte(`{"errors":["permission denied","invalid token"]}`))
+		case secrets[path][deniedKey] != nil:
+			w.WriteHeader(403)
+			w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`))
 		case secrets[path] != nil:
 			json.NewEncoder(w).Encode(map[string]any{"data": secrets[path]})
 		default:
