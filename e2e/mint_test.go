@@ -258,6 +258,9 @@ func TestMint(t *testing.T) {
 		b := readBundle(t, func(f string) string { return agent.read(t, f) })
 		b.check(t, "Istio intermediate "+cluster, 720*time.Hour, rootPEM)
 		bundles[cluster] = b
+		if !b.ca.MaxPathLenZero || b.ca.MaxPathLen != 0 {
+			t.Errorf("%s: the minted intermediate may sign CAs (path length %d, zero %v): the sign must pin max_path_length=0", cluster, b.ca.MaxPathLen, b.ca.MaxPathLenZero)
+		}
 
 		// One generate and one sign for the four files, and the
 		// certificate rendered is the one Vault issued.
@@ -361,11 +364,13 @@ func mintDenied(t *testing.T, e *env, authPath, cluster string) {
 		"another key":              {gen, map[string]any{"common_name": cn, "key_type": "ec", "key_bits": "256"}},
 		"an argument more":         {gen, map[string]any{"common_name": cn, "key_type": "rsa", "key_bits": "2048", "alt_names": "evil.example.com"}},
 		"no key type":              {gen, map[string]any{"common_name": cn}},
-		"another lifetime":         {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "87600h", "format": "pem"}},
-		"no lifetime":              {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "format": "pem"}},
-		"the CSR's own names":      {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "720h", "format": "pem", "use_csr_values": "true"}},
+		"another lifetime":         {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "87600h", "format": "pem", "max_path_length": "0"}},
+		"no lifetime":              {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "format": "pem", "max_path_length": "0"}},
+		"the CSR's own names":      {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "720h", "format": "pem", "max_path_length": "0", "use_csr_values": "true"}},
+		"a CA that signs CAs":      {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "720h", "format": "pem", "max_path_length": "1"}},
+		"no path length":           {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": cn, "ttl": "720h", "format": "pem"}},
 		"the other cluster's":      {"pki_int_" + other + "/intermediate/generate/exported", map[string]any{"common_name": "Istio intermediate " + other, "key_type": "rsa", "key_bits": "2048"}},
-		"the other cluster's name": {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": "Istio intermediate " + other, "ttl": "720h", "format": "pem"}},
+		"the other cluster's name": {"pki/root/sign-intermediate", map[string]any{"csr": csr, "common_name": "Istio intermediate " + other, "ttl": "720h", "format": "pem", "max_path_length": "0"}},
 	} {
 		_, err := c.Logical().Write(req.path, req.data)
 		var re *api.ResponseError

@@ -67,6 +67,14 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	if *commonName == "" {
 		*commonName = defaultCommonName(cfg)
 	}
+	if msg := config.CommonNameProblem(*commonName); msg != "" {
+		return fail("--common-name %s", msg)
+	}
+	for _, m := range []struct{ field, mount string }{{"mount", pki.Mount}, {"rootMount", pki.RootMount}, {"key.path", pki.Key.Path}} {
+		if r := config.ReservedMount(m.mount); r != "" {
+			return fail("spec.source.pki.%s is %q, under %s, which is Vault's own (auth/, sys/, identity and cubbyhole hold no PKI or KV mount): name a mount of its own", m.field, m.mount, r)
+		}
+	}
 	client, notes, err := newClient(cfg, *insecure, *timeout, *caCert)
 	if err != nil {
 		return fail("%v", err)

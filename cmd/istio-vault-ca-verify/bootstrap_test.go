@@ -273,6 +273,7 @@ func TestBootstrapErrorsDoNotQuoteTheKey(t *testing.T) {
 	}
 	match(t, errOut, `storing the key at secret/istioca: Vault answered 500: rejected: .*xxxxx.*; the new intermediate was not set`)
 	match(t, errOut, `\(changed in Vault before this: enabled the PKI mount istioca; generated a key in istioca`)
+	match(t, errOut, `the root pki signed intermediate "Istio intermediate CA cluster1" \(serial ([0-9a-f:]+)\), whose key entry is in istioca/keys; if you do not run bootstrap again, revoke it: vault write pki/revoke serial_number=[0-9a-f:]+\)`)
 }
 
 // Config and usage errors exit 2 before Vault is asked anything.
@@ -291,6 +292,13 @@ func TestBootstrapUsage(t *testing.T) {
 		{"short ttl", pkiConfig, []string{"--ttl", "30m"}, "--ttl must be at least 1h, got 30m0s"},
 		{"key type", pkiConfig, []string{"--key-type", "dsa"}, `--key-type must be ec or rsa, got "dsa"`},
 		{"argument", pkiConfig, []string{"vaultca.yaml"}, `unexpected argument "vaultca.yaml"`},
+		{"quote in the name", pkiConfig, []string{"--common-name", `a"b`}, "--common-name contains a quote or backslash"},
+		{"C1 in the name", pkiConfig, []string{"--common-name", "a\u0085b"}, "--common-name contains a newline or control character"},
+		{"newline in the name", pkiConfig, []string{"--common-name", "a\nb"}, "--common-name contains a newline or control character"},
+		{"long name", pkiConfig, []string{"--common-name", strings.Repeat("n", 65)}, "--common-name is 65 characters"},
+		{"auth mount", strings.Replace(pkiConfig, "mount: istioca,", "mount: auth/x,", 1), nil, `spec.source.pki.mount is "auth/x", under auth`},
+		{"identity root", strings.Replace(pkiConfig, "rootMount: pki", "rootMount: identity", 1), nil, `spec.source.pki.rootMount is "identity", under identity`},
+		{"cubbyhole key", strings.Replace(pkiConfig, "path: secret/istioca", "path: cubbyhole/istioca", 1), nil, `spec.source.pki.key.path is "cubbyhole/istioca", under cubbyhole`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := runBootstrapCmd(t, never.URL, tc.config, none, tc.args...)

@@ -230,7 +230,7 @@ func (r *run) observe() (*state, error) {
 	if rootType != "pki" {
 		what := "does not exist"
 		if rootType != "" {
-			what = "is a " + rootType + " mount, not pki"
+			what = "is " + article(rootType) + " " + rootType + " mount, not pki"
 		}
 		return nil, fmt.Errorf("rootMount %s %s: bootstrap signs with a root CA it does not create; make one first (vault secrets enable -path=%s pki; vault write %s/root/generate/internal common_name=... ttl=87600h), or fix spec.source.pki.rootMount",
 			r.pki.RootMount, what, r.pki.RootMount, r.pki.RootMount)
@@ -257,7 +257,7 @@ func (r *run) observe() (*state, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("mount %s is a %s mount, not pki: spec.source.pki.mount must name the intermediate's PKI mount; fix the config, or move that mount", r.pki.Mount, st.mountType)
+		return nil, fmt.Errorf("mount %s is %s %s mount, not pki: spec.source.pki.mount must name the intermediate's PKI mount; fix the config, or move that mount", r.pki.Mount, article(st.mountType), st.mountType)
 	}
 
 	// The key's KV v2 mount and secret.
@@ -269,7 +269,7 @@ func (r *run) observe() (*state, error) {
 	case kvType == "":
 		return nil, fmt.Errorf("no KV mount %s for the key at %s: enable it first (vault secrets enable -path=%s kv-v2), or fix spec.source.pki.key", r.kvMount, r.pki.Key.Path, r.kvMount)
 	case kvType != "kv":
-		return nil, fmt.Errorf("mount %s, where the key goes (%s), is a %s mount, not kv: fix spec.source.pki.key", r.kvMount, r.pki.Key.Path, kvType)
+		return nil, fmt.Errorf("mount %s, where the key goes (%s), is %s %s mount, not kv: fix spec.source.pki.key", r.kvMount, r.pki.Key.Path, article(kvType), kvType)
 	}
 	if kvVersion != "2" {
 		return nil, fmt.Errorf("KV mount %s is version %s, but the key is stored in KV version 2 (spec.source.pki.key.version: 2), whose history keeps the previous key when --rotate stores the next: use a KV v2 mount (vault secrets enable -path=NAME kv-v2) or upgrade this one (vault kv enable-versioning %s)", r.kvMount, kvVersion, r.kvMount)
@@ -492,6 +492,10 @@ func (r *run) mint(st *state) (*Result, error) {
 			date(cert), short(r.o.TTL), strings.Join(signed.Warnings, "; "), r.pki.RootMount, short(r.o.TTL), r.pki.RootMount))
 	}
 	r.log("%s signed %s (serial %s, expires %s)", r.pki.RootMount, describe(cert), serial(cert), date(cert))
+	// From here a failure leaves a signed intermediate no KV holds: say
+	// so, and how to revoke it (its key entry stays in the mount's keys).
+	r.done = append(r.done, fmt.Sprintf("the root %s signed intermediate %s (serial %s), whose key entry is in %s/keys; if you do not run bootstrap again, revoke it: vault write %s/revoke serial_number=%s",
+		r.pki.RootMount, describe(cert), serial(cert), m, r.pki.RootMount, serial(cert)))
 
 	// The key first, as a new version of the secret, keeping its other fields.
 	data := map[string]any{}
@@ -607,6 +611,14 @@ func date(c *x509.Certificate) string { return c.NotAfter.UTC().Format(time.Date
 
 // serial is the certificate's serial as Vault prints it (hex pairs
 // joined by colons).
+// article is "an" before a vowel (an identity mount), else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 func serial(c *x509.Certificate) string {
 	b := c.SerialNumber.Bytes()
 	parts := make([]string, len(b))

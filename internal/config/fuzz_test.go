@@ -167,10 +167,10 @@ func expectedLayout(t *testing.T, cfg *config.VaultCA, p *wiring.Plan, f wiring.
 		case src.KV != nil:
 			return read(src.KV.Version)
 		case src.Mint != nil && f.Part != wiring.PartRoot:
-			// Three arguments to the generate, three after the CSR to the
+			// Three arguments to the generate, four after the CSR to the
 			// sign: a value split in two would add one.
 			kv := []string{"k=v", "k=v", "k=v"}
-			return templates.Mint, templates.Data{APIPath: "a/b", Params: kv, SignPath: "c/d", SignParams: kv, Part: string(f.Part)}, nil
+			return templates.Mint, templates.Data{APIPath: "a/b", Params: kv, SignPath: "c/d", SignParams: append(kv, "k=v"), Part: string(f.Part)}, nil
 		case src.Mint != nil:
 			_, _, strs := read(1)
 			return templates.PKI, templates.Data{APIPath: "a/b"}, strs

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // sourceSpec is one type of secret source (a vault:"source" field): it
@@ -267,8 +269,8 @@ func isDNSName(s string) bool {
 // istiod's intermediate, minted by Vault at every agent start.
 
 func (m *Mint) setDefaults(s *Spec) {
-	if m.RootMount == "" {
-		m.RootMount, _, _ = strings.Cut(m.CAPath, "/")
+	if mount, _, ok := MintCAPath(m.CAPath); ok && m.RootMount == "" {
+		m.RootMount = mount
 	}
 	fillEmpty(&m.KeyType, DefaultMintKeyType)
 	if bits := mintKeyBits[m.KeyType]; m.KeyBits == 0 && bits != nil {
@@ -289,21 +291,33 @@ func (m *Mint) setDefaults(s *Spec) {
 var mintKeyBits = map[string][]int{"rsa": {2048, 3072, 4096}, "ec": {256, 384, 521}}
 
 func (m *Mint) validate(add adder, at string, s *Spec) {
+	csrMount := MintCSRMount(m.CSRPath)
 	switch {
 	case m.CSRPath == "":
 		add(at+".csrPath", "must be set: the intermediate mount's exported generate endpoint, e.g. pki_int/intermediate/generate/exported")
-	case !strings.HasSuffix(m.CSRPath, "/generate/exported") && !strings.HasSuffix(m.CSRPath, "/generate/intermediate/exported"):
-		add(at+".csrPath", "must be an exported generate endpoint (<mount>/intermediate/generate/exported): only that one returns the key, got %q", m.CSRPath)
+	case csrMount == "":
+		// <mount>/root/generate/exported would let istiod's token make
+		// a self-signed root; only the intermediate forms return a CSR.
+		add(at+".csrPath", "must be <mount>/intermediate/generate/exported or <mount>/issuers/generate/intermediate/exported (the exported intermediate generate: only it returns the key and a CSR for the root to sign), got %q", m.CSRPath)
 	}
+	caMount, _, caOK := MintCAPath(m.CAPath)
 	switch {
 	case m.CAPath == "":
 		add(at+".caPath", "must be set: the root's sign-intermediate endpoint, e.g. pki/root/sign-intermediate")
-	case !strings.HasSuffix(m.CAPath, "/sign-intermediate"):
-		add(at+".caPath", "must be a sign-intermediate endpoint (<rootMount>/root/sign-intermediate or <rootMount>/issuer/<ref>/sign-intermediate), got %q", m.CAPath)
+	case !caOK:
+		add(at+".caPath", "must be <rootMount>/root/sign-intermediate or <rootMount>/issuer/<ref>/sign-intermediate, got %q", m.CAPath)
+	case m.RootMount != caMount:
+		// root-cert.pem must be the certificate that signs: another
+		// mount's CA would be a root the chain does not end at.
+		add(at+".rootMount", "is %q, not caPath's mount %q: root-cert.pem must be the CA that signs at caPath; remove rootMount (it defaults to caPath's mount)", m.RootMount, caMount)
+	case csrMount != "" && csrMount == caMount:
+		add(at+".csrPath", "is on the root's mount %s (caPath %q): the root's mount would keep a key entry per pod start and sign its own CSR; use a mount of its own for the intermediate, e.g. %s_int/intermediate/generate/exported", caMount, m.CAPath, caMount)
 	}
 	switch {
 	case m.CommonName == "":
 		add(at+".commonName", "must be set: the intermediate's common name, the only one the policy allows")
+	case utf8.RuneCountInString(m.CommonName) > MaxCommonName:
+		add(at+".commonName", "is %d characters: Vault refuses a common name longer than %d (RFC 5280's upper bound); shorten it", utf8.RuneCountInString(m.CommonName), MaxCommonName)
 	case strings.Contains(m.CommonName, "*"):
 		// Vault reads a * at either end of an allowed_parameters value as
 		// a glob: the pin would allow other names.
@@ -331,6 +345,85 @@ func (m *Mint) validate(add adder, at string, s *Spec) {
 	if d, err := time.ParseDuration(s.Agent.StaticSecretRenderInterval); err == nil && d >= ttl {
 		add("spec.agent.staticSecretRenderInterval", "is %s, not shorter than spec.source.mint.ttl %s: the running agent mints the next intermediate once per interval, so istiod's would expire first; leave it unset (2/3 of the ttl) or make it shorter", s.Agent.StaticSecretRenderInterval, m.TTL)
 	}
+}
+
+// MaxCommonName is the longest subject common name Vault's PKI engine
+// issues (RFC 5280's ub-common-name).
+const MaxCommonName = 64
+
+// CommonNameProblem says why Vault's PKI engine or an agent template could
+// not take cn as a CA's common name ("" when it can): a quote or
+// backslash, a control character (C0, DEL or C1), more than MaxCommonName
+// characters. The mint config refuses the same (unsafeValue and validate).
+func CommonNameProblem(cn string) string {
+	switch n := utf8.RuneCountInString(cn); {
+	case strings.ContainsAny(cn, "\"`\\'"):
+		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of the agent template string", cn)
+	case strings.IndexFunc(cn, isControl) >= 0:
+		return fmt.Sprintf("contains a newline or control character (%q): refused", cn)
+	case n > MaxCommonName:
+		return fmt.Sprintf("is %d characters: Vault refuses a common name longer than %d (RFC 5280's upper bound)", n, MaxCommonName)
+	}
+	return ""
+}
+
+// ReservedMount names the Vault path a mount must not be under: auth/,
+// sys/, identity and cubbyhole are Vault's own, no PKI or KV mount there
+// is possible. "" when m is not reserved.
+func ReservedMount(m string) string {
+	for _, r := range []string{"auth", "sys", "identity", "cubbyhole"} {
+		if m == r || strings.HasPrefix(m, r+"/") {
+			return r
+		}
+	}
+	return ""
+}
+
+// MintCSRMount is the PKI mount of an exported intermediate generate
+// endpoint (<mount>/intermediate/generate/exported or
+// <mount>/issuers/generate/intermediate/exported), "" for any other path.
+func MintCSRMount(csrPath string) string {
+	for _, suffix := range []string{"/issuers/generate/intermediate/exported", "/intermediate/generate/exported"} {
+		if m, ok := strings.CutSuffix(csrPath, suffix); ok && m != "" {
+			return m
+		}
+	}
+	return ""
+}
+
+// MintCAPath splits a sign-intermediate endpoint into its mount and the
+// issuer it names: <mount>/root/sign-intermediate signs with the mount's
+// default issuer (issuer ""), <mount>/issuer/<ref>/sign-intermediate with
+// <ref>. ok is false for any other path.
+func MintCAPath(caPath string) (mount, issuer string, ok bool) {
+	if m, found := strings.CutSuffix(caPath, "/root/sign-intermediate"); found && m != "" {
+		return m, "", true
+	}
+	rest, found := strings.CutSuffix(caPath, "/sign-intermediate")
+	if !found {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	m, found := strings.CutSuffix(rest[:i], "/issuer")
+	if !found || m == "" || rest[i+1:] == "" {
+		return "", "", false
+	}
+	return m, rest[i+1:], true
+}
+
+// RootPath is where root-cert.pem is read: the certificate of the issuer
+// that signs at CAPath (its field certificate). <mount>/cert/ca is the
+// mount's default issuer, which root/sign-intermediate signs with; a named
+// issuer's certificate is at <mount>/issuer/<ref>/json.
+func (m *Mint) RootPath() string {
+	mount, issuer, _ := MintCAPath(m.CAPath)
+	if issuer == "" {
+		return mount + "/cert/ca"
+	}
+	return mount + "/issuer/" + issuer + "/json"
 }
 
 // ShortDuration writes d in its largest whole unit (480h, 90m, 45s), as

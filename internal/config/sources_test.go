@@ -95,7 +95,7 @@ func TestMintDefaults(t *testing.T) {
 `, "pki", "rsa", "", 2048},
 		"rotation, ec": {"  vault: {role: istiod, tokenPeriod: 1h}\n  rotation: true\n  source: {mint: {csrPath: int/intermediate/generate/exported, caPath: 'root_{{ .Cluster }}/issuer/default/sign-intermediate', commonName: x, ttl: 90m, keyType: ec}}\n",
 			"root_cluster1", "ec", "1h", 256},
-		"rotation, seconds": {"  vault: {role: istiod, tokenPeriod: 1h}\n  rotation: true\n  source: {mint: {csrPath: int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, rootMount: top, commonName: x, ttl: 100s}}\n",
+		"rotation, seconds": {"  vault: {role: istiod, tokenPeriod: 1h}\n  rotation: true\n  source: {mint: {csrPath: int/intermediate/generate/exported, caPath: top/root/sign-intermediate, rootMount: top, commonName: x, ttl: 100s}}\n",
 			"top", "rsa", "66s", 2048},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -109,6 +109,55 @@ func TestMintDefaults(t *testing.T) {
 					m.RootMount, m.KeyType, m.KeyBits, cfg.Spec.Agent.StaticSecretRenderInterval, tc.rootMount, tc.keyType, tc.keyBits, tc.render)
 			}
 		})
+	}
+}
+
+// The mint paths are exactly the forms that mint an intermediate from a
+// root: not a root generate (a self-signed root for istiod's token), not
+// the root's own mount, not a rootMount other than caPath's (root-cert.pem
+// would be a root the chain does not end at); a common name Vault refuses
+// and a C1 control character are refused at load.
+func TestMintRefuses(t *testing.T) {
+	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: c}\nspec:\n  vault: {role: istiod}\n  source: {mint: {"
+	for name, tc := range map[string]struct{ mint, want string }{
+		"root generate":     {"csrPath: pki_int/root/generate/exported, caPath: pki/root/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.csrPath` must be <mount>/intermediate/generate/exported"},
+		"internal generate": {"csrPath: pki_int/intermediate/generate/internal, caPath: pki/root/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.csrPath` must be"},
+		"no mount":          {"csrPath: intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.csrPath` must be"},
+		"sign-verbatim":     {"csrPath: pki_int/intermediate/generate/exported, caPath: pki/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.caPath` must be <rootMount>/root/sign-intermediate"},
+		"issuer no ref":     {"csrPath: pki_int/intermediate/generate/exported, caPath: pki/issuer/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.caPath` must be"},
+		"other rootMount":   {"csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, rootMount: other, commonName: x, ttl: 720h", "`spec.source.mint.rootMount` is \"other\", not caPath's mount \"pki\""},
+		"same mount":        {"csrPath: pki/intermediate/generate/exported, caPath: pki/issuer/default/sign-intermediate, commonName: x, ttl: 720h", "`spec.source.mint.csrPath` is on the root's mount pki"},
+		"long name":         {"csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: " + strings.Repeat("n", 65) + ", ttl: 720h", "`spec.source.mint.commonName` is 65 characters"},
+		"C1 control":        {"csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: \"a\\u0085b\", ttl: 720h", "control character"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load([]byte(head+tc.mint+"}}\n"), "c.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := config.Load([]byte(head+"csrPath: pki_int/issuers/generate/intermediate/exported, caPath: a/pki/issuer/r1/sign-intermediate, commonName: "+strings.Repeat("n", 64)+", ttl: 720h}}\n"), "c.yaml"); err != nil {
+		t.Errorf("the issuers form, a nested mount and a 64-character name: %v", err)
+	}
+}
+
+// A ttl shorter than Istio's 24h workload certificates warns: istiod cuts
+// each at the intermediate's expiry. 24h itself loads quietly.
+func TestMintShortTTLWarns(t *testing.T) {
+	const head = "apiVersion: istio-vault-ca.dev/v1alpha1\nkind: VaultCA\nmetadata: {name: c}\nspec:\n  vault: {role: istiod}\n  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: pki/root/sign-intermediate, commonName: x, ttl: "
+	for ttl, want := range map[string]string{"12h": "`spec.source.mint.ttl` is 12h, shorter than 24h", "24h": "", "720h": ""} {
+		cfg, err := config.Load([]byte(head+ttl+"}}\n"), "c.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if ws := cfg.Warnings(); len(ws) > 0 {
+			got = ws.Error()
+		}
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("ttl %s: warnings %q, want %q", ttl, got, want)
+		}
 	}
 }
 

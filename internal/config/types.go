@@ -375,7 +375,7 @@ type PKIKey struct {
 // Mint makes istiod's intermediate CA in Vault's PKI engine, as seed 003
 // does: generate a key and CSR at CSRPath (exported: the response holds the
 // key, which Vault does not keep readable), have the root sign it at
-// CAPath, and read the root at <RootMount>/cert/ca. One generate and one
+// CAPath, and read the root that signs (Mint.RootPath). One generate and one
 // sign give all four files.
 type Mint struct {
 	// CSRPath is the exported generate endpoint of the intermediate's
@@ -389,8 +389,9 @@ type Mint struct {
 	// TTL is the intermediate's lifetime, asked of the sign and pinned
 	// by the policy.
 	TTL string `json:"ttl" vault:"template"`
-	// RootMount is the root CA's PKI mount, whose <rootMount>/cert/ca is
-	// root-cert.pem; default: the first segment of CAPath.
+	// RootMount is the root CA's PKI mount: CAPath's mount, its default.
+	// root-cert.pem is the certificate of the issuer that signs at CAPath
+	// (<rootMount>/cert/ca, or <rootMount>/issuer/<ref>/json).
 	RootMount string `json:"rootMount,omitempty" vault:"template,expand,name"`
 	// KeyType and KeyBits are the intermediate key's algorithm and size:
 	// rsa (2048, 3072, 4096) or ec (256, 384, 521); default rsa 2048,

@@ -171,6 +171,9 @@ func (c *VaultCA) Warnings() Errors {
 	return c.warnings
 }
 
+// workloadCertTTL is Istio's default workload certificate lifetime.
+const workloadCertTTL = 24 * time.Hour
+
 // warningList finds the warnings of a defaulted, valid config.
 func (c *VaultCA) warningList() Errors {
 	var ws Errors
@@ -190,6 +193,14 @@ func (c *VaultCA) warningList() Errors {
 		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, outside %s where the injector mounts the Secret spec.vault.tlsSecret (%q): the agent trusts that file, not the Secret's CA; remove caCert to use %s/%s, or remove tlsSecret", v.CACert, TLSSecretMountPath, v.TLSSecret, TLSSecretMountPath, TLSSecretCAKey)})
 	case v.TLSSecret == "" && inTLS:
 		ws = append(ws, &FieldError{Field: "spec.vault.caCert", Msg: fmt.Sprintf("is %q, under %s, where the injector mounts only the Secret of vault.hashicorp.com/tls-secret: without spec.vault.tlsSecret nothing is there and the agent cannot start; set spec.vault.tlsSecret to the Secret holding Vault's CA under %s", v.CACert, TLSSecretMountPath, TLSSecretCAKey)})
+	}
+	if m := c.Spec.Source.Mint; m != nil {
+		if d, err := time.ParseDuration(m.TTL); err == nil && d < workloadCertTTL {
+			// istiod clamps a workload certificate to its CA's expiry
+			// (security/pkg/pki/util, GenCertFromCSR) and refuses to sign
+			// once the CA has expired.
+			ws = append(ws, &FieldError{Field: "spec.source.mint.ttl", Msg: fmt.Sprintf("is %s, shorter than 24h, Istio's default workload certificate TTL: istiod cuts every workload certificate at the intermediate's expiry, so they live less than 24h, and once it expires istiod signs nothing until a new intermediate comes (spec.rotation: true, or a restart); use 24h or more unless that is meant", m.TTL)})
+		}
 	}
 	if u, err := url.Parse(v.Address); err == nil && PlainHTTP(u) && v.AllowPlainHTTP && csr {
 		ws = append(ws, &FieldError{Field: "spec.vault.address", Msg: fmt.Sprintf("is plain http:// (%q), allowed by spec.vault.allowPlainHTTP: cert-manager's Vault token, the CSRs and the signed certificates cross the network in clear unless something else encrypts that link", RedactUserinfo(v.Address))})
@@ -334,6 +345,10 @@ func (c *VaultCA) wildcardErrors() Errors {
 	return errs
 }
 
+// isControl: a C0 control character, DEL or a C1 control character
+// (U+0080-U+009F), none of which a name or template value may hold.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
 // unsafeValue: csr is the istioCSR mode, where no agent template is
 // written and the values go into the policy, its script and the Issuer.
 func unsafeValue(v string, csr bool) string {
@@ -348,7 +363,7 @@ func unsafeValue(v string, csr bool) string {
 		return fmt.Sprintf("contains a template delimiter after expansion (%q): refused, it would inject into %s", v, into)
 	case strings.ContainsAny(v, "\"`\\'"):
 		return fmt.Sprintf("contains a quote or backslash (%q): refused, it would break out of %s", v, str)
-	case strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+	case strings.IndexFunc(v, isControl) >= 0:
 		return fmt.Sprintf("contains a newline or control character (%q): refused, it would inject into %s", v, into)
 	case strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//"):
 		return fmt.Sprintf("must not start or end with / or contain // (%q)", v)

@@ -306,6 +306,9 @@ func (v *run) loginError(err error, p *wiring.Plan, shows string) string {
 		switch {
 		case re.StatusCode == 400 && strings.Contains(said, "invalid role name"):
 			return fmt.Sprintf("Vault has no role %s at %s (Vault said: %s): write it (%s)", p.Role, p.AuthPath, said, shows)
+		case strings.Contains(said, "could not load backend configuration"):
+			// The auth method is enabled but was never configured.
+			return fmt.Sprintf("the Kubernetes auth method at %s has no configuration (Vault said: %s): write it, e.g. vault write %s/config kubernetes_host=https://KUBERNETES-API:443 (with kubernetes_ca_cert=@ca.crt when Vault runs outside the cluster)", p.AuthPath, said, p.AuthPath)
 		case strings.Contains(said, "invalid audience"):
 			aud := v.cfg.Spec.Vault.Audience
 			return fmt.Sprintf("the token's audience is not the one role %s requires (%q, from spec.vault.audience) (Vault said: %s): pass a token issued for it (kubectl create token ... --audience %s), or set spec.vault.audience to the audience your cluster's service-account tokens carry and re-apply the role", p.Role, aud, said, aud)
@@ -371,6 +374,10 @@ func (v *run) get(path string, p *wiring.Plan, plans []*wiring.Plan) *read {
 	r := &read{}
 	secret, err := v.client.Logical().ReadWithContext(v.ctx, path)
 	switch {
+	case err != nil && strings.Contains(err.Error(), "unable to find PKI issuer for reference"):
+		// issuer/<ref>/json of a minted intermediate's caPath.
+		mount, ref, _ := strings.Cut(strings.TrimSuffix(path, "/json"), "/issuer/")
+		r.err = fmt.Errorf("mount %s has no issuer %q, which caPath names (Vault said: %s): name one of its issuers (vault list %s/issuers), or sign with its default at %s/root/sign-intermediate", mount, ref, strings.TrimSpace(vaultSaidOf(err)), mount, mount)
 	case err != nil:
 		label := roleLabel(p, plans)
 		hint := fmt.Sprintf("role %s's policy %s should grant read on %s (istio-vault-ca policy --role %s prints it)", label, p.Policy, path, label)
@@ -385,6 +392,15 @@ func (v *run) get(path string, p *wiring.Plan, plans []*wiring.Plan) *read {
 	}
 	v.reads[path] = r
 	return r
+}
+
+// vaultSaidOf is what Vault said in an API error, or the error's text.
+func vaultSaidOf(err error) string {
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return vaultSaid(re.Errors)
+	}
+	return err.Error()
 }
 
 // notFound explains a missing secret, naming a KV version mismatch when that
@@ -483,7 +499,7 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		for _, r := range f.Requests {
 			if r.Capability == wiring.Update && !mounts[r.Path] {
 				mounts[r.Path] = true
-				v.writeMount(r.Path)
+				v.writeMount(r.Path, len(mounts) == 1)
 			}
 		}
 		if f.Capability != wiring.Read {
@@ -511,6 +527,9 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 		groups[f.Certificate][f.Part] = x
 		v.add(Pass, what, "present")
 	}
+	if len(mounts) > 0 {
+		v.mintAccess(p, plans)
+	}
 	var extra []*x509.Certificate
 	for _, f := range p.Files {
 		for _, r := range f.ExtraRoots {
@@ -528,17 +547,28 @@ func (v *run) plan(p *wiring.Plan, plans []*wiring.Plan) {
 
 // writeMount checks, without writing, that the mount a write request of
 // the agent goes to exists and is a PKI engine: a minted intermediate's
-// generate and sign. It asks Vault which mount serves the path, which any
-// token with a capability there may do.
-func (v *run) writeMount(path string) {
+// generate (first) and sign. It asks Vault which mount serves the path,
+// which any token with a capability there may do; Vault answers a path no
+// mount serves with permission denied, so a root token's 403 means the
+// mount is missing.
+func (v *run) writeMount(path string, generate bool) {
 	what := path + " (written by the agent, not by verify)"
+	enable := "enable the PKI engine there (vault secrets enable -path=MOUNT pki) and generate or import the root"
+	if generate {
+		// The agent mints into an empty mount: nothing is set-signed.
+		enable = "enable it (vault secrets enable -path=" + wiring.MintMount(path) + " pki); the agent mints into it, nothing else is needed"
+	}
 	m, err := v.client.Logical().ReadWithContext(v.ctx, "sys/internal/ui/mounts/"+path)
 	if err != nil || m == nil || m.Data == nil {
 		detail := "no mount serves it"
-		if err != nil {
-			detail = explainAPIError(err, "the token may do nothing there")
+		var re *api.ResponseError
+		switch {
+		case errors.As(err, &re) && re.StatusCode == 403 && v.isRoot(path):
+			detail = "no mount serves it (Vault answers a missing mount with permission denied)"
+		case err != nil:
+			detail = explainAPIError(err, "the token may do nothing there, or no mount serves it")
 		}
-		v.add(Fail, what, "%s: enable the PKI engine there (vault secrets enable -path=MOUNT pki) and give it its CA", detail)
+		v.add(Fail, what, "%s: %s", detail, enable)
 		return
 	}
 	mount, _ := m.Data["path"].(string)
@@ -548,6 +578,12 @@ func (v *run) writeMount(path string) {
 		return
 	}
 	v.add(Pass, what, "mount %s is a PKI engine", mount)
+}
+
+// isRoot: the token has every capability on path.
+func (v *run) isRoot(path string) bool {
+	caps, err := v.client.Sys().CapabilitiesSelfWithContext(v.ctx, path)
+	return err == nil && slices.Contains(caps, "root")
 }
 
 // failer reports failures of parts, each naming the Vault field it came

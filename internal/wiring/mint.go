@@ -2,7 +2,6 @@ package wiring
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/istio-vault-ca/istio-vault-ca/internal/config"
 	"github.com/istio-vault-ca/istio-vault-ca/templates"
@@ -11,8 +10,8 @@ import (
 // Mint: istiod's intermediate made by Vault at every agent start
 // (mint.tmpl). The key, the certificate and the chain come from one
 // generate at csrPath and one sign at caPath, which every template makes
-// with the same arguments; root-cert.pem is read from <rootMount>/cert/ca
-// (pki.tmpl). The policy pins every argument (PathCapability.Params).
+// with the same arguments; root-cert.pem is the certificate of the issuer
+// that signs at caPath (Mint.RootPath, pki.tmpl). The policy pins every argument (PathCapability.Params).
 func init() {
 	bundleSourceFor(mintBundleFile)
 }
@@ -23,7 +22,7 @@ func mintBundleFile(s config.Spec, m *config.Mint, part Part) (File, error) {
 	// root, mints a CA that chains to the mesh's root.
 	reach := []string{MintMount(m.CSRPath) + "/", m.RootMount + "/", m.CSRPath, m.CAPath}
 	if part == PartRoot {
-		f := File{SecretRead: SecretRead{APIPath: m.RootMount + "/cert/ca", Keys: []string{"certificate"}, Capability: Read, Reach: reach}}
+		f := File{SecretRead: SecretRead{APIPath: m.RootPath(), Keys: []string{"certificate"}, Capability: Read, Reach: reach}}
 		var err error
 		f.Template, err = templates.Render(templates.PKI, templates.Data{APIPath: f.APIPath})
 		return f, err
@@ -49,21 +48,17 @@ func MintRequests(m *config.Mint) (generate, sign PathCapability) {
 	generate = PathCapability{Path: m.CSRPath, Capability: Update, Params: Params{
 		{"common_name", m.CommonName}, {"key_type", m.KeyType}, {"key_bits", strconv.Itoa(m.KeyBits)}}}
 	sign = PathCapability{Path: m.CAPath, Capability: Update, Params: Params{
-		{"csr", ""}, {"common_name", m.CommonName}, {"ttl", m.TTL}, {"format", "pem"}}}
+		{"csr", ""}, {"common_name", m.CommonName}, {"ttl", m.TTL}, {"format", "pem"},
+		// A CA that can sign leaves only: istiod signs workload
+		// certificates, never a sub-CA, and without this pin the token
+		// could mint an intermediate that issues further CAs.
+		{"max_path_length", "0"}}}
 	return generate, sign
 }
 
 // MintMount is the PKI mount of a generate endpoint: what precedes
 // /intermediate/generate/exported (or /issuers/generate/intermediate/exported).
-func MintMount(csrPath string) string {
-	for _, suffix := range []string{"/issuers/generate/intermediate/exported", "/intermediate/generate/exported"} {
-		if m, ok := strings.CutSuffix(csrPath, suffix); ok {
-			return m
-		}
-	}
-	m, _, _ := strings.Cut(csrPath, "/")
-	return m
-}
+func MintMount(csrPath string) string { return config.MintCSRMount(csrPath) }
 
 // Param is one argument of a write request; an empty Value allows any.
 type Param struct{ Name, Value string }

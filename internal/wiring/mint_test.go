@@ -69,7 +69,7 @@ func TestMintTemplatesShareTheirRequests(t *testing.T) {
 		calls[f.Name] = secretCalls(t, f.Template)
 	}
 	generate := []string{"pki_int_cluster1/intermediate/generate/exported", "common_name=Istio intermediate cluster1", "key_type=rsa", "key_bits=2048"}
-	sign := []string{"pki/root/sign-intermediate", `printf "csr=%s" .Data.csr`, "common_name=Istio intermediate cluster1", "ttl=720h", "format=pem"}
+	sign := []string{"pki/root/sign-intermediate", `printf "csr=%s" .Data.csr`, "common_name=Istio intermediate cluster1", "ttl=720h", "format=pem", "max_path_length=0"}
 	want := map[string][][]string{
 		"ca-key.pem":     {generate},
 		"ca-cert.pem":    {generate, sign},
@@ -99,5 +99,38 @@ func TestMintTemplatesShareTheirRequests(t *testing.T) {
 	}
 	if !strings.Contains(p.Files[2].Template, "issuing_ca") {
 		t.Errorf("cert-chain.pem does not write the issuer after the intermediate:\n%s", p.Files[2].Template)
+	}
+}
+
+// root-cert.pem is the issuer that signs: caPath naming an issuer reads
+// that issuer's certificate, not the mount's default issuer at cert/ca,
+// which may be another root; the policy reads that path and no other.
+func TestMintRootIsTheSigner(t *testing.T) {
+	for caPath, rootPath := range map[string]string{
+		"pki/root/sign-intermediate":               "pki/cert/ca",
+		"pki/issuer/root-2026/sign-intermediate":   "pki/issuer/root-2026/json",
+		"ns1/pki/issuer/default/sign-intermediate": "ns1/pki/issuer/default/json",
+	} {
+		p := load(t, "  vault: {role: r}\n  source: {mint: {csrPath: pki_int/intermediate/generate/exported, caPath: "+caPath+", commonName: x, ttl: 720h}}\n")
+		var root []string
+		for _, f := range p.Files {
+			if f.Name == "root-cert.pem" {
+				for _, c := range secretCalls(t, f.Template) {
+					root = append(root, c[0])
+				}
+			}
+		}
+		if !reflect.DeepEqual(root, []string{rootPath}) {
+			t.Errorf("caPath %s: root-cert.pem reads %q, want %s", caPath, root, rootPath)
+		}
+		var reads []string
+		for _, r := range p.APIPaths() {
+			if r.Capability == Read {
+				reads = append(reads, r.Path)
+			}
+		}
+		if !reflect.DeepEqual(reads, []string{rootPath}) {
+			t.Errorf("caPath %s: the policy reads %q, want %s", caPath, reads, rootPath)
+		}
 	}
 }
