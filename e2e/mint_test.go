@@ -415,6 +415,20 @@ func mintRotation(t *testing.T, e *env, auditLog, rootPEM string) rotation {
 
 	started := time.Now()
 	sidecar := run.startAgent(t, sidecarC, volumePath, 5*time.Minute)
+	// A new agent is a new template runner: the sidecar mints once as it
+	// starts, writing the files one at a time. An istiod reading them in
+	// between finds a key of another certificate and exits, and the
+	// kubelet starts it again (README, "Minted intermediates"). There is
+	// no kubelet here, so istiod starts where the kubelet's restart would:
+	// once the sidecar's first bundle is whole.
+	waitFor(t, 60*time.Second, "the sidecar's start-up mint to be written whole", func() bool {
+		if len(auditResponses(t, auditLog, gen)) < before+2 {
+			return false
+		}
+		b := readBundle(t, sidecar.tryRead)
+		_, err := tls.X509KeyPair([]byte(b.cert), []byte(b.key))
+		return b.ca != nil && !b.ca.Equal(first.ca) && err == nil && b.chain == b.cert+b.root
+	})
 	istiod := run.startIstiod(t)
 	istiod.waitReady(t)
 	pid := istiod.proc.pid
