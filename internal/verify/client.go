@@ -91,6 +91,14 @@ func NewClient(o ClientOptions) (*api.Client, Report, error) {
 	}
 	var notes Report
 	what := "vault " + redactURL(target)
+	if o.Address != "" {
+		if configured, err := url.Parse(o.Address); err == nil && origin(configured) != origin(target) {
+			// The environment wins, as for the vault CLI: a user may mean
+			// it (a port-forward to the same Vault), but a PASS then says
+			// nothing of the Vault the agents reach.
+			notes = append(notes, Result{Warn, what, fmt.Sprintf("is where VAULT_ADDR (or VAULT_AGENT_ADDR) sends this run, not spec.vault.address %s, which the agents use: the checks are of this Vault; unset the variable to check that one", redactURL(configured))})
+		}
+	}
 	if target.Scheme == "https" {
 		note, err := trustVaultCA(vc, o)
 		if err != nil {
@@ -264,4 +272,14 @@ var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@"'<>]+@`)
 // redactText removes the userinfo of every URL in a message.
 func redactText(s string) string {
 	return userinfo.ReplaceAllString(s, "${1}xxxxx@")
+}
+
+// origin is scheme://host:port, the port filled in from the scheme, so
+// that https://vault:443 and https://vault are one address.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }

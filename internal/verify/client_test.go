@@ -60,6 +60,36 @@ func TestAgentAddressIsChecked(t *testing.T) {
 	}
 }
 
+// VAULT_ADDR overrides spec.vault.address, as for the vault CLI, but a
+// run that checks another Vault than the agents reach says so; the same
+// address written with its default port does not.
+func TestEnvAddressOtherThanConfigWarns(t *testing.T) {
+	t.Setenv(api.EnvVaultAgentAddr, "")
+	t.Setenv(api.EnvVaultProxyAddr, "")
+	t.Setenv(api.EnvHTTPProxy, "")
+	for env, warns := range map[string]bool{
+		"https://127.0.0.1:8297":          true,
+		"https://vault.example.com:8200/": false,
+		"https://VAULT.example.com:8200":  false,
+	} {
+		t.Setenv(api.EnvVaultAddress, env)
+		_, notes, err := NewClient(ClientOptions{Address: "https://vault.example.com:8200"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := false
+		for _, n := range notes {
+			got = got || (n.Status == Warn && strings.Contains(n.Detail, "not spec.vault.address https://vault.example.com:8200"))
+		}
+		if got != warns {
+			t.Errorf("VAULT_ADDR %s: warns %v, want %v (%+v)", env, got, warns, notes)
+		}
+	}
+	if origin(&url.URL{Scheme: "https", Host: "v"}) != origin(&url.URL{Scheme: "https", Host: "v:443"}) {
+		t.Errorf("the default port is not filled in")
+	}
+}
+
 // A secret that comes back in an answer is not printed.
 func TestReportRedactsSecrets(t *testing.T) {
 	v := &run{}
