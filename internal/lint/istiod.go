@@ -46,7 +46,7 @@ var (
 // Env names read on istiod's container.
 const (
 	envAutoReload = wiring.EnvAutoReload
-	envMultiRoot  = "ISTIO_MULTIROOT_MESH"
+	envMultiRoot  = wiring.EnvMultiRoot
 )
 
 // istiodVersion checks the settings of istiod's CA container (discovery)
