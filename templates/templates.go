@@ -97,7 +97,7 @@ func (d Data) check() error {
 	for _, v := range values {
 		if strings.Contains(v, "{{") || strings.Contains(v, "}}") ||
 			strings.ContainsAny(v, "\"`'\\") ||
-			strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) }) >= 0 {
 			return fmt.Errorf("templates: refusing %q: a value with a template delimiter, a quote, a backslash or a control character would break out of the agent template", v)
 		}
 	}

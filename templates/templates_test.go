@@ -17,7 +17,7 @@ func TestRenderRefusesBreakouts(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	for _, bad := range []string{"a{{b", "a}}b", `a"b`, "a`b", "a'b", `a\b`, "a\nb", "a\x00b", "a\x7fb", "a\tb"} {
+	for _, bad := range []string{"a{{b", "a}}b", `a"b`, "a`b", "a'b", `a\b`, "a\nb", "a\x00b", "a\x7fb", "a\tb", "a\u0085b"} {
 		for what, d := range map[string]Data{
 			"APIPath": {APIPath: bad, Field: "f", Version: 1},
 			"Field":   {APIPath: "secret/x", Field: bad, Version: 1},

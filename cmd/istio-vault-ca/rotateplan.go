@@ -149,9 +149,13 @@ func rootOf(s config.Spec) (*yaml.Node, error) {
 	case *config.PKI:
 		kind, fields = "pki", []string{"mount", src.RootMount}
 	case *config.Mint:
-		// A minted intermediate's root is its root mount's CA
-		// certificate: the next CA is the next root mount's.
+		// A minted intermediate's root is its signer's certificate: the
+		// root mount's default issuer, or the issuer caPath names (the
+		// usual way to add a root inside one mount).
 		kind, fields = "pki", []string{"mount", src.RootMount}
+		if _, issuer, _ := config.MintCAPath(src.CAPath); issuer != "" {
+			fields = append(fields, "issuer", issuer)
+		}
 	case *config.IstioCSR:
 		return nil, errors.New("`spec.source.istioCSR`: rotate-plan cannot rotate it: in the istioCSR mode istiod holds no CA and no root file (istio-csr's rootCAFile is the trust bundle), so the root is rotated in istio-csr and cert-manager, not with extra roots")
 	default:

@@ -356,6 +356,12 @@ func TestIstioCSRWarnings(t *testing.T) {
 	if strings.Contains(got, "agent") || strings.Contains(got, "injector mounts") {
 		t.Errorf("a warning speaks of the agent or the injector:\n%s", got)
 	}
+	// No agent mounts the Secret in this mode: caCert stays what the
+	// user wrote (none), not a path in an agent's container that `issuer`
+	// would then try to read here.
+	if cfg.Spec.Vault.CACert != "" {
+		t.Errorf("tlsSecret with istioCSR defaulted caCert to %q", cfg.Spec.Vault.CACert)
+	}
 }
 
 // A user name or password in spec.vault.address would be written into the

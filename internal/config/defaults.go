@@ -65,7 +65,10 @@ func (c *VaultCA) Default() {
 	if s.Vault.AuthPath == "" {
 		s.Vault.AuthPath = DefaultAuthPath
 	}
-	if s.Vault.TLSSecret != "" && s.Vault.CACert == "" {
+	// The agent's CA, where the injector mounts the Secret; in the
+	// istioCSR mode there is no agent (tlsSecret is warned of as unused),
+	// and caCert is a file `issuer` reads on this machine.
+	if s.Vault.TLSSecret != "" && s.Vault.CACert == "" && s.Source.IstioCSR == nil {
 		s.Vault.CACert = TLSSecretMountPath + "/" + TLSSecretCAKey
 	}
 	if s.Vault.Policy == "" {

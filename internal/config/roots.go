@@ -6,18 +6,6 @@ import (
 	"strings"
 )
 
-// reservedMounts are Vault's own mounts: none is a KV or PKI engine a root
-// certificate could come from, and a path under one reads (or, for sys,
-// configures) Vault itself.
-var reservedMounts = []string{"sys", "auth", "identity", "cubbyhole"}
-
-// isReservedMount reports whether a mount, or the first segment of a path,
-// is one of Vault's own.
-func isReservedMount(m string) bool {
-	first, _, _ := strings.Cut(strings.Trim(m, "/"), "/")
-	return slices.Contains(reservedMounts, first)
-}
-
 // mountOf is a KV secret's mount: Mount, or the first segment of Path.
 func mountOf(kv KVSecret) string {
 	if kv.Mount != "" {
@@ -81,7 +69,7 @@ func validateRootRotation(add adder, s *Spec) {
 		switch {
 		case r.KV != nil:
 			kv := r.KV
-			if isReservedMount(mountOf(kv.KVSecret)) {
+			if ReservedMount(mountOf(kv.KVSecret)) != "" {
 				add(at+".kv.path", "is under Vault's own mount %q (sys, auth, identity and cubbyhole are Vault's, not a KV engine holding a root): give the KV secret that holds the extra root", mountOf(kv.KVSecret))
 				continue
 			}
@@ -94,7 +82,7 @@ func validateRootRotation(add adder, s *Spec) {
 				add(at+".kv.field", "%q is a private key's field name: an extra root joins root-cert.pem, which istiod publishes to every namespace; give the field that holds the root certificate (e.g. %s)", kv.Field, DefaultFields(s.FileLayout).RootCert)
 			}
 		case r.PKI != nil:
-			if isReservedMount(r.PKI.Mount) {
+			if ReservedMount(r.PKI.Mount) != "" {
 				add(at+".pki.mount", "%q is Vault's own mount (sys, auth, identity and cubbyhole are Vault's, not a PKI engine): give the PKI mount whose CA certificate (<mount>/cert/ca) is the extra root", r.PKI.Mount)
 			}
 		}

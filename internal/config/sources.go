@@ -367,10 +367,12 @@ func CommonNameProblem(cn string) string {
 	return ""
 }
 
-// ReservedMount names the Vault path a mount must not be under: auth/,
-// sys/, identity and cubbyhole are Vault's own, no PKI or KV mount there
-// is possible. "" when m is not reserved.
+// ReservedMount names the Vault path a mount (or a path's first segment)
+// must not be under: auth/, sys/, identity and cubbyhole are Vault's own,
+// no PKI or KV mount there is possible, and a path there reads (or, for
+// sys, configures) Vault itself. "" when m is not reserved.
 func ReservedMount(m string) string {
+	m = strings.Trim(m, "/")
 	for _, r := range []string{"auth", "sys", "identity", "cubbyhole"} {
 		if m == r || strings.HasPrefix(m, r+"/") {
 			return r
@@ -461,5 +463,8 @@ func (pki *RootPKI) setDefaults(*Spec) {}
 func (pki *RootPKI) validate(add adder, at string, _ *Spec) {
 	if pki.Mount == "" {
 		add(at+".mount", "must be set: the PKI mount whose CA certificate (<mount>/cert/ca) is the extra root")
+	}
+	if strings.ContainsAny(pki.Issuer, "/ ") {
+		add(at+".issuer", "must be one issuer's name or ID (vault list %s/issuers), got %q", pki.Mount, pki.Issuer)
 	}
 }

@@ -93,7 +93,8 @@ type RootRotation struct {
 }
 
 // ExtraRoot is one more root certificate, read only, from exactly one of
-// KV (a field of a secret) or PKI (a mount's CA certificate, <mount>/cert/ca).
+// KV (a field of a secret) or PKI (a mount's CA certificate, <mount>/cert/ca, or
+// one issuer's).
 type ExtraRoot struct {
 	KV  *RootKV  `json:"kv,omitempty" vault:"source"`
 	PKI *RootPKI `json:"pki,omitempty" vault:"source"`
@@ -108,9 +109,21 @@ type RootKV struct {
 	Field string `json:"field,omitempty" vault:"template"`
 }
 
-// RootPKI reads the CA certificate of a PKI mount: a root mount's own root.
+// RootPKI reads the CA certificate of a PKI mount: a root mount's own root,
+// the mount's default issuer's (<mount>/cert/ca) or, with Issuer, that
+// issuer's (<mount>/issuer/<issuer>/json): since Vault 1.11 a mount holds
+// several, and a new root is often a second issuer of the same mount.
 type RootPKI struct {
-	Mount string `json:"mount" vault:"template,expand,name"`
+	Mount  string `json:"mount" vault:"template,expand,name"`
+	Issuer string `json:"issuer,omitempty" vault:"template,expand,name"`
+}
+
+// Path is the Vault path the extra root is read from.
+func (pki *RootPKI) Path() string {
+	if pki.Issuer == "" {
+		return pki.Mount + "/cert/ca"
+	}
+	return pki.Mount + "/issuer/" + pki.Issuer + "/json"
 }
 
 // Gateway selects gateway workloads and says which certificates they get.

@@ -24,10 +24,10 @@ func kvRoot(kv *config.RootKV) (SecretRead, error) {
 	return f.SecretRead, err
 }
 
-// pkiRoot reads <mount>/cert/ca: whoever may sign at that mount mints
-// certificates the mesh now trusts.
+// pkiRoot reads <mount>/cert/ca, or a named issuer's certificate: whoever
+// may sign at that mount mints certificates the mesh now trusts.
 func pkiRoot(pki *config.RootPKI) (SecretRead, error) {
-	f, err := pkiCAFile(pki.Mount+"/cert/ca", pki.Mount+"/")
+	f, err := pkiCAFile(pki.Path(), pki.Mount+"/")
 	return f.SecretRead, err
 }
 
