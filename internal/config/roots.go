@@ -28,11 +28,19 @@ func (s *Spec) keyFields() []string {
 		DefaultFields(LayoutIstio).CAKey, DefaultFields(LayoutKubernetesTLS).CAKey,
 		DefaultPKIKeyField, DefaultKeyField, "private_key",
 	}
-	if kv := s.Source.KV; kv != nil {
-		names = append(names, kv.Fields.CAKey)
+	// The next CA's key fields too: rotate-plan's step 1 reads the next
+	// root from where spec.rootRotation.next keeps its bundle.
+	sources := []*Source{&s.Source}
+	if s.RootRotation != nil && s.RootRotation.Next != nil {
+		sources = append(sources, s.RootRotation.Next)
 	}
-	if pki := s.Source.PKI; pki != nil {
-		names = append(names, pki.Key.Field)
+	for _, src := range sources {
+		if kv := src.KV; kv != nil {
+			names = append(names, kv.Fields.CAKey)
+		}
+		if pki := src.PKI; pki != nil {
+			names = append(names, pki.Key.Field)
+		}
 	}
 	for _, g := range s.Gateways {
 		for _, c := range g.Certificates {

@@ -29,6 +29,7 @@ func TestRootRotationRefusals(t *testing.T) {
 		"next is istioCSR":      {kv + "  rootRotation:\n    next: {istioCSR: {pki: {mount: m, role: r}}}\n", "c.yaml:7: `spec.rootRotation.next.istioCSR` is not a CA rotate-plan can rotate to"},
 		"next is checked":       {kv + "  rootRotation:\n    next: {kv: {version: 3, path: secret/next}}\n", "c.yaml:7: `spec.rootRotation.next.kv.version` must be 1 or 2, got 3"},
 		"next sets two":         {kv + "  rootRotation:\n    next: {kv: {path: secret/next}, pki: {mount: a, rootMount: b, key: {path: secret/k}}}\n", "`spec.rootRotation.next` sets both `kv` and `pki`: choose one layout"},
+		"next's renamed key":    {kv + "  rootRotation:\n    next: {kv: {path: secret/next, fields: {caKey: nk}}}\n    extraRoots:\n    - kv: {path: secret/next, field: nk}\n", "`spec.rootRotation.extraRoots[0].kv.field` \"nk\" is a private key's field name"},
 		"kv auth by mount":      {kv + rr("kv: {mount: auth, path: auth/x, field: root_cert}"), "is under Vault's own mount \"auth\""},
 	} {
 		t.Run(name, func(t *testing.T) {
