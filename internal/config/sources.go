@@ -253,17 +253,10 @@ func (c *IstioCSR) validate(add adder, at string, s *Spec) {
 	}
 }
 
-// isDNSName: dot-separated DNS labels.
+// isDNSName: an RFC 1123 subdomain whose labels are DNS labels (at most
+// 63 characters each), as a trust domain is a host name.
 func isDNSName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(s, ".") {
-		if !isDNSLabel(l) {
-			return false
-		}
-	}
-	return true
+	return isDNSSubdomain(s) && !slices.ContainsFunc(strings.Split(s, "."), func(l string) bool { return len(l) > 63 })
 }
 
 // istiod's intermediate, minted by Vault at every agent start.
